@@ -1,0 +1,17 @@
+#include "fft.h"
+
+#include <fftw3.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+static pthread_mutex_t planner = PTHREAD_MUTEX_INITIALIZER;
+
+void shp_fft_plan_lock(void) { pthread_mutex_lock(&planner); }
+void shp_fft_plan_unlock(void) { pthread_mutex_unlock(&planner); }
+
+unsigned shp_fft_flags(void) {
+  const char *e = getenv("SHP_FFTW_ESTIMATE");
+  if (e != NULL && e[0] != '\0' && e[0] != '0')
+    return FFTW_ESTIMATE;
+  return FFTW_MEASURE;
+}
