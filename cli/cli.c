@@ -1,0 +1,101 @@
+#include "cli.h"
+
+#include "shp/error.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void cli_error(const char *fmt, ...) {
+  va_list ap;
+  fputs("shapectl: ", stderr);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+}
+
+int cli_fail_lib(int code) {
+  cli_error("%s", shp_error_detail());
+  switch (code) {
+  case SHP_ERR_INVALID:
+  case SHP_ERR_PARSE:
+  case SHP_ERR_RANGE:
+  case SHP_ERR_NOT_FOUND:
+  case SHP_ERR_GRID:
+  case SHP_ERR_MISMATCH:
+  case SHP_ERR_IO:
+    return CLI_USAGE;
+  default:
+    return CLI_FAILURE;
+  }
+}
+
+bool cli_parse_double(const char *name, const char *text, double *out) {
+  char *end;
+  errno = 0;
+  double v = strtod(text, &end);
+  if (end == text || *end != '\0' || errno == ERANGE || !isfinite(v)) {
+    cli_error("%s: expected a finite number, got \"%s\"", name, text);
+    return false;
+  }
+  *out = v;
+  return true;
+}
+
+bool cli_parse_size(const char *name, const char *text, size_t *out) {
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(text, &end, 10);
+  if (end == text || *end != '\0' || errno == ERANGE || text[0] == '-') {
+    cli_error("%s: expected a whole number, got \"%s\"", name, text);
+    return false;
+  }
+  *out = (size_t)v;
+  return true;
+}
+
+int cli_print_json(json_t *value) {
+  if (value == NULL) {
+    cli_error("out of memory");
+    return CLI_FAILURE;
+  }
+  int rc = json_dumpf(value, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(12));
+  json_decref(value);
+  if (rc != 0 || fputc('\n', stdout) == EOF || fflush(stdout) != 0) {
+    cli_error("cannot write to standard output");
+    return CLI_FAILURE;
+  }
+  return CLI_OK;
+}
+
+static void list_commands(FILE *out, const char *group,
+                          const cli_command *table) {
+  fprintf(out, "usage: shapectl %s%sCOMMAND [OPTIONS]\n\ncommands:\n",
+          group ? group : "", group ? " " : "");
+  for (const cli_command *c = table; c->name != NULL; c++)
+    fprintf(out, "  %-12s %s\n", c->name, c->help);
+}
+
+int cli_dispatch(const char *group, const cli_command *table, int argc,
+                 char **argv) {
+  if (argc < 2) {
+    list_commands(stderr, group, table);
+    return CLI_USAGE;
+  }
+  if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+      strcmp(argv[1], "help") == 0) {
+    list_commands(stdout, group, table);
+    return CLI_OK;
+  }
+  for (const cli_command *c = table; c->name != NULL; c++)
+    if (strcmp(c->name, argv[1]) == 0)
+      return c->run(argc - 1, argv + 1);
+  cli_error("unknown command \"%s%s%s\"; see 'shapectl %s%s--help'",
+            group ? group : "", group ? " " : "", argv[1], group ? group : "",
+            group ? " " : "");
+  return CLI_USAGE;
+}

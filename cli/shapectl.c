@@ -1,0 +1,22 @@
+/* shapectl: the command-line face of the pulse-shaping toolkit. One
+ * subcommand per cmd-NAME.c, dispatched from the table below. */
+#include "cli.h"
+
+#include <gsl/gsl_errno.h>
+#include <stdio.h>
+#include <string.h>
+
+static const cli_command commands[] = {
+    {"materials", cmd_materials, "list crystal materials and their properties"},
+    {NULL, NULL, NULL},
+};
+
+int main(int argc, char **argv) {
+  /* GSL's default handler aborts; the libraries check every status. */
+  gsl_set_error_handler_off();
+  if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
+    printf("shapectl %s\n", SHP_VERSION);
+    return CLI_OK;
+  }
+  return cli_dispatch(NULL, commands, argc, argv);
+}
