@@ -15,9 +15,10 @@
 #define COUNTING 1
 #endif
 
-static atomic_size_t calls;
+static atomic_size_t calls, aligned_calls;
 
 size_t alloc_count(void) { return atomic_load(&calls); }
+size_t alloc_count_aligned(void) { return atomic_load(&aligned_calls); }
 bool alloc_count_enabled(void) { return COUNTING; }
 
 #if COUNTING
@@ -51,6 +52,9 @@ void *realloc(void *p, size_t size) {
 void free(void *p) { __libc_free(p); }
 int posix_memalign(void **out, size_t align, size_t size) {
   atomic_fetch_add(&calls, 1);
+  atomic_fetch_add(&aligned_calls, 1);
+  if (align % sizeof(void *) != 0 || (align & (align - 1)) != 0)
+    return EINVAL;
   void *p = __libc_memalign(align, size);
   if (p == NULL)
     return ENOMEM;
@@ -59,10 +63,12 @@ int posix_memalign(void **out, size_t align, size_t size) {
 }
 void *aligned_alloc(size_t align, size_t size) {
   atomic_fetch_add(&calls, 1);
+  atomic_fetch_add(&aligned_calls, 1);
   return __libc_memalign(align, size);
 }
 void *memalign(size_t align, size_t size) {
   atomic_fetch_add(&calls, 1);
+  atomic_fetch_add(&aligned_calls, 1);
   return __libc_memalign(align, size);
 }
 #endif

@@ -15,6 +15,9 @@
 
 /* Number of allocation calls since the program started. */
 size_t alloc_count(void);
+/* Of those, the aligned ones (memalign, posix_memalign, aligned_alloc):
+ * FFTW allocates this way, so a test can prove the counter sees FFTW. */
+size_t alloc_count_aligned(void);
 /* False when the build replaced malloc itself (ASan) and nothing is counted. */
 bool alloc_count_enabled(void);
 
