@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# One entry point for a new user on Debian:
+#   ./run.sh demo   install what is missing, build, run the shaping demo
+#   ./run.sh test   install what is missing, build twice (normal, and with
+#                   AddressSanitizer + UBSan, warnings as errors), run all tests
+#   ./run.sh setup  install what is missing and build, nothing else
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# Debian packages the toolkit builds and tests with.
+PACKAGES=(build-essential cmake ninja-build pkg-config
+          libfftw3-dev libgsl-dev liblapacke-dev libusb-1.0-0-dev
+          libyaml-dev libjansson-dev libcmocka-dev libcairo2-dev
+          libgtk-4-dev umockdev xvfb)
+
+install_packages() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+      missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "run.sh: installing ${missing[*]}" >&2
+  local sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  "${sudo[@]}" apt-get update
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+}
+
+build() { # preset
+  cmake --preset "$1" >/dev/null
+  cmake --build --preset "$1" -j "$(nproc)"
+}
+
+case "${1:-demo}" in
+  setup)
+    install_packages
+    build default
+    ;;
+  demo)
+    install_packages
+    build default
+    mkdir -p out
+    ./build/examples/fan_solc_demo out
+    ;;
+  test)
+    install_packages
+    build ci
+    ctest --preset ci -j "$(nproc)"
+    build ci-asan
+    ctest --preset ci-asan -j "$(nproc)"
+    ;;
+  *)
+    echo "usage: ./run.sh [demo|test|setup]" >&2
+    exit 2
+    ;;
+esac

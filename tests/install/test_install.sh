@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The installed toolkit works on its own: `cmake --install` into a fresh
+# prefix, then the installed shapectl finds the installed data from another
+# directory, and a program built against the installed headers and library
+# through pkg-config runs.
+#   test_install.sh BUILD_DIR SOURCE_DIR SANITIZED(0|1)
+set -euo pipefail
+build=$1 src=$2 sanitized=$3
+prefix=$(mktemp -d)
+trap 'rm -rf "$prefix"' EXIT
+cmake --install "$build" --prefix "$prefix" >/dev/null
+
+cd /
+out=$(env -u SHP_DATA_DIR "$prefix/bin/shapectl" materials list --json)
+echo "$out" | grep -q '"name": "alpha-BBO"' || { echo "alpha-BBO not listed"; exit 1; }
+echo "$out" | grep -q "\"path\": \"$prefix/share/shaper/calibrations/materials/" ||
+  { echo "installed shapectl did not use the installed data: $out"; exit 1; }
+
+if [ "$sanitized" = 1 ]; then
+  echo "skipping the pkg-config build: the library is instrumented"
+  exit 0
+fi
+export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
+cc -std=c17 -o "$prefix/demo" "$src/examples/fan_solc_demo.c" \
+  $(pkg-config --cflags --libs shaper)
+mkdir "$prefix/out"
+(cd "$prefix" && ./demo out) | grep -q "wrote" || { echo "demo failed"; exit 1; }
+test -s "$prefix/out/fan_solc_intensity.csv"
+echo "install test passed"
