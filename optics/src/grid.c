@@ -59,11 +59,16 @@ static int needs_valid(const shp_grid_needs *needs) {
 }
 
 /* The step resolves the pulse with 16 points per FWHM, which puts the edge of
- * the spectral window beyond 18 spectral FWHM of a Gaussian: its spectrum is
- * below 1e-300 there, so nothing folds back. */
+ * the spectral window 18 spectral FWHM from the carrier: a Gaussian spectrum
+ * is below 1e-300 there, so nothing folds back. Short pulses get a coarser
+ * step (down to 4 per FWHM, 4.5 spectral FWHM) rather than a span beyond
+ * half the carrier frequency. */
 #define STEPS_PER_FWHM 16.0
 /* A given grid is accepted down to 4 points per FWHM. */
 #define MIN_STEPS_PER_FWHM 4.0
+/* The frequency span stays within half the carrier frequency, so the grid
+ * stays inside the materials' transparency ranges for short pulses. */
+#define MAX_SPAN_OF_CARRIER 0.5
 
 static double window_needed(const shp_grid_needs *needs) {
   return needs->delay_span_ps + needs->pulse_extent_ps;
@@ -75,6 +80,16 @@ int shp_grid_choose(const shp_grid_needs *needs, double center_wavelength_nm,
   if (rc != SHP_OK)
     return rc;
   double dt = needs->pulse_fwhm_ps / STEPS_PER_FWHM;
+  double w0 = shp_omega_of_wavelength_um(center_wavelength_nm * 1e-3);
+  double dt_min = SHP_TWO_PI / (MAX_SPAN_OF_CARRIER * w0);
+  if (dt < dt_min) {
+    if (dt_min > needs->pulse_fwhm_ps / MIN_STEPS_PER_FWHM)
+      return shp_error_set(SHP_ERR_GRID,
+                           "grid: a %g ps pulse at %g nm has too wide a "
+                           "spectrum to model on one carrier",
+                           needs->pulse_fwhm_ps, center_wavelength_nm);
+    dt = dt_min;
+  }
   /* Half as much again as the delays and the pulse need, plus 8 FWHM, so the
    * circular time axis never wraps a replica onto another. */
   double window = 1.5 * window_needed(needs) + 8.0 * needs->pulse_fwhm_ps;
