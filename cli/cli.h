@@ -35,5 +35,8 @@ int cli_dispatch(const char *group, const cli_command *table, int argc,
                  char **argv);
 
 int cmd_materials(int argc, char **argv);
+int cmd_simulate(int argc, char **argv);
+int cmd_new(int argc, char **argv);
+int cmd_autocorr(int argc, char **argv);
 
 #endif

@@ -1,0 +1,189 @@
+/* shapectl new solc | stacker: write a ready stack file. */
+#include "cli.h"
+
+#include "shp/error.h"
+#include "shp/generate.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char solc_usage[] =
+    "usage: shapectl new solc --type fan|folded --crystals N --material M\n"
+    "                         --length-mm L --wavelength-nm X --fwhm-ps W\n"
+    "                         [--base-temperature-c T] [--out FILE]\n"
+    "\n"
+    "A Solc shaper of N equal plates, rho = 45/N degrees: fan (rho, 3 rho,\n"
+    "... between parallel polarizers) or folded (+rho, -rho, ... between\n"
+    "crossed polarizers). Each plate is warmed to the lowest temperature\n"
+    "from T (default 40 C) where it is a full wave (fan) or a half wave\n"
+    "(folded) at the wavelength. The stack file goes to FILE or stdout.\n";
+
+static const char stacker_usage[] =
+    "usage: shapectl new stacker --crystals N --material M --wavelength-nm X\n"
+    "                            --fwhm-ps W [--spacing-ps S]\n"
+    "                            [--base-temperature-c T] [--out FILE]\n"
+    "\n"
+    "A binary stacker: N plates with lengths halving, axes 45 degrees apart,\n"
+    "giving 2^N replicas S ps apart (default: the pulse FWHM, which joins\n"
+    "them into a flat top). Each plate is tuned to a full wave from T\n"
+    "(default 40 C). The stack file goes to FILE or stdout.\n";
+
+typedef struct {
+  const char *type, *material, *out;
+  size_t crystals;
+  double length_mm, wavelength_nm, fwhm_ps, spacing_ps, base_c;
+  bool has_crystals, has_length, has_wavelength, has_fwhm;
+} args;
+
+static int parse(int argc, char **argv, args *a, const char *usage) {
+  static const struct option opts[] = {
+      {"type", required_argument, NULL, 'y'},
+      {"crystals", required_argument, NULL, 'n'},
+      {"material", required_argument, NULL, 'm'},
+      {"length-mm", required_argument, NULL, 'l'},
+      {"wavelength-nm", required_argument, NULL, 'w'},
+      {"fwhm-ps", required_argument, NULL, 'f'},
+      {"spacing-ps", required_argument, NULL, 's'},
+      {"base-temperature-c", required_argument, NULL, 'b'},
+      {"out", required_argument, NULL, 'o'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
+  memset(a, 0, sizeof *a);
+  a->base_c = 40.0;
+  a->out = "-";
+  int c;
+  bool ok = true;
+  optind = 1;
+  while (ok && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'y':
+      a->type = optarg;
+      break;
+    case 'n':
+      ok = cli_parse_size("--crystals", optarg, &a->crystals);
+      a->has_crystals = true;
+      break;
+    case 'm':
+      a->material = optarg;
+      break;
+    case 'l':
+      ok = cli_parse_double("--length-mm", optarg, &a->length_mm);
+      a->has_length = true;
+      break;
+    case 'w':
+      ok = cli_parse_double("--wavelength-nm", optarg, &a->wavelength_nm);
+      a->has_wavelength = true;
+      break;
+    case 'f':
+      ok = cli_parse_double("--fwhm-ps", optarg, &a->fwhm_ps);
+      a->has_fwhm = true;
+      break;
+    case 's':
+      ok = cli_parse_double("--spacing-ps", optarg, &a->spacing_ps);
+      break;
+    case 'b':
+      ok = cli_parse_double("--base-temperature-c", optarg, &a->base_c);
+      break;
+    case 'o':
+      a->out = optarg;
+      break;
+    case 'h':
+      fputs(usage, stdout);
+      return -1;
+    default:
+      fputs(usage, stderr);
+      return CLI_USAGE;
+    }
+  }
+  if (!ok)
+    return CLI_USAGE;
+  if (optind != argc) {
+    cli_error("unexpected argument \"%s\"", argv[optind]);
+    return CLI_USAGE;
+  }
+  const char *missing = !a->has_crystals      ? "--crystals"
+                        : a->material == NULL ? "--material"
+                        : !a->has_wavelength  ? "--wavelength-nm"
+                        : !a->has_fwhm        ? "--fwhm-ps"
+                                              : NULL;
+  if (missing != NULL) {
+    cli_error("%s is required", missing);
+    fputs(usage, stderr);
+    return CLI_USAGE;
+  }
+  if (!(a->wavelength_nm > 0) || !(a->fwhm_ps > 0)) {
+    cli_error("--wavelength-nm and --fwhm-ps must be > 0");
+    return CLI_USAGE;
+  }
+  return CLI_OK;
+}
+
+static int finish(shp_stack *s, const char *out) {
+  if (s == NULL)
+    return cli_fail_lib(shp_error_last());
+  int rc = shp_stack_save(s, out);
+  shp_stack_free(s);
+  if (rc != SHP_OK)
+    return cli_fail_lib(rc);
+  if (strcmp(out, "-") != 0)
+    fprintf(stderr, "shapectl: wrote %s\n", out);
+  return CLI_OK;
+}
+
+static int solc_run(int argc, char **argv) {
+  args a;
+  int rc = parse(argc, argv, &a, solc_usage);
+  if (rc != CLI_OK)
+    return rc < 0 ? CLI_OK : rc;
+  shp_solc_type type;
+  if (a.type != NULL && strcmp(a.type, "fan") == 0) {
+    type = SHP_SOLC_FAN;
+  } else if (a.type != NULL && strcmp(a.type, "folded") == 0) {
+    type = SHP_SOLC_FOLDED;
+  } else {
+    cli_error("--type: expected fan or folded%s%s%s", a.type ? ", got \"" : "",
+              a.type ? a.type : "", a.type ? "\"" : "");
+    return CLI_USAGE;
+  }
+  if (!a.has_length || !(a.length_mm > 0)) {
+    cli_error("--length-mm: required, and must be > 0");
+    return CLI_USAGE;
+  }
+  if (a.crystals < 1 || a.crystals > 64) {
+    cli_error("--crystals: must be 1 to 64, got %zu", a.crystals);
+    return CLI_USAGE;
+  }
+  return finish(shp_generate_solc(type, a.crystals, a.material, a.length_mm,
+                                  a.wavelength_nm, a.fwhm_ps, a.base_c),
+                a.out);
+}
+
+static int stacker_run(int argc, char **argv) {
+  args a;
+  int rc = parse(argc, argv, &a, stacker_usage);
+  if (rc != CLI_OK)
+    return rc < 0 ? CLI_OK : rc;
+  if (a.type != NULL || a.has_length) {
+    cli_error("new stacker: --type and --length-mm do not apply (lengths "
+              "follow from --spacing-ps)");
+    return CLI_USAGE;
+  }
+  if (a.crystals < 1 || a.crystals > 12) {
+    cli_error("--crystals: must be 1 to 12, got %zu", a.crystals);
+    return CLI_USAGE;
+  }
+  return finish(shp_generate_stacker(a.crystals, a.material, a.wavelength_nm,
+                                     a.fwhm_ps, a.spacing_ps, a.base_c),
+                a.out);
+}
+
+static const cli_command new_commands[] = {
+    {"solc", solc_run, "a fan or folded Solc shaper"},
+    {"stacker", stacker_run, "a binary stacker"},
+    {NULL, NULL, NULL},
+};
+
+int cmd_new(int argc, char **argv) {
+  return cli_dispatch("new", new_commands, argc, argv);
+}

@@ -1,0 +1,278 @@
+/* shapectl simulate: what a stack does to its pulse. */
+#include "cli.h"
+#include "output.h"
+
+#include "shp/error.h"
+#include "shp/plot.h"
+#include "shp/simulation.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char usage[] =
+    "usage: shapectl simulate STACK.yml [--target TARGET.yml] [--json | --csv "
+    "DIR]\n"
+    "                         [--plot FILE] [--no-dispersion]\n"
+    "\n"
+    "Send the stack file's pulse through its crystals and report the output:\n"
+    "intensity in both polarisations and total, spectrum, autocorrelation and\n"
+    "metrics (transmission, FWHM, rise and fall time, ripple, peak, and the\n"
+    "error against a target).\n"
+    "\n"
+    "  --target FILE    compare with a target waveform\n"
+    "  --json           print one JSON object on stdout\n"
+    "  --csv DIR        write intensity.csv, spectrum.csv, "
+    "autocorrelation.csv\n"
+    "                   and metrics.csv into DIR (created if missing)\n"
+    "  --plot FILE      draw intensity, autocorrelation and spectrum to a\n"
+    "                   .png, .svg or .pdf file\n"
+    "  --no-dispersion  take each crystal's phase to first order about the\n"
+    "                   carrier (pure delays), for comparison\n";
+
+typedef struct {
+  const char *stack, *target, *csv_dir, *plot;
+  bool json, no_dispersion;
+} args;
+
+static int parse(int argc, char **argv, args *a) {
+  static const struct option opts[] = {
+      {"target", required_argument, NULL, 't'},
+      {"json", no_argument, NULL, 'j'},
+      {"csv", required_argument, NULL, 'c'},
+      {"plot", required_argument, NULL, 'p'},
+      {"no-dispersion", no_argument, NULL, 'n'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
+  memset(a, 0, sizeof *a);
+  int c;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (c) {
+    case 't':
+      a->target = optarg;
+      break;
+    case 'j':
+      a->json = true;
+      break;
+    case 'c':
+      a->csv_dir = optarg;
+      break;
+    case 'p':
+      a->plot = optarg;
+      break;
+    case 'n':
+      a->no_dispersion = true;
+      break;
+    case 'h':
+      fputs(usage, stdout);
+      return -1;
+    default:
+      fputs(usage, stderr);
+      return CLI_USAGE;
+    }
+  }
+  if (optind + 1 != argc) {
+    cli_error("simulate: expected one stack file");
+    fputs(usage, stderr);
+    return CLI_USAGE;
+  }
+  if (a->json && a->csv_dir != NULL) {
+    cli_error("simulate: --json and --csv exclude each other");
+    return CLI_USAGE;
+  }
+  a->stack = argv[optind];
+  return CLI_OK;
+}
+
+static json_t *to_json(const shp_stack *s, const shp_simulation *sim) {
+  size_t n = sim->n;
+  json_t *o = json_object();
+  json_object_set_new(o, "name", json_string(s->name));
+  json_object_set_new(o, "grid",
+                      json_pack("{s:I, s:o, s:o}", "points", (json_int_t)n,
+                                "window_ps",
+                                out_number(shp_grid_window_ps(&sim->grid)),
+                                "dt_ps", out_number(sim->grid.dt)));
+  json_object_set_new(o, "metrics", out_metrics(&sim->metrics));
+  json_object_set_new(o, "time_ps", out_array(sim->time_ps, n));
+  json_object_set_new(o, "intensity", out_array(sim->intensity, n));
+  json_object_set_new(o, "intensity_x", out_array(sim->intensity_x, n));
+  json_object_set_new(o, "intensity_y", out_array(sim->intensity_y, n));
+  if (sim->target != NULL)
+    json_object_set_new(o, "target", out_array(sim->target, n));
+  json_object_set_new(o, "spectrum",
+                      json_pack("{s:o, s:o}", "wavelength_nm",
+                                out_array(sim->wavelength_nm, n), "value",
+                                out_array(sim->spectrum, n)));
+  json_object_set_new(o, "autocorrelation",
+                      json_pack("{s:o, s:o}", "delay_ps",
+                                out_array(sim->delay_ps, 2 * n), "value",
+                                out_array(sim->autocorrelation, 2 * n)));
+  return o;
+}
+
+static int write_csv_dir(const char *dir, const shp_simulation *sim) {
+  if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+    cli_error("%s: cannot create the directory", dir);
+    return CLI_FAILURE;
+  }
+  char path[PATH_MAX];
+  size_t n = sim->n;
+  const double *intensity[] = {sim->time_ps, sim->intensity, sim->intensity_x,
+                               sim->intensity_y, sim->target};
+  snprintf(path, sizeof path, "%s/intensity.csv", dir);
+  if (out_csv(path,
+              sim->target ? "time_ps,intensity,intensity_x,intensity_y,target"
+                          : "time_ps,intensity,intensity_x,intensity_y",
+              n, intensity, sim->target ? 5 : 4) != 0)
+    return cli_fail_lib(SHP_ERR_IO);
+  const double *spectrum[] = {sim->wavelength_nm, sim->spectrum,
+                              sim->input_spectrum};
+  snprintf(path, sizeof path, "%s/spectrum.csv", dir);
+  if (out_csv(path, "wavelength_nm,spectral_density,input_spectral_density", n,
+              spectrum, 3) != 0)
+    return cli_fail_lib(SHP_ERR_IO);
+  const double *ac[] = {sim->delay_ps, sim->autocorrelation};
+  snprintf(path, sizeof path, "%s/autocorrelation.csv", dir);
+  if (out_csv(path, "delay_ps,autocorrelation", 2 * n, ac, 2) != 0)
+    return cli_fail_lib(SHP_ERR_IO);
+  const shp_metrics *m = &sim->metrics;
+  double values[] = {m->transmission,
+                     m->peak,
+                     m->fwhm_ps,
+                     m->rise_time_ps,
+                     m->fall_time_ps,
+                     m->ripple,
+                     m->has_error ? m->error : NAN};
+  double index[] = {0, 1, 2, 3, 4, 5, 6};
+  const double *cols[] = {index, values};
+  snprintf(path, sizeof path, "%s/metrics.csv", dir);
+  /* Keys by row: transmission, peak, fwhm_ps, rise_time_ps, fall_time_ps,
+   * ripple, error. */
+  if (out_csv(path,
+              "row(0=transmission 1=peak 2=fwhm_ps 3=rise_time_ps "
+              "4=fall_time_ps 5=ripple 6=error),value",
+              7, cols, 2) != 0)
+    return cli_fail_lib(SHP_ERR_IO);
+  fprintf(stderr,
+          "shapectl: wrote intensity.csv, spectrum.csv, "
+          "autocorrelation.csv and metrics.csv in %s\n",
+          dir);
+  return CLI_OK;
+}
+
+static int plot(const char *file, const shp_stack *s,
+                const shp_simulation *sim) {
+  size_t n = sim->n;
+  const shp_metrics *m = &sim->metrics;
+  /* The target, moved and scaled onto the output: a I(t - s) ~ T(t). */
+  double *tx = NULL, *ty = NULL;
+  if (sim->target != NULL) {
+    tx = malloc(n * sizeof *tx);
+    ty = malloc(n * sizeof *ty);
+    if (tx == NULL || ty == NULL) {
+      free(tx);
+      free(ty);
+      cli_error("out of memory");
+      return CLI_FAILURE;
+    }
+    for (size_t j = 0; j < n; j++) {
+      tx[j] = sim->time_ps[j] - m->error_shift_ps;
+      ty[j] = sim->target[j] / m->error_scale;
+    }
+  }
+  shp_plot_series pulse[] = {
+      {sim->time_ps, sim->intensity, n, "output", SHP_PLOT_LINE, 0},
+      {sim->time_ps, sim->intensity_x, n, "x", SHP_PLOT_DOTTED, 2},
+      {sim->time_ps, sim->intensity_y, n, "y", SHP_PLOT_DOTTED, 3},
+      {tx, ty, n, "target", SHP_PLOT_DASHED, 1}};
+  shp_plot_series ac[] = {
+      {sim->delay_ps, sim->autocorrelation, 2 * n, "output", SHP_PLOT_LINE, 0},
+      {sim->delay_ps, sim->target_autocorrelation, 2 * n, "target",
+       SHP_PLOT_DASHED, 1}};
+  shp_plot_series spec[] = {
+      {sim->wavelength_nm, sim->spectrum, n, "output", SHP_PLOT_LINE, 0},
+      {sim->wavelength_nm, sim->input_spectrum, n, "input", SHP_PLOT_DASHED,
+       4}};
+  shp_plot_panel panels[] = {{.title = s->name,
+                              .xlabel = "time (ps)",
+                              .ylabel = "intensity (1/ps)",
+                              .series = pulse,
+                              .series_count = sim->target ? 4 : 3},
+                             {.title = "Intensity autocorrelation",
+                              .xlabel = "delay (ps)",
+                              .ylabel = "autocorrelation",
+                              .series = ac,
+                              .series_count = sim->target ? 2 : 1},
+                             {.title = "Spectrum",
+                              .xlabel = "wavelength (nm)",
+                              .ylabel = "spectral density (ps/rad)",
+                              .series = spec,
+                              .series_count = 2}};
+  char title[512];
+  out_metrics_title(title, sizeof title, NULL, m);
+  shp_plot_figure fig = {.title = title, .panels = panels, .panel_count = 3};
+  int rc = shp_plot_save(&fig, file, 1200, 1000);
+  free(tx);
+  free(ty);
+  if (rc != SHP_OK)
+    return cli_fail_lib(rc);
+  fprintf(stderr, "shapectl: wrote %s\n", file);
+  return CLI_OK;
+}
+
+static void print_metrics(const shp_stack *s, const shp_simulation *sim) {
+  const shp_metrics *m = &sim->metrics;
+  printf("%s\n", s->name);
+  printf("  grid          %zu points over %g ps\n", sim->n,
+         shp_grid_window_ps(&sim->grid));
+  printf("  transmission  %.6f\n", m->transmission);
+  printf("  peak          %.6g /ps\n", m->peak);
+  printf("  FWHM          %.4f ps\n", m->fwhm_ps);
+  printf("  rise, fall    %.4f, %.4f ps (10-90 %%)\n", m->rise_time_ps,
+         m->fall_time_ps);
+  printf("  ripple        %.4f over %.3f to %.3f ps\n", m->ripple,
+         m->plateau_start_ps, m->plateau_end_ps);
+  if (m->has_error)
+    printf("  error         %.4f (shift %.4f ps, scale %.4g)\n", m->error,
+           m->error_shift_ps, m->error_scale);
+}
+
+int cmd_simulate(int argc, char **argv) {
+  args a;
+  int rc = parse(argc, argv, &a);
+  if (rc != CLI_OK)
+    return rc < 0 ? CLI_OK : rc;
+  shp_stack *s = shp_stack_load(a.stack);
+  if (s == NULL)
+    return cli_fail_lib(shp_error_last());
+  shp_target *t = NULL;
+  if (a.target != NULL && (t = shp_target_load(a.target)) == NULL) {
+    shp_stack_free(s);
+    return cli_fail_lib(shp_error_last());
+  }
+  shp_simulation *sim = shp_simulate(s, t, a.no_dispersion);
+  int status = CLI_OK;
+  if (sim == NULL)
+    status = cli_fail_lib(shp_error_last());
+  if (status == CLI_OK && a.plot != NULL)
+    status = plot(a.plot, s, sim);
+  if (status == CLI_OK) {
+    if (a.json)
+      status = cli_print_json(to_json(s, sim));
+    else if (a.csv_dir != NULL)
+      status = write_csv_dir(a.csv_dir, sim);
+    else
+      print_metrics(s, sim);
+  }
+  shp_simulation_free(sim);
+  shp_target_free(t);
+  shp_stack_free(s);
+  return status;
+}

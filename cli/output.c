@@ -1,0 +1,86 @@
+#include "output.h"
+
+#include "shp/error.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+json_t *out_number(double v) {
+  return isfinite(v) ? json_real(v) : json_null();
+}
+
+json_t *out_array(const double *v, size_t n) {
+  json_t *a = json_array();
+  for (size_t i = 0; a != NULL && i < n; i++)
+    json_array_append_new(a, out_number(v[i]));
+  return a;
+}
+
+int out_csv(const char *path, const char *header, size_t n,
+            const double *const *columns, size_t ncolumns) {
+  char tmp[PATH_MAX];
+  if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= (int)sizeof tmp) {
+    shp_error_set(SHP_ERR_IO, "%s: path too long", path);
+    return -1;
+  }
+  int fd = mkstemp(tmp);
+  FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+  if (f == NULL) {
+    shp_error_set(SHP_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+    if (fd >= 0) {
+      close(fd);
+      unlink(tmp);
+    }
+    return -1;
+  }
+  int ok = fchmod(fd, 0644) == 0 && fprintf(f, "%s\n", header) > 0;
+  for (size_t i = 0; ok && i < n; i++) {
+    for (size_t c = 0; ok && c < ncolumns; c++)
+      ok = fprintf(f, c ? ",%.10g" : "%.10g", columns[c][i]) > 0;
+    ok = ok && fputc('\n', f) != EOF;
+  }
+  ok = ok && fflush(f) == 0 && fsync(fd) == 0;
+  ok = (fclose(f) == 0) && ok;
+  if (!ok || rename(tmp, path) != 0) {
+    shp_error_set(SHP_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+    unlink(tmp);
+    return -1;
+  }
+  return 0;
+}
+
+json_t *out_metrics(const shp_metrics *m) {
+  json_t *o = json_object();
+  json_object_set_new(o, "transmission", out_number(m->transmission));
+  json_object_set_new(o, "peak", out_number(m->peak));
+  json_object_set_new(o, "fwhm_ps", out_number(m->fwhm_ps));
+  json_object_set_new(o, "rise_time_ps", out_number(m->rise_time_ps));
+  json_object_set_new(o, "fall_time_ps", out_number(m->fall_time_ps));
+  json_object_set_new(o, "ripple", out_number(m->ripple));
+  json_object_set_new(o, "plateau_ps",
+                      json_pack("[o,o]", out_number(m->plateau_start_ps),
+                                out_number(m->plateau_end_ps)));
+  if (m->has_error) {
+    json_object_set_new(o, "error", out_number(m->error));
+    json_object_set_new(o, "error_shift_ps", out_number(m->error_shift_ps));
+    json_object_set_new(o, "error_scale", out_number(m->error_scale));
+  }
+  return o;
+}
+
+void out_metrics_title(char *buf, size_t size, const char *name,
+                       const shp_metrics *m) {
+  int w =
+      snprintf(buf, size,
+               "%s%stransmission %.3f, FWHM %.3g ps, rise %.3g ps, fall "
+               "%.3g ps, ripple %.1f %%",
+               name ? name : "", name ? ": " : "", m->transmission, m->fwhm_ps,
+               m->rise_time_ps, m->fall_time_ps, 100 * m->ripple);
+  if (m->has_error && w > 0 && (size_t)w < size)
+    snprintf(buf + w, size - (size_t)w, ", error %.1f %%", 100 * m->error);
+}

@@ -1,0 +1,31 @@
+/* Writing results: CSV files written atomically, JSON helpers. */
+#ifndef SHAPECTL_OUTPUT_H
+#define SHAPECTL_OUTPUT_H
+
+#include "shp/diag.h"
+
+#include <jansson.h>
+#include <stddef.h>
+
+/* A JSON number, or null for NaN and infinities (JSON has neither). */
+json_t *out_number(double v);
+/* A JSON array of n numbers. */
+json_t *out_array(const double *v, size_t n);
+
+/* Write columns of n rows as CSV with a header line ("a,b,c") to path,
+ * through a temporary file renamed into place. Returns 0, or -1 with
+ * shp_error_detail() set. */
+int out_csv(const char *path, const char *header, size_t n,
+            const double *const *columns, size_t ncolumns);
+
+/* The metrics object shared by simulate and optimize: transmission, peak,
+ * fwhm_ps, rise_time_ps, fall_time_ps, ripple, plateau_ps, and error,
+ * error_shift_ps, error_scale when a target was given. */
+json_t *out_metrics(const shp_metrics *m);
+
+/* One line of metrics for a plot title: "NAME: transmission ..., ...", or
+ * without the name when name is NULL. */
+void out_metrics_title(char *buf, size_t size, const char *name,
+                       const shp_metrics *m);
+
+#endif
