@@ -11,7 +11,7 @@ cd "$(dirname "$0")"
 PACKAGES=(build-essential cmake ninja-build pkg-config
           libfftw3-dev libgsl-dev liblapacke-dev libusb-1.0-0-dev
           libyaml-dev libjansson-dev libcmocka-dev libcairo2-dev
-          libgtk-4-dev umockdev xvfb)
+          libgtk-4-dev umockdev xvfb clang libclang-rt-14-dev)
 
 install_packages() {
   local missing=()
@@ -41,7 +41,8 @@ case "${1:-demo}" in
     install_packages
     build default
     mkdir -p out
-    ./build/examples/fan_solc_demo out
+    ./build/cli/shapectl simulate examples/stacks/stacker16-uv.yml \
+      --target examples/targets/flat-top-16ps.yml --plot out/stacker16-uv.png
     ;;
   test)
     install_packages
