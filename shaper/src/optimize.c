@@ -1,0 +1,386 @@
+#include "shp/optimize.h"
+
+#include "shp/error.h"
+
+#include <gsl/gsl_blas.h>
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_multifit_nlinear.h>
+#include <gsl/gsl_multimin.h>
+#include <gsl/gsl_qrng.h>
+#include <gsl/gsl_rng.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { LOCAL_SIMPLEX, LOCAL_BFGS, LOCAL_LM } local_kind;
+
+struct shp_local_type {
+  const char *name;
+  local_kind kind;
+};
+
+static const shp_local_type simplex_type = {"simplex", LOCAL_SIMPLEX};
+static const shp_local_type bfgs_type = {"bfgs", LOCAL_BFGS};
+static const shp_local_type lm_type = {"lm", LOCAL_LM};
+const shp_local_type *const shp_local_simplex = &simplex_type;
+const shp_local_type *const shp_local_bfgs = &bfgs_type;
+const shp_local_type *const shp_local_lm = &lm_type;
+
+const shp_local_type *shp_local_type_find(const char *name) {
+  const shp_local_type *all[] = {&simplex_type, &bfgs_type, &lm_type};
+  for (size_t i = 0; i < 3; i++)
+    if (strcmp(all[i]->name, name) == 0)
+      return all[i];
+  return NULL;
+}
+
+const char *shp_local_type_name(const shp_local_type *t) { return t->name; }
+
+/* A value the simplex can compare when the model fails at a point. */
+#define FAILED_VALUE 1e30
+
+typedef struct {
+  double lo, hi;
+  bool wrap; /* the interval is one whole period */
+} box;
+
+struct shp_search {
+  shp_problem *p;
+  shp_search_opts o;
+  size_t n;
+  box *boxes;
+  double *x, *best_x, *scratch, *grad;
+  double best_f;
+  gsl_qrng *qrng;
+  double *shift; /* Cranley-Patterson rotation of the Sobol points */
+  size_t start, iteration;
+  bool running, done;
+  gsl_multimin_function f;
+  gsl_multimin_function_fdf fdf;
+  gsl_multifit_nlinear_fdf lmf;
+  gsl_multimin_fminimizer *nm;
+  gsl_multimin_fdfminimizer *bfgs;
+  gsl_multifit_nlinear_workspace *lm;
+  gsl_vector *u, *step;
+};
+
+/* ---- the bounded mapping ------------------------------------------------ */
+
+static double x_of_u(const box *b, double u) {
+  if (b->wrap) {
+    double w = b->hi - b->lo, r = fmod(u - b->lo, w);
+    return b->lo + (r < 0 ? r + w : r);
+  }
+  return b->lo + (b->hi - b->lo) * (1 + sin(u)) / 2;
+}
+
+/* Starting strictly inside keeps the sine mapping off its flat ends. */
+static double u_of_x(const box *b, double x) {
+  if (b->wrap)
+    return x;
+  double s = 2 * (x - b->lo) / (b->hi - b->lo) - 1;
+  return asin(fmin(fmax(s, -0.999), 0.999));
+}
+
+static double dx_du(const box *b, double u) {
+  return b->wrap ? 1.0 : (b->hi - b->lo) * cos(u) / 2;
+}
+
+static void to_x(shp_search *s, const gsl_vector *u, double *x) {
+  for (size_t i = 0; i < s->n; i++)
+    x[i] = x_of_u(&s->boxes[i], gsl_vector_get(u, i));
+}
+
+/* ---- GSL callbacks ------------------------------------------------------ */
+
+static double f_of_u(const gsl_vector *u, void *params) {
+  shp_search *s = params;
+  to_x(s, u, s->scratch);
+  double f = shp_problem_eval(s->p, s->scratch);
+  return isfinite(f) ? f : FAILED_VALUE;
+}
+
+static void df_of_u(const gsl_vector *u, void *params, gsl_vector *g) {
+  shp_search *s = params;
+  double *grad = s->grad;
+  to_x(s, u, s->scratch);
+  if (shp_problem_gradient(s->p, s->scratch, grad) != SHP_OK) {
+    gsl_vector_set_zero(g);
+    return;
+  }
+  for (size_t i = 0; i < s->n; i++)
+    gsl_vector_set(g, i, grad[i] * dx_du(&s->boxes[i], gsl_vector_get(u, i)));
+}
+
+static void fdf_of_u(const gsl_vector *u, void *params, double *f,
+                     gsl_vector *g) {
+  *f = f_of_u(u, params);
+  df_of_u(u, params, g);
+}
+
+static int residuals_of_u(const gsl_vector *u, void *params, gsl_vector *r) {
+  shp_search *s = params;
+  to_x(s, u, s->scratch);
+  if (shp_problem_residuals(s->p, s->scratch, r->data) != SHP_OK)
+    return GSL_EDOM;
+  return GSL_SUCCESS;
+}
+
+/* ---- one local run ------------------------------------------------------ */
+
+static void free_local(shp_search *s) {
+  gsl_multimin_fminimizer_free(s->nm);
+  gsl_multimin_fdfminimizer_free(s->bfgs);
+  gsl_multifit_nlinear_free(s->lm);
+  s->nm = NULL;
+  s->bfgs = NULL;
+  s->lm = NULL;
+}
+
+/* The i-th start: the stack's own values first, then rotated Sobol points
+ * spread over the bounds. */
+static void start_point(shp_search *s, double *x) {
+  if (s->start == 0) {
+    shp_problem_start(s->p, x);
+    return;
+  }
+  double q[40];
+  gsl_qrng_get(s->qrng, q);
+  for (size_t i = 0; i < s->n; i++) {
+    double f = fmod(q[i] + s->shift[i], 1.0);
+    x[i] = s->boxes[i].lo + f * (s->boxes[i].hi - s->boxes[i].lo);
+  }
+}
+
+static int begin_run(shp_search *s) {
+  start_point(s, s->x);
+  for (size_t i = 0; i < s->n; i++) {
+    gsl_vector_set(s->u, i, u_of_x(&s->boxes[i], s->x[i]));
+    /* A tenth of the interval, in u: x units when wrapping, radians of the
+     * sine mapping otherwise. */
+    gsl_vector_set(s->step, i,
+                   s->boxes[i].wrap ? (s->boxes[i].hi - s->boxes[i].lo) / 10
+                                    : 0.3);
+  }
+  int rc = GSL_SUCCESS;
+  switch (s->o.local->kind) {
+  case LOCAL_SIMPLEX:
+    rc = gsl_multimin_fminimizer_set(s->nm, &s->f, s->u, s->step);
+    break;
+  case LOCAL_BFGS:
+    rc = gsl_multimin_fdfminimizer_set(s->bfgs, &s->fdf, s->u, 0.1, 0.1);
+    break;
+  case LOCAL_LM:
+    rc = gsl_multifit_nlinear_init(s->u, &s->lmf, s->lm);
+    break;
+  }
+  s->iteration = 0;
+  s->running = true;
+  if (rc != GSL_SUCCESS)
+    return shp_error_set(SHP_ERR_NUMERIC, "optimize: %s", gsl_strerror(rc));
+  return SHP_OK;
+}
+
+static const gsl_vector *current_u(const shp_search *s) {
+  switch (s->o.local->kind) {
+  case LOCAL_SIMPLEX:
+    return gsl_multimin_fminimizer_x(s->nm);
+  case LOCAL_BFGS:
+    return gsl_multimin_fdfminimizer_x(s->bfgs);
+  case LOCAL_LM:
+    return gsl_multifit_nlinear_position(s->lm);
+  }
+  return NULL;
+}
+
+/* One step; true when the run has converged or stalled. */
+static bool step_run(shp_search *s) {
+  int rc;
+  bool converged = false;
+  switch (s->o.local->kind) {
+  case LOCAL_SIMPLEX:
+    rc = gsl_multimin_fminimizer_iterate(s->nm);
+    converged = rc != GSL_SUCCESS ||
+                gsl_multimin_fminimizer_size(s->nm) < s->o.tolerance;
+    break;
+  case LOCAL_BFGS:
+    rc = gsl_multimin_fdfminimizer_iterate(s->bfgs);
+    converged =
+        rc != GSL_SUCCESS ||
+        gsl_multimin_test_gradient(gsl_multimin_fdfminimizer_gradient(s->bfgs),
+                                   s->o.tolerance * 1e-2) == GSL_SUCCESS;
+    break;
+  case LOCAL_LM: {
+    rc = gsl_multifit_nlinear_iterate(s->lm);
+    int info;
+    converged = rc != GSL_SUCCESS ||
+                gsl_multifit_nlinear_test(s->o.tolerance * 1e-2, 1e-10, 0,
+                                          &info, s->lm) == GSL_SUCCESS;
+    break;
+  }
+  }
+  s->iteration++;
+  return converged || s->iteration >= s->o.max_iterations;
+}
+
+/* Compare runs on the objective itself (Levenberg-Marquardt minimises the
+ * residuals, which approximate it). */
+static void finish_run(shp_search *s) {
+  to_x(s, current_u(s), s->x);
+  double f = shp_problem_eval(s->p, s->x);
+  if (isfinite(f) && f < s->best_f) {
+    s->best_f = f;
+    memcpy(s->best_x, s->x, s->n * sizeof *s->x);
+  }
+  s->running = false;
+  s->start++;
+  if (s->start >= s->o.starts ||
+      (s->o.stop_below > 0 && s->best_f <= s->o.stop_below))
+    s->done = true;
+}
+
+int shp_search_iterate(shp_search *s) {
+  if (s->done)
+    return SHP_SEARCH_DONE;
+  if (!s->running) {
+    int rc = begin_run(s);
+    if (rc != SHP_OK)
+      return rc;
+  }
+  if (step_run(s))
+    finish_run(s);
+  return s->done ? SHP_SEARCH_DONE : SHP_SEARCH_CONTINUE;
+}
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+void shp_search_free(shp_search *s) {
+  if (s == NULL)
+    return;
+  free_local(s);
+  gsl_vector_free(s->u);
+  gsl_vector_free(s->step);
+  gsl_qrng_free(s->qrng);
+  free(s->boxes);
+  free(s->x);
+  free(s->best_x);
+  free(s->scratch);
+  free(s->grad);
+  free(s->shift);
+  free(s);
+}
+
+static int make_boxes(shp_search *s) {
+  double *lo = malloc(s->n * sizeof *lo), *hi = malloc(s->n * sizeof *hi);
+  if (lo == NULL || hi == NULL) {
+    free(lo);
+    free(hi);
+    return shp_error_set(SHP_ERR_NOMEM, "optimize: out of memory");
+  }
+  shp_problem_bounds(s->p, lo, hi);
+  for (size_t i = 0; i < s->n; i++) {
+    double period = shp_problem_period(s->p, i);
+    s->boxes[i] =
+        (box){.lo = lo[i],
+              .hi = hi[i],
+              .wrap = period > 0 && hi[i] - lo[i] >= period * (1 - 1e-9)};
+  }
+  free(lo);
+  free(hi);
+  return SHP_OK;
+}
+
+static int make_local(shp_search *s) {
+  size_t n = s->n;
+  s->f = (gsl_multimin_function){.f = f_of_u, .n = n, .params = s};
+  s->fdf = (gsl_multimin_function_fdf){
+      .f = f_of_u, .df = df_of_u, .fdf = fdf_of_u, .n = n, .params = s};
+  switch (s->o.local->kind) {
+  case LOCAL_SIMPLEX:
+    s->nm =
+        gsl_multimin_fminimizer_alloc(gsl_multimin_fminimizer_nmsimplex2, n);
+    return s->nm ? SHP_OK : SHP_ERR_NOMEM;
+  case LOCAL_BFGS:
+    s->bfgs = gsl_multimin_fdfminimizer_alloc(
+        gsl_multimin_fdfminimizer_vector_bfgs2, n);
+    return s->bfgs ? SHP_OK : SHP_ERR_NOMEM;
+  case LOCAL_LM: {
+    gsl_multifit_nlinear_parameters params =
+        gsl_multifit_nlinear_default_parameters();
+    s->lmf = (gsl_multifit_nlinear_fdf){
+        .f = residuals_of_u,
+        .df = NULL, /* GSL's forward-difference Jacobian */
+        .n = shp_problem_residual_count(s->p),
+        .p = n,
+        .params = s};
+    s->lm = gsl_multifit_nlinear_alloc(gsl_multifit_nlinear_trust, &params,
+                                       s->lmf.n, n);
+    return s->lm ? SHP_OK : SHP_ERR_NOMEM;
+  }
+  }
+  return SHP_ERR_INVALID;
+}
+
+shp_search *shp_search_new(shp_problem *p, const shp_search_opts *opts) {
+  shp_search *s = calloc(1, sizeof *s);
+  if (s == NULL) {
+    shp_error_set(SHP_ERR_NOMEM, "optimize: out of memory");
+    return NULL;
+  }
+  s->p = p;
+  s->o = opts ? *opts : (shp_search_opts){0};
+  if (s->o.local == NULL)
+    s->o.local = shp_local_simplex;
+  if (s->o.starts == 0)
+    s->o.starts = 16;
+  if (s->o.max_iterations == 0)
+    s->o.max_iterations = 500;
+  if (!(s->o.tolerance > 0))
+    s->o.tolerance = 1e-6;
+  s->n = shp_problem_size(p);
+  s->best_f = INFINITY;
+  s->boxes = calloc(s->n, sizeof *s->boxes);
+  s->x = calloc(s->n, sizeof *s->x);
+  s->best_x = calloc(s->n, sizeof *s->best_x);
+  s->scratch = calloc(s->n, sizeof *s->scratch);
+  s->grad = calloc(s->n, sizeof *s->grad);
+  s->shift = calloc(s->n, sizeof *s->shift);
+  s->u = gsl_vector_alloc(s->n);
+  s->step = gsl_vector_alloc(s->n);
+  /* Sobol points reach 40 dimensions in GSL; Halton goes further. */
+  s->qrng = gsl_qrng_alloc(s->n <= 40 ? gsl_qrng_sobol : gsl_qrng_halton,
+                           (unsigned)s->n);
+  if (!s->boxes || !s->x || !s->best_x || !s->scratch || !s->grad ||
+      !s->shift || !s->u || !s->step || !s->qrng || make_boxes(s) != SHP_OK ||
+      make_local(s) != SHP_OK) {
+    if (shp_error_last() == SHP_OK)
+      shp_error_set(SHP_ERR_NOMEM, "optimize: out of memory");
+    shp_search_free(s);
+    return NULL;
+  }
+  gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+  if (rng == NULL) {
+    shp_search_free(s);
+    shp_error_set(SHP_ERR_NOMEM, "optimize: out of memory");
+    return NULL;
+  }
+  gsl_rng_set(rng, s->o.seed);
+  for (size_t i = 0; i < s->n; i++)
+    s->shift[i] = gsl_rng_uniform(rng);
+  gsl_rng_free(rng);
+  shp_problem_start(p, s->best_x);
+  s->best_f = shp_problem_eval(p, s->best_x);
+  if (!isfinite(s->best_f))
+    s->best_f = INFINITY;
+  return s;
+}
+
+double shp_search_best(const shp_search *s, double *x) {
+  if (x != NULL)
+    memcpy(x, s->best_x, s->n * sizeof *x);
+  return s->best_f;
+}
+
+size_t shp_search_start_index(const shp_search *s) { return s->start; }
+size_t shp_search_start_count(const shp_search *s) { return s->o.starts; }
