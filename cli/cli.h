@@ -38,5 +38,6 @@ int cmd_materials(int argc, char **argv);
 int cmd_simulate(int argc, char **argv);
 int cmd_new(int argc, char **argv);
 int cmd_autocorr(int argc, char **argv);
+int cmd_optimize(int argc, char **argv);
 
 #endif

@@ -3,7 +3,6 @@
 #include "output.h"
 
 #include "shp/error.h"
-#include "shp/plot.h"
 #include "shp/simulation.h"
 
 #include <errno.h>
@@ -167,66 +166,6 @@ static int write_csv_dir(const char *dir, const shp_simulation *sim) {
   return CLI_OK;
 }
 
-static int plot(const char *file, const shp_stack *s,
-                const shp_simulation *sim) {
-  size_t n = sim->n;
-  const shp_metrics *m = &sim->metrics;
-  /* The target, moved and scaled onto the output: a I(t - s) ~ T(t). */
-  double *tx = NULL, *ty = NULL;
-  if (sim->target != NULL) {
-    tx = malloc(n * sizeof *tx);
-    ty = malloc(n * sizeof *ty);
-    if (tx == NULL || ty == NULL) {
-      free(tx);
-      free(ty);
-      cli_error("out of memory");
-      return CLI_FAILURE;
-    }
-    for (size_t j = 0; j < n; j++) {
-      tx[j] = sim->time_ps[j] - m->error_shift_ps;
-      ty[j] = sim->target[j] / m->error_scale;
-    }
-  }
-  shp_plot_series pulse[] = {
-      {sim->time_ps, sim->intensity, n, "output", SHP_PLOT_LINE, 0},
-      {sim->time_ps, sim->intensity_x, n, "x", SHP_PLOT_DOTTED, 2},
-      {sim->time_ps, sim->intensity_y, n, "y", SHP_PLOT_DOTTED, 3},
-      {tx, ty, n, "target", SHP_PLOT_DASHED, 1}};
-  shp_plot_series ac[] = {
-      {sim->delay_ps, sim->autocorrelation, 2 * n, "output", SHP_PLOT_LINE, 0},
-      {sim->delay_ps, sim->target_autocorrelation, 2 * n, "target",
-       SHP_PLOT_DASHED, 1}};
-  shp_plot_series spec[] = {
-      {sim->wavelength_nm, sim->spectrum, n, "output", SHP_PLOT_LINE, 0},
-      {sim->wavelength_nm, sim->input_spectrum, n, "input", SHP_PLOT_DASHED,
-       4}};
-  shp_plot_panel panels[] = {{.title = s->name,
-                              .xlabel = "time (ps)",
-                              .ylabel = "intensity (1/ps)",
-                              .series = pulse,
-                              .series_count = sim->target ? 4 : 3},
-                             {.title = "Intensity autocorrelation",
-                              .xlabel = "delay (ps)",
-                              .ylabel = "autocorrelation",
-                              .series = ac,
-                              .series_count = sim->target ? 2 : 1},
-                             {.title = "Spectrum",
-                              .xlabel = "wavelength (nm)",
-                              .ylabel = "spectral density (ps/rad)",
-                              .series = spec,
-                              .series_count = 2}};
-  char title[512];
-  out_metrics_title(title, sizeof title, NULL, m);
-  shp_plot_figure fig = {.title = title, .panels = panels, .panel_count = 3};
-  int rc = shp_plot_save(&fig, file, 1200, 1000);
-  free(tx);
-  free(ty);
-  if (rc != SHP_OK)
-    return cli_fail_lib(rc);
-  fprintf(stderr, "shapectl: wrote %s\n", file);
-  return CLI_OK;
-}
-
 static void print_metrics(const shp_stack *s, const shp_simulation *sim) {
   const shp_metrics *m = &sim->metrics;
   printf("%s\n", s->name);
@@ -262,7 +201,7 @@ int cmd_simulate(int argc, char **argv) {
   if (sim == NULL)
     status = cli_fail_lib(shp_error_last());
   if (status == CLI_OK && a.plot != NULL)
-    status = plot(a.plot, s, sim);
+    status = cli_plot_simulation(a.plot, s, sim);
   if (status == CLI_OK) {
     if (a.json)
       status = cli_print_json(to_json(s, sim));

@@ -3,6 +3,7 @@
 #define SHAPECTL_OUTPUT_H
 
 #include "shp/diag.h"
+#include "shp/simulation.h"
 
 #include <jansson.h>
 #include <stddef.h>
@@ -27,5 +28,11 @@ json_t *out_metrics(const shp_metrics *m);
  * without the name when name is NULL. */
 void out_metrics_title(char *buf, size_t size, const char *name,
                        const shp_metrics *m);
+
+/* Draw a simulation (intensity with the aligned target, autocorrelation,
+ * spectrum) to a .png, .svg or .pdf file and say so on stderr. Returns a
+ * CLI exit status. */
+int cli_plot_simulation(const char *file, const shp_stack *s,
+                        const shp_simulation *sim);
 
 #endif
