@@ -4,13 +4,16 @@
  *                        # gaussian-train | file
  *   duration_ps: 5.0     # full width at half maximum
  *   rise_time_ps: 1.0    # 10-90 % edges (flat-top, ramp)
+ *   # ramp: a line up to the peak, then a falling edge of rise_time_ps
+ *   #   (which must be below duration_ps / 2); half maxima at 0 and duration
  *   # gaussian-train: count, spacing_ps, pulse_fwhm_ps
  *   # file: target.csv   # with shape: file; columns time_ps, intensity
  *   weight_window_ps: [-4, 4]   # optional: the error counts only here
  *
- * A sampled target is centred on t = 0 with a peak of 1. Edges of a given
- * rise time are error-function edges (a sharp edge smoothed by a Gaussian),
- * whose 10-90 % time is 2.5631 sigma. */
+ * A sampled target has a peak of 1 and is centred on t = 0 (a ramp has its
+ * half maxima at 0 and duration_ps; a file keeps its own time axis). Edges
+ * of a given rise time are error-function edges (a sharp edge smoothed by a
+ * Gaussian), whose 10-90 % time is 2.5631 sigma. */
 #ifndef SHP_TARGET_H
 #define SHP_TARGET_H
 
