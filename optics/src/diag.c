@@ -23,6 +23,11 @@ struct shp_diag {
   double *r[REAL_BUFFERS];
   fftw_complex *c[SPECTRA]; /* m/2 + 1 bins each */
   fftw_plan r2c, c2r;       /* planned on r[0] -> c[0] and c[0] -> r[0] */
+  /* A prepared target (shp_diag_prepare_target): the spectra of the padded
+   * w T and w, which an optimizer would otherwise recompute every call. */
+  const double *prep_target, *prep_weight;
+  fftw_complex *prep_wt, *prep_w;
+  double prep_tt;
 };
 
 /* Shifts whose overlap has less than this fraction of the largest possible
@@ -85,7 +90,9 @@ shp_diag *shp_diag_new(size_t n) {
     d->r[i] = fftw_alloc_real(d->m);
   for (int i = 0; i < SPECTRA; i++)
     d->c[i] = fftw_alloc_complex(d->m / 2 + 1);
-  if (!buffers_allocated(d)) {
+  d->prep_wt = fftw_alloc_complex(d->m / 2 + 1);
+  d->prep_w = fftw_alloc_complex(d->m / 2 + 1);
+  if (!buffers_allocated(d) || d->prep_wt == NULL || d->prep_w == NULL) {
     shp_error_set(SHP_ERR_NOMEM, "diag: no memory for %zu-point buffers", d->m);
     shp_diag_free(d);
     return NULL;
@@ -116,6 +123,8 @@ void shp_diag_free(shp_diag *d) {
   shp_fft_plan_unlock();
   for (int i = 0; i < REAL_BUFFERS; i++)
     fftw_free(d->r[i]);
+  fftw_free(d->prep_wt);
+  fftw_free(d->prep_w);
   for (int i = 0; i < SPECTRA; i++)
     fftw_free(d->c[i]);
   free(d);
@@ -175,6 +184,17 @@ static void cross_correlate(shp_diag *d, double *a, double *b) {
   fftw_execute_dft_c2r(d->c2r, ca, a);
 }
 
+/* The same with b's spectrum already known. */
+static void cross_correlate_with(shp_diag *d, double *a,
+                                 const fftw_complex *b_spectrum) {
+  fftw_complex *ca = d->c[0];
+  fftw_execute_dft_r2c(d->r2c, a, ca);
+  double scale = 1.0 / (double)d->m;
+  for (size_t k = 0; k <= d->m / 2; k++)
+    ca[k] = conj(ca[k]) * b_spectrum[k] * scale;
+  fftw_execute_dft_c2r(d->c2r, ca, a);
+}
+
 static size_t lag_index(const shp_diag *d, ptrdiff_t s) {
   return s >= 0 ? (size_t)s : d->m - (size_t)(-s);
 }
@@ -207,6 +227,9 @@ int shp_diag_autocorrelation(shp_diag *d, const double *intensity,
   double peak = r[0];
   for (size_t i = 0; i < 2 * d->n; i++) {
     double a = r[lag_index(d, (ptrdiff_t)i - (ptrdiff_t)d->n)] / peak;
+    /* The autocorrelation of an intensity cannot be negative; the FFT's
+     * rounding leaves values like -1e-16 where it vanishes. */
+    a = a > 0.0 ? a : 0.0;
     /* Collinear (interferometric, fringe-averaged) intensity AC:
      * G(tau) = 1 + 2 A(tau)/A(0), normalised to its peak of 3 (Diels &
      * Rudolph, Ultrashort Laser Pulse Phenomena, 2nd ed., ch. 9). */
@@ -400,6 +423,7 @@ static fit fit_at(const error_problem *p, ptrdiff_t s) {
 static ptrdiff_t best_integer_shift(shp_diag *d, const error_problem *p) {
   double *num = d->r[0], *den = d->r[1], *aux = d->r[2];
   double wmax = 0.0, yy = 0.0;
+  bool prepared = p->target == d->prep_target && p->weight == d->prep_weight;
   for (size_t j = 0; j < d->n; j++) {
     double w = weight_at(p, j);
     aux[j] = w * p->target[j];
@@ -409,10 +433,15 @@ static ptrdiff_t best_integer_shift(shp_diag *d, const error_problem *p) {
   for (size_t j = d->n; j < d->m; j++)
     aux[j] = 0.0;
   load_padded(d, num, p->y, COPY);
-  cross_correlate(d, num, aux);
   load_padded(d, den, p->y, SQUARE);
-  load_padded(d, aux, p->weight, COPY);
-  cross_correlate(d, den, aux);
+  if (prepared) {
+    cross_correlate_with(d, num, d->prep_wt);
+    cross_correlate_with(d, den, d->prep_w);
+  } else {
+    cross_correlate(d, num, aux);
+    load_padded(d, aux, p->weight, COPY);
+    cross_correlate(d, den, aux);
+  }
   /* den(s) <= sum I^2 max w for every s. */
   double noise_floor = OVERLAP_FLOOR * yy * wmax;
   ptrdiff_t best = 0, smax = (ptrdiff_t)d->n - 1;
@@ -497,21 +526,59 @@ int shp_diag_metrics(shp_diag *d, const double *intensity, double dt_ps,
   double energy = 0.0, tt = 0.0;
   int rc = check_trace(intensity, d->n, "intensity", &energy);
   bool has_target = opts != NULL && opts->target != NULL;
-  if (rc == SHP_OK && has_target)
-    rc = check_error_inputs(d, opts, &tt);
+  if (rc == SHP_OK && has_target) {
+    if (opts->target == d->prep_target && opts->weight == d->prep_weight)
+      tt = d->prep_tt; /* checked when it was prepared */
+    else
+      rc = check_error_inputs(d, opts, &tt);
+  }
   if (rc != SHP_OK)
     return rc;
   shp_metrics m = {.has_error = has_target,
                    .error = NAN,
                    .error_shift_ps = NAN,
                    .error_scale = NAN};
-  shape_metrics(intensity, d->n, dt_ps, &m);
-  ripple_metrics(intensity, d->n, dt_ps, opts, &m);
+  if (opts != NULL && opts->error_only) {
+    double sum = 0.0;
+    for (size_t j = 0; j < d->n; j++)
+      sum += intensity[j];
+    m.transmission = sum * dt_ps;
+    m.peak = max_of(intensity, d->n);
+    m.fwhm_ps = m.rise_time_ps = m.fall_time_ps = m.ripple = NAN;
+    m.plateau_start_ps = m.plateau_end_ps = NAN;
+  } else {
+    shape_metrics(intensity, d->n, dt_ps, &m);
+    ripple_metrics(intensity, d->n, dt_ps, opts, &m);
+  }
   if (has_target) {
     error_problem p = {intensity, opts->target, opts->weight, d->n, tt};
     ptrdiff_t s = best_integer_shift(d, &p);
     refine_shift(&p, s, dt_ps, &m);
   }
   *out = m;
+  return SHP_OK;
+}
+
+int shp_diag_prepare_target(shp_diag *d, const double *target,
+                            const double *weight) {
+  if (d == NULL)
+    return shp_error_set(SHP_ERR_INVALID, "diag: missing workspace");
+  d->prep_target = d->prep_weight = NULL;
+  shp_metrics_opts opts = {.target = target, .weight = weight};
+  double tt;
+  int rc = check_error_inputs(d, &opts, &tt);
+  if (rc != SHP_OK)
+    return rc;
+  double *aux = d->r[2];
+  for (size_t j = 0; j < d->n; j++)
+    aux[j] = (weight == NULL ? 1.0 : weight[j]) * target[j];
+  for (size_t j = d->n; j < d->m; j++)
+    aux[j] = 0.0;
+  fftw_execute_dft_r2c(d->r2c, aux, d->prep_wt);
+  load_padded(d, aux, weight, COPY);
+  fftw_execute_dft_r2c(d->r2c, aux, d->prep_w);
+  d->prep_target = target;
+  d->prep_weight = weight;
+  d->prep_tt = tt;
   return SHP_OK;
 }

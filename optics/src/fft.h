@@ -9,10 +9,11 @@
 void shp_fft_plan_lock(void);
 void shp_fft_plan_unlock(void);
 
-/* Planner flags: FFTW_MEASURE, since a plan is made once per grid and then
- * executed many times; FFTW keeps the wisdom in the process, so a second plan
- * of the same size is immediate. SHP_FFTW_ESTIMATE=1 in the environment
- * selects FFTW_ESTIMATE for quick one-off runs. */
+/* Planner flags: FFTW_MEASURE by default, since a plan is made once per
+ * grid and then executed many times (FFTW keeps the wisdom in the process,
+ * so a second plan of the same size is immediate); FFTW_ESTIMATE after
+ * shp_set_plan_effort(SHP_PLAN_ESTIMATE) or with SHP_FFTW_ESTIMATE=1 in the
+ * environment. */
 unsigned shp_fft_flags(void);
 
 #endif

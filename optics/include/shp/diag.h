@@ -67,6 +67,9 @@ typedef struct {
 typedef struct {
   const double *target; /* n samples on the same time axis, or NULL */
   const double *weight; /* n non-negative weights for the error, or NULL */
+  /* Only transmission, peak and the error: for an optimizer's inner loop,
+   * which needs no widths or edges. */
+  bool error_only;
   /* Plateau for the ripple: used when plateau_end_ps > plateau_start_ps,
    * otherwise the span between the first and the last local maxima inside
    * the first and last 90 % crossings (the crossings themselves sit on the
@@ -84,6 +87,14 @@ typedef struct {
  * target). */
 int shp_diag_metrics(shp_diag *d, const double *intensity, double dt_ps,
                      const shp_metrics_opts *opts, shp_metrics *out);
+
+/* Prepare a target (and weights, or NULL) for repeated shp_diag_metrics
+ * calls that pass these same arrays in their options: their transforms are
+ * computed here once. The caller must not change the arrays while they are
+ * prepared; preparing others (or NULL) replaces them. Errors as the error
+ * inputs of shp_diag_metrics. */
+int shp_diag_prepare_target(shp_diag *d, const double *target,
+                            const double *weight);
 
 #ifdef __cplusplus
 }

@@ -33,10 +33,10 @@ typedef struct {
 int shp_grid_init(shp_grid *g, size_t n, double window_ps,
                   double center_wavelength_nm);
 
-/* Choose a grid for needs: a step fine enough for the pulse bandwidth and a
- * power-of-two size whose window holds the delay span and the pulse with a
- * margin. Errors: SHP_ERR_INVALID, SHP_ERR_GRID (it would need more than
- * 2^22 points). */
+/* Choose a grid for needs: a step fine enough for the pulse bandwidth and
+ * the smallest even size with no prime factor above 7 (fast in FFTW) whose
+ * window holds the delay span and the pulse with a margin. Errors:
+ * SHP_ERR_INVALID, SHP_ERR_GRID (it would need more than 2^22 points). */
 int shp_grid_choose(const shp_grid_needs *needs, double center_wavelength_nm,
                     shp_grid *g);
 
