@@ -182,13 +182,12 @@ static int make_variables(shp_problem *p) {
       v->step = 1e-5;
     }
   }
-  if (vary & SHP_VARY_POLARIZER) {
+  if (vary & SHP_VARY_INPUT_POLARIZER)
     angle_bounds(push_var(p, VAR_IN_POL, 0, "input_polarizer_deg"),
                  s->has_input_polarizer ? s->input_polarizer_deg : 0.0);
-    if (s->has_output_polarizer)
-      angle_bounds(push_var(p, VAR_OUT_POL, 0, "output_polarizer_deg"),
-                   s->output_polarizer_deg);
-  }
+  if ((vary & SHP_VARY_OUTPUT_POLARIZER) && s->has_output_polarizer)
+    angle_bounds(push_var(p, VAR_OUT_POL, 0, "output_polarizer_deg"),
+                 s->output_polarizer_deg);
   if (p->nvars == 0)
     return shp_error_set(SHP_ERR_INVALID, "optimize: nothing to vary");
   if ((p->probe = calloc(p->nvars, sizeof *p->probe)) == NULL)
@@ -276,6 +275,8 @@ static int make_workspace(shp_problem *p) {
       (rc = shp_target_sample(p->spec.target, &p->grid, p->target,
                               p->weight)) != SHP_OK)
     return rc;
+  if ((rc = shp_diag_prepare_target(p->diag, p->target, p->weight)) != SHP_OK)
+    return rc;
   double norm = 0;
   for (size_t j = 0; j < n; j++)
     norm += p->weight[j] * p->target[j] * p->target[j];
@@ -309,15 +310,18 @@ shp_problem *shp_problem_new(const shp_problem_spec *spec) {
 
 /* ---- evaluation --------------------------------------------------------- */
 
-/* Output intensity at x, and its metrics against the target. */
-static int propagate(shp_problem *p, const double *x, shp_metrics *m) {
+/* Output intensity at x, and its metrics against the target (only those
+ * the objective needs when error_only). */
+static int propagate(shp_problem *p, const double *x, shp_metrics *m,
+                     bool error_only) {
   load(p, x);
   p->evaluations++;
   int rc = shp_propagator_apply(p->prop, &p->path, p->input, p->field);
   if (rc != SHP_OK)
     return rc;
   shp_field_intensity(p->field, NULL, NULL, p->intensity);
-  shp_metrics_opts opts = {.target = p->target, .weight = p->weight};
+  shp_metrics_opts opts = {
+      .target = p->target, .weight = p->weight, .error_only = error_only};
   if (p->has_plateau) {
     opts.plateau_start_ps = p->plateau_start_ps;
     opts.plateau_end_ps = p->plateau_end_ps;
@@ -352,7 +356,7 @@ static double ripple_excess(const shp_problem *p, const shp_metrics *m) {
 
 double shp_problem_eval(shp_problem *p, const double *x) {
   shp_metrics m;
-  if (propagate(p, x, &m) != SHP_OK || !isfinite(m.error))
+  if (propagate(p, x, &m, true) != SHP_OK || !isfinite(m.error))
     return NAN;
   double e = m.error, loss = 1 - m.transmission, r = ripple_excess(p, &m);
   return e * e + p->spec.weight_transmission * loss * loss +
@@ -360,7 +364,7 @@ double shp_problem_eval(shp_problem *p, const double *x) {
 }
 
 int shp_problem_metrics(shp_problem *p, const double *x, shp_metrics *m) {
-  int rc = propagate(p, x, m);
+  int rc = propagate(p, x, m, false);
   if (rc == SHP_OK && p->has_plateau) {
     double r = aligned_ripple(p, m);
     m->ripple = r;
@@ -372,7 +376,7 @@ int shp_problem_metrics(shp_problem *p, const double *x, shp_metrics *m) {
 
 int shp_problem_residuals(shp_problem *p, const double *x, double *r) {
   shp_metrics m;
-  int rc = propagate(p, x, &m);
+  int rc = propagate(p, x, &m, true);
   if (rc != SHP_OK)
     return rc;
   size_t n = p->n;

@@ -10,12 +10,14 @@
  * Levenberg-Marquardt on the residual vector, all from GSL) from several
  * starts: the stack's own values, then points of a Sobol sequence over the
  * bounds (gsl_qrng) shifted by a random offset drawn from the seed, so a run
- * is deterministic for its seed. Bounds are honoured exactly: a variable
- * that spans a whole period (an angle, or a temperature window of one phase
- * period inside the allowed range) wraps around its interval; any other is
- * mapped as lo + (hi - lo)(1 + sin u)/2 from an unbounded u. Gradients for
- * BFGS are central differences (shp_problem_gradient); Levenberg-Marquardt
- * uses GSL's finite-difference Jacobian of the residuals. */
+ * is deterministic for its seed. Runs from the starts are kept short
+ * (explore_iterations); the best few are then run again to convergence. Bounds
+ * are honoured exactly: a variable that spans a whole period (an angle, or a
+ * temperature window of one phase period inside the allowed range) wraps around
+ * its interval; any other is mapped as lo + (hi - lo)(1 + sin u)/2 from an
+ * unbounded u. Gradients for BFGS are central differences
+ * (shp_problem_gradient); Levenberg-Marquardt uses GSL's finite-difference
+ * Jacobian of the residuals. */
 #ifndef SHP_OPTIMIZE_H
 #define SHP_OPTIMIZE_H
 
@@ -37,13 +39,19 @@ const shp_local_type *shp_local_type_find(const char *name);
 const char *shp_local_type_name(const shp_local_type *t);
 
 typedef struct {
-  const shp_local_type *local; /* default simplex */
-  size_t starts;               /* local runs, the first from the stack */
+  const shp_local_type *local;        /* default simplex */
+  const shp_local_type *polish_local; /* for polishing; default local */
+  size_t starts; /* runs from starts, the first the stack's (default 64) */
   unsigned long seed;
-  size_t max_iterations; /* per local run */
-  double tolerance;      /* stop a run when its steps are below this
-                            in the variables' scale (default 1e-6) */
-  double stop_below;     /* stop the search once f <= this (0: never) */
+  size_t explore_iterations; /* per run from a start (default 40) */
+  size_t polish;             /* the best this many are then run again to
+                                convergence (default 6) */
+  size_t max_iterations;     /* per polishing run (default 300); a polished
+                                simplex that still gains is restarted where
+                                it ended, up to 3 times */
+  double tolerance;          /* stop a run when its steps are below this
+                                in the variables' scale (default 1e-6) */
+  double stop_below;         /* stop the search once f <= this (0: never) */
 } shp_search_opts;
 
 enum { SHP_SEARCH_CONTINUE = 1, SHP_SEARCH_DONE = 0 };
@@ -62,7 +70,8 @@ int shp_search_iterate(shp_search *s);
 
 /* The best objective so far, and its point when x is not NULL. */
 double shp_search_best(const shp_search *s, double *x);
-/* Which start is running (0-based) and how many there are. */
+/* Which run is going (0-based: the starts, then the polishing runs) and
+ * how many there are. */
 size_t shp_search_start_index(const shp_search *s);
 size_t shp_search_start_count(const shp_search *s);
 

@@ -34,8 +34,10 @@ extern "C" {
 enum {
   SHP_VARY_TEMPERATURE = 1u << 0,
   SHP_VARY_AZIMUTH = 1u << 1,
-  SHP_VARY_POLARIZER = 1u << 2,
-  SHP_VARY_LENGTH = 1u << 3
+  SHP_VARY_INPUT_POLARIZER = 1u << 2,
+  SHP_VARY_OUTPUT_POLARIZER = 1u << 3, /* when the stack has one */
+  SHP_VARY_POLARIZER = SHP_VARY_INPUT_POLARIZER | SHP_VARY_OUTPUT_POLARIZER,
+  SHP_VARY_LENGTH = 1u << 4
 };
 
 typedef struct {
