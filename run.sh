@@ -50,6 +50,15 @@ case "${1:-demo}" in
     ctest --preset ci -j "$(nproc)"
     build ci-asan
     ctest --preset ci-asan -j "$(nproc)"
+    # The stack and target readers under libFuzzer for a bounded time, from
+    # the seed corpus (tests/fuzz/README.md).
+    cmake -S . -B build-fuzz -G Ninja -DCMAKE_C_COMPILER=clang \
+      -DSHP_SANITIZE=ON -DSHP_FUZZ=ON -DSHP_BUILD_BENCH=OFF >/dev/null
+    cmake --build build-fuzz --target fuzz_stack
+    mkdir -p build-fuzz/corpus build-fuzz/artifacts
+    build-fuzz/tests/fuzz/fuzz_stack -max_total_time="${SHP_FUZZ_SECONDS:-60}" \
+      -timeout=5 -dict=tests/fuzz/stack.dict \
+      -artifact_prefix=build-fuzz/artifacts/ build-fuzz/corpus tests/fuzz/corpus
     ;;
   *)
     echo "usage: ./run.sh [demo|test|setup]" >&2

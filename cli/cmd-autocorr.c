@@ -4,6 +4,7 @@
 
 #include "shp/diag.h"
 #include "shp/error.h"
+#include "shp/planning.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -24,6 +25,7 @@ static const char usage[] =
 
 typedef struct {
   double *t, *v;
+  int *line; /* the file line of each row, for messages */
   size_t n;
 } trace;
 
@@ -60,13 +62,17 @@ static int read_trace(const char *path, trace *tr) {
       double *nv = realloc(tr->v, cap * sizeof *nv);
       if (nv != NULL)
         tr->v = nv;
-      if (nt == NULL || nv == NULL) {
+      int *nl = realloc(tr->line, cap * sizeof *nl);
+      if (nl != NULL)
+        tr->line = nl;
+      if (nt == NULL || nv == NULL || nl == NULL) {
         rc = shp_error_set(SHP_ERR_NOMEM, "%s: out of memory", path);
         break;
       }
     }
     tr->t[tr->n] = a;
     tr->v[tr->n] = b;
+    tr->line[tr->n] = lineno;
     tr->n++;
   }
   fclose(f);
@@ -80,13 +86,15 @@ static int read_trace(const char *path, trace *tr) {
   for (size_t i = 1; rc == SHP_OK && i < tr->n; i++)
     if (fabs(tr->t[i] - tr->t[i - 1] - dt) > 1e-6 * dt)
       rc = shp_error_set(SHP_ERR_PARSE,
-                         "%s: row %zu: time step %g ps differs from the "
+                         "%s:%d: time_ps: the step %g ps differs from the "
                          "average %g ps; resample onto a uniform step",
-                         path, i + 1, tr->t[i] - tr->t[i - 1], dt);
+                         path, tr->line[i], tr->t[i] - tr->t[i - 1], dt);
   return rc;
 }
 
 int cmd_autocorr(int argc, char **argv) {
+  /* One transform set per run: estimating beats measuring. */
+  shp_set_plan_effort(SHP_PLAN_ESTIMATE);
   static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
@@ -157,5 +165,6 @@ int cmd_autocorr(int argc, char **argv) {
   free(delay);
   free(tr.t);
   free(tr.v);
+  free(tr.line);
   return status;
 }

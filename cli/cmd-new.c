@@ -3,6 +3,7 @@
 
 #include "shp/error.h"
 #include "shp/generate.h"
+#include "shp/planning.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -120,8 +121,11 @@ static int parse(int argc, char **argv, args *a, const char *usage) {
 }
 
 static int finish(shp_stack *s, const char *out) {
-  if (s == NULL)
+  if (s == NULL) {
+    if (shp_error_last() == SHP_ERR_NOT_FOUND)
+      shp_error_prefix("--material: ");
     return cli_fail_lib(shp_error_last());
+  }
   int rc = shp_stack_save(s, out);
   shp_stack_free(s);
   if (rc != SHP_OK)
@@ -185,5 +189,7 @@ static const cli_command new_commands[] = {
 };
 
 int cmd_new(int argc, char **argv) {
+  /* One transform set per run: estimating beats measuring. */
+  shp_set_plan_effort(SHP_PLAN_ESTIMATE);
   return cli_dispatch("new", new_commands, argc, argv);
 }

@@ -29,9 +29,10 @@ static const char usage[] =
     "energy\n"
     "transmission). Temperatures stay inside the allowed range and one phase\n"
     "period around their start; angles within a half-turn; lengths within F\n"
-    "(default 0.1) of their start. A local method (default simplex) runs from\n"
-    "the stack's own values and N-1 Sobol points (default N = 16), the same\n"
-    "for the same seed. Progress goes to stderr. The result is a stack file\n"
+    "(default 0.1) of their start. A local method (default simplex) runs\n"
+    "briefly from the stack's own values and N-1 Sobol points (default\n"
+    "N = 64), the best six are run to convergence; the same for the same\n"
+    "seed. Progress goes to stderr. The result is a stack file\n"
     "that simulate accepts. The target counts as reached when e <= E (default\n"
     "0.05); otherwise the best result is still written, with a message.\n";
 
@@ -104,7 +105,7 @@ static int parse(int argc, char **argv, args *a) {
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   memset(a, 0, sizeof *a);
-  a->starts = 16;
+  a->starts = 64;
   a->tmin = a->tmax = NAN;
   a->tolerance = 0.05;
   a->w_r = 100.0;
@@ -184,6 +185,8 @@ static int parse(int argc, char **argv, args *a) {
     return CLI_USAGE;
   }
   a->stack = argv[optind];
+  if (a->plot != NULL && !cli_plot_path_ok(a->plot))
+    return CLI_USAGE;
   return CLI_OK;
 }
 

@@ -3,6 +3,7 @@
 #include "output.h"
 
 #include "shp/error.h"
+#include "shp/planning.h"
 #include "shp/simulation.h"
 
 #include <errno.h>
@@ -86,6 +87,8 @@ static int parse(int argc, char **argv, args *a) {
     return CLI_USAGE;
   }
   a->stack = argv[optind];
+  if (a->plot != NULL && !cli_plot_path_ok(a->plot))
+    return CLI_USAGE;
   return CLI_OK;
 }
 
@@ -142,22 +145,15 @@ static int write_csv_dir(const char *dir, const shp_simulation *sim) {
   if (out_csv(path, "delay_ps,autocorrelation", 2 * n, ac, 2) != 0)
     return cli_fail_lib(SHP_ERR_IO);
   const shp_metrics *m = &sim->metrics;
-  double values[] = {m->transmission,
-                     m->peak,
-                     m->fwhm_ps,
-                     m->rise_time_ps,
-                     m->fall_time_ps,
-                     m->ripple,
-                     m->has_error ? m->error : NAN};
-  double index[] = {0, 1, 2, 3, 4, 5, 6};
-  const double *cols[] = {index, values};
+  static const char *const names[] = {
+      "transmission", "peak",  "fwhm_ps",        "rise_time_ps", "fall_time_ps",
+      "ripple",       "error", "error_shift_ps", "error_scale"};
+  double values[] = {m->transmission, m->peak,           m->fwhm_ps,
+                     m->rise_time_ps, m->fall_time_ps,   m->ripple,
+                     m->error,        m->error_shift_ps, m->error_scale};
   snprintf(path, sizeof path, "%s/metrics.csv", dir);
-  /* Keys by row: transmission, peak, fwhm_ps, rise_time_ps, fall_time_ps,
-   * ripple, error. */
-  if (out_csv(path,
-              "row(0=transmission 1=peak 2=fwhm_ps 3=rise_time_ps "
-              "4=fall_time_ps 5=ripple 6=error),value",
-              7, cols, 2) != 0)
+  /* The error rows only with a target. */
+  if (out_csv_named(path, names, values, m->has_error ? 9 : 6) != 0)
     return cli_fail_lib(SHP_ERR_IO);
   fprintf(stderr,
           "shapectl: wrote intensity.csv, spectrum.csv, "
@@ -184,6 +180,8 @@ static void print_metrics(const shp_stack *s, const shp_simulation *sim) {
 }
 
 int cmd_simulate(int argc, char **argv) {
+  /* One transform set per run: estimating beats measuring. */
+  shp_set_plan_effort(SHP_PLAN_ESTIMATE);
   args a;
   int rc = parse(argc, argv, &a);
   if (rc != CLI_OK)

@@ -21,8 +21,10 @@ json_t *out_array(const double *v, size_t n) {
   return a;
 }
 
-int out_csv(const char *path, const char *header, size_t n,
-            const double *const *columns, size_t ncolumns) {
+/* Write through fn to a temporary file beside path, flushed, synced and
+ * renamed into place, so nobody sees half a file. */
+static int write_atomic(const char *path, bool (*fn)(FILE *, const void *),
+                        const void *ctx) {
   char tmp[PATH_MAX];
   if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= (int)sizeof tmp) {
     shp_error_set(SHP_ERR_IO, "%s: path too long", path);
@@ -38,12 +40,7 @@ int out_csv(const char *path, const char *header, size_t n,
     }
     return -1;
   }
-  int ok = fchmod(fd, 0644) == 0 && fprintf(f, "%s\n", header) > 0;
-  for (size_t i = 0; ok && i < n; i++) {
-    for (size_t c = 0; ok && c < ncolumns; c++)
-      ok = fprintf(f, c ? ",%.10g" : "%.10g", columns[c][i]) > 0;
-    ok = ok && fputc('\n', f) != EOF;
-  }
+  bool ok = fchmod(fd, 0644) == 0 && fn(f, ctx);
   ok = ok && fflush(f) == 0 && fsync(fd) == 0;
   ok = (fclose(f) == 0) && ok;
   if (!ok || rename(tmp, path) != 0) {
@@ -52,6 +49,49 @@ int out_csv(const char *path, const char *header, size_t n,
     return -1;
   }
   return 0;
+}
+
+typedef struct {
+  const char *header;
+  size_t n, ncolumns;
+  const double *const *columns;
+} table;
+
+static bool write_table(FILE *f, const void *ctx) {
+  const table *t = ctx;
+  bool ok = fprintf(f, "%s\n", t->header) > 0;
+  for (size_t i = 0; ok && i < t->n; i++) {
+    for (size_t c = 0; ok && c < t->ncolumns; c++)
+      ok = fprintf(f, c ? ",%.10g" : "%.10g", t->columns[c][i]) > 0;
+    ok = ok && fputc('\n', f) != EOF;
+  }
+  return ok;
+}
+
+int out_csv(const char *path, const char *header, size_t n,
+            const double *const *columns, size_t ncolumns) {
+  table t = {header, n, ncolumns, columns};
+  return write_atomic(path, write_table, &t);
+}
+
+typedef struct {
+  const char *const *names;
+  const double *values;
+  size_t n;
+} named;
+
+static bool write_named(FILE *f, const void *ctx) {
+  const named *t = ctx;
+  bool ok = fputs("metric,value\n", f) != EOF;
+  for (size_t i = 0; ok && i < t->n; i++)
+    ok = fprintf(f, "%s,%.10g\n", t->names[i], t->values[i]) > 0;
+  return ok;
+}
+
+int out_csv_named(const char *path, const char *const *names,
+                  const double *values, size_t n) {
+  named t = {names, values, n};
+  return write_atomic(path, write_named, &t);
 }
 
 json_t *out_metrics(const shp_metrics *m) {

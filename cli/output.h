@@ -19,6 +19,10 @@ json_t *out_array(const double *v, size_t n);
 int out_csv(const char *path, const char *header, size_t n,
             const double *const *columns, size_t ncolumns);
 
+/* Write "metric,value" rows, one per name, the same way. */
+int out_csv_named(const char *path, const char *const *names,
+                  const double *values, size_t n);
+
 /* The metrics object shared by simulate and optimize: transmission, peak,
  * fwhm_ps, rise_time_ps, fall_time_ps, ripple, plateau_ps, and error,
  * error_shift_ps, error_scale when a target was given. */
@@ -34,5 +38,9 @@ void out_metrics_title(char *buf, size_t size, const char *name,
  * CLI exit status. */
 int cli_plot_simulation(const char *file, const shp_stack *s,
                         const shp_simulation *sim);
+
+/* Whether a --plot path names a format we draw; says why not on stderr.
+ * Checked before any work is done. */
+bool cli_plot_path_ok(const char *path);
 
 #endif

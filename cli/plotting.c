@@ -7,6 +7,8 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
 int cli_plot_simulation(const char *file, const shp_stack *s,
                         const shp_simulation *sim) {
@@ -66,4 +68,14 @@ int cli_plot_simulation(const char *file, const shp_stack *s,
     return cli_fail_lib(rc);
   fprintf(stderr, "shapectl: wrote %s\n", file);
   return CLI_OK;
+}
+
+bool cli_plot_path_ok(const char *path) {
+  const char *dot = strrchr(path, '.');
+  if (dot != NULL &&
+      (strcasecmp(dot, ".png") == 0 || strcasecmp(dot, ".svg") == 0 ||
+       strcasecmp(dot, ".pdf") == 0))
+    return true;
+  cli_error("--plot: %s: expected a .png, .svg or .pdf file", path);
+  return false;
 }
