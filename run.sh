@@ -48,17 +48,24 @@ case "${1:-demo}" in
     install_packages
     build ci
     ctest --preset ci -j "$(nproc)"
-    build ci-asan
-    ctest --preset ci-asan -j "$(nproc)"
     # The stack and target readers under libFuzzer for a bounded time, from
     # the seed corpus (tests/fuzz/README.md).
     cmake -S . -B build-fuzz -G Ninja -DCMAKE_C_COMPILER=clang \
       -DSHP_SANITIZE=ON -DSHP_FUZZ=ON -DSHP_BUILD_BENCH=OFF >/dev/null
     cmake --build build-fuzz --target fuzz_stack
     mkdir -p build-fuzz/corpus build-fuzz/artifacts
-    build-fuzz/tests/fuzz/fuzz_stack -max_total_time="${SHP_FUZZ_SECONDS:-60}" \
-      -timeout=5 -dict=tests/fuzz/stack.dict \
-      -artifact_prefix=build-fuzz/artifacts/ build-fuzz/corpus tests/fuzz/corpus
+    echo "run.sh: fuzzing the stack and target readers for ${SHP_FUZZ_SECONDS:-60} s"
+    if ! build-fuzz/tests/fuzz/fuzz_stack -max_total_time="${SHP_FUZZ_SECONDS:-60}" \
+        -timeout=5 -dict=tests/fuzz/stack.dict \
+        -artifact_prefix=build-fuzz/artifacts/ build-fuzz/corpus tests/fuzz/corpus \
+        >build-fuzz/fuzz.log 2>&1; then
+      tail -n 60 build-fuzz/fuzz.log
+      echo "run.sh: the fuzzer found a failure; the input is in build-fuzz/artifacts/" >&2
+      exit 1
+    fi
+    tail -n 2 build-fuzz/fuzz.log
+    build ci-asan
+    ctest --preset ci-asan -j "$(nproc)"
     ;;
   *)
     echo "usage: ./run.sh [demo|test|setup]" >&2
