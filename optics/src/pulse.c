@@ -1,5 +1,6 @@
 #include "shp/pulse.h"
 
+#include "shp/csv.h"
 #include "shp/error.h"
 #include "shp/units.h"
 
@@ -19,93 +20,6 @@ void shp_spectrum_clear(shp_spectrum *s) {
   memset(s, 0, sizeof *s);
 }
 
-static int grow(shp_spectrum *s, size_t cap) {
-  double *w = realloc(s->wavelength_nm, cap * sizeof *w);
-  if (w == NULL)
-    return SHP_ERR_NOMEM;
-  s->wavelength_nm = w;
-  double *i = realloc(s->intensity, cap * sizeof *i);
-  if (i == NULL)
-    return SHP_ERR_NOMEM;
-  s->intensity = i;
-  double *p = realloc(s->phase_rad, cap * sizeof *p);
-  if (p == NULL)
-    return SHP_ERR_NOMEM;
-  s->phase_rad = p;
-  return SHP_OK;
-}
-
-/* Parse up to 3 comma- or blank-separated numbers. Returns how many, or -1
- * when something that is not a number is found. */
-static int parse_row(const char *line, double v[3]) {
-  int n = 0;
-  const char *s = line;
-  for (;;) {
-    while (*s == ' ' || *s == '\t')
-      s++;
-    if (*s == '\0' || *s == '\n' || *s == '\r')
-      return n;
-    if (n == 3)
-      return -1;
-    char *end;
-    v[n] = strtod(s, &end);
-    if (end == s || !isfinite(v[n]))
-      return -1;
-    n++;
-    s = end;
-    while (*s == ' ' || *s == '\t')
-      s++;
-    if (*s == ',' || *s == ';')
-      s++;
-  }
-}
-
-static int load_rows(FILE *f, const char *path, shp_spectrum *s, int *columns) {
-  char line[1024];
-  int lineno = 0;
-  size_t cap = 0;
-  *columns = 0;
-  while (fgets(line, sizeof line, f) != NULL) {
-    lineno++;
-    if (line[0] == '#' || strspn(line, " \t\r\n") == strlen(line))
-      continue;
-    double v[3];
-    int n = parse_row(line, v);
-    if (n < 0 && s->count == 0 && *columns == 0) {
-      *columns = -1; /* a header line */
-      continue;
-    }
-    if (n < 2)
-      return shp_error_set(SHP_ERR_PARSE,
-                           "%s:%d: expected \"wavelength_nm, intensity[, "
-                           "phase_rad]\"",
-                           path, lineno);
-    if (*columns > 0 && n != *columns)
-      return shp_error_set(SHP_ERR_PARSE,
-                           "%s:%d: %d columns where earlier rows have %d", path,
-                           lineno, n, *columns);
-    *columns = n;
-    if (!(v[0] > 0))
-      return shp_error_set(SHP_ERR_PARSE,
-                           "%s:%d: wavelength_nm: must be > 0, got %g", path,
-                           lineno, v[0]);
-    if (v[1] < 0)
-      return shp_error_set(SHP_ERR_PARSE,
-                           "%s:%d: intensity: must be >= 0, got %g", path,
-                           lineno, v[1]);
-    if (s->count == cap) {
-      cap = cap ? cap * 2 : 256;
-      if (grow(s, cap) != SHP_OK)
-        return shp_error_set(SHP_ERR_NOMEM, "%s: out of memory", path);
-    }
-    s->wavelength_nm[s->count] = v[0];
-    s->intensity[s->count] = v[1];
-    s->phase_rad[s->count] = n == 3 ? v[2] : 0.0;
-    s->count++;
-  }
-  return SHP_OK;
-}
-
 /* Reverse the rows when they were written in decreasing wavelength. */
 static void reverse(double *a, size_t n) {
   for (size_t i = 0; i < n / 2; i++) {
@@ -115,41 +29,67 @@ static void reverse(double *a, size_t n) {
   }
 }
 
-int shp_spectrum_load_csv(const char *path, shp_spectrum *s) {
-  memset(s, 0, sizeof *s);
-  FILE *f = fopen(path, "r");
-  if (f == NULL)
-    return shp_error_set(SHP_ERR_IO, "%s: cannot open: %s", path,
-                         strerror(errno));
-  int columns;
-  int rc = load_rows(f, path, s, &columns);
-  fclose(f);
-  if (rc == SHP_OK && s->count < 3)
-    rc = shp_error_set(SHP_ERR_PARSE, "%s: a spectrum needs at least 3 rows",
-                       path);
-  if (rc == SHP_OK && s->wavelength_nm[0] > s->wavelength_nm[s->count - 1]) {
+static int take_columns(const shp_csv *csv, const char *path, shp_spectrum *s) {
+  size_t n = csv->rows;
+  s->wavelength_nm = malloc(n * sizeof(double));
+  s->intensity = malloc(n * sizeof(double));
+  s->phase_rad = csv->columns == 3 ? malloc(n * sizeof(double)) : NULL;
+  if (!s->wavelength_nm || !s->intensity ||
+      (csv->columns == 3 && !s->phase_rad))
+    return shp_error_set(SHP_ERR_NOMEM, "%s: out of memory", path);
+  for (size_t i = 0; i < n; i++) {
+    s->wavelength_nm[i] = shp_csv_at(csv, i, 0);
+    s->intensity[i] = shp_csv_at(csv, i, 1);
+    if (s->phase_rad)
+      s->phase_rad[i] = shp_csv_at(csv, i, 2);
+    if (!(s->wavelength_nm[i] > 0))
+      return shp_error_set(SHP_ERR_PARSE,
+                           "%s:%d: wavelength_nm: must be > 0, got %g", path,
+                           csv->lines[i], s->wavelength_nm[i]);
+    if (s->intensity[i] < 0)
+      return shp_error_set(SHP_ERR_PARSE,
+                           "%s:%d: intensity: must be >= 0, got %g", path,
+                           csv->lines[i], s->intensity[i]);
+  }
+  s->count = n;
+  return SHP_OK;
+}
+
+static int check_spectrum(shp_spectrum *s, const char *path) {
+  if (s->count < 3)
+    return shp_error_set(SHP_ERR_PARSE, "%s: a spectrum needs at least 3 rows",
+                         path);
+  if (s->wavelength_nm[0] > s->wavelength_nm[s->count - 1]) {
     reverse(s->wavelength_nm, s->count);
     reverse(s->intensity, s->count);
-    reverse(s->phase_rad, s->count);
+    if (s->phase_rad)
+      reverse(s->phase_rad, s->count);
   }
-  for (size_t i = 1; rc == SHP_OK && i < s->count; i++)
+  double peak = s->intensity[0];
+  for (size_t i = 1; i < s->count; i++) {
     if (!(s->wavelength_nm[i] > s->wavelength_nm[i - 1]))
-      rc = shp_error_set(SHP_ERR_PARSE,
-                         "%s: wavelengths must be strictly monotonic (%g nm "
-                         "repeats or turns back)",
-                         path, s->wavelength_nm[i]);
-  if (rc == SHP_OK) {
-    double peak = 0;
-    for (size_t i = 0; i < s->count; i++)
-      peak = fmax(peak, s->intensity[i]);
-    if (!(peak > 0))
-      rc = shp_error_set(SHP_ERR_PARSE, "%s: the spectrum is zero everywhere",
+      return shp_error_set(SHP_ERR_PARSE,
+                           "%s: wavelengths must be strictly monotonic (%g nm "
+                           "repeats or turns back)",
+                           path, s->wavelength_nm[i]);
+    peak = fmax(peak, s->intensity[i]);
+  }
+  if (!(peak > 0))
+    return shp_error_set(SHP_ERR_PARSE, "%s: the spectrum is zero everywhere",
                          path);
-  }
-  if (rc == SHP_OK && columns < 3) {
-    free(s->phase_rad);
-    s->phase_rad = NULL;
-  }
+  return SHP_OK;
+}
+
+int shp_spectrum_load_csv(const char *path, shp_spectrum *s) {
+  memset(s, 0, sizeof *s);
+  shp_csv csv;
+  int rc =
+      shp_csv_load(path, 2, 3, "wavelength_nm, intensity[, phase_rad]", &csv);
+  if (rc == SHP_OK)
+    rc = take_columns(&csv, path, s);
+  if (rc == SHP_OK)
+    rc = check_spectrum(s, path);
+  shp_csv_clear(&csv);
   if (rc != SHP_OK)
     shp_spectrum_clear(s);
   return rc;
