@@ -77,8 +77,9 @@ struct shp_propagator {
   double *a_re, *a_im, *b_re, *b_im; /* field in the current element frame */
   /* 2 n: x then y. <complex.h> comes before <fftw3.h>, so fftw_complex is
    * the C99 double complex. */
-  fftw_complex *buf;
-  fftw_plan plan;
+  fftw_complex *buf, *out;
+  fftw_plan plan; /* out of place: FFTW's in-place batched plans allocate
+                     scratch on every execute */
 };
 
 /* ---- fields ----------------------------------------------------------- */
@@ -187,6 +188,7 @@ void shp_propagator_free(shp_propagator *p) {
     shp_fft_plan_unlock();
   }
   fftw_free(p->buf);
+  fftw_free(p->out);
   free(p);
 }
 
@@ -386,7 +388,8 @@ shp_propagator *shp_propagator_new(const shp_grid *g, const shp_path *path) {
   for (size_t i = 0; ok && i < sizeof arrays / sizeof arrays[0]; i++)
     ok = (*arrays[i] = alloc_array(n)) != NULL;
   p->buf = ok ? fftw_malloc(2 * n * sizeof(fftw_complex)) : NULL;
-  if (!ok || p->buf == NULL) {
+  p->out = ok ? fftw_malloc(2 * n * sizeof(fftw_complex)) : NULL;
+  if (!ok || p->buf == NULL || p->out == NULL) {
     shp_error_set(SHP_ERR_NOMEM, "propagator: out of memory");
     shp_propagator_free(p);
     return NULL;
@@ -400,10 +403,10 @@ shp_propagator *shp_propagator_new(const shp_grid *g, const shp_path *path) {
     }
   }
   update_common(p);
-  /* Both components in one batched in-place inverse transform. */
+  /* Both components in one batched inverse transform, out of place. */
   int dims = (int)n;
   shp_fft_plan_lock();
-  p->plan = fftw_plan_many_dft(1, &dims, 2, p->buf, NULL, 1, dims, p->buf, NULL,
+  p->plan = fftw_plan_many_dft(1, &dims, 2, p->buf, NULL, 1, dims, p->out, NULL,
                                1, dims, FFTW_BACKWARD, shp_fft_flags());
   shp_fft_plan_unlock();
   if (p->plan == NULL) {
@@ -832,8 +835,8 @@ int shp_propagator_apply(shp_propagator *p, const shp_path *path,
   }
   fftw_execute(p->plan);
   for (int c = 0; c < 2; c++) {
-    memcpy(out->time[c] + half, p->buf + c * n, bytes);
-    memcpy(out->time[c], p->buf + c * n + half, bytes);
+    memcpy(out->time[c] + half, p->out + c * n, bytes);
+    memcpy(out->time[c], p->out + c * n + half, bytes);
   }
   return SHP_OK;
 }
