@@ -39,5 +39,6 @@ int cmd_simulate(int argc, char **argv);
 int cmd_new(int argc, char **argv);
 int cmd_autocorr(int argc, char **argv);
 int cmd_optimize(int argc, char **argv);
+int cmd_tolerance(int argc, char **argv);
 
 #endif

@@ -1,5 +1,6 @@
 #include "shp/target.h"
 
+#include "shp/csv.h"
 #include "shp/error.h"
 #include "shp/yamlfile.h"
 
@@ -35,12 +36,21 @@ static const struct {
               {"file", SHP_TARGET_FILE}};
 
 static const char *const target_keys[] = {
-    "shape",         "duration_ps", "rise_time_ps",     "count", "spacing_ps",
-    "pulse_fwhm_ps", "file",        "weight_window_ps", NULL};
+    "shape",      "duration_ps",      "rise_time_ps",
+    "count",      "spacing_ps",       "pulse_fwhm_ps",
+    "file",       "weight_window_ps", "max_error",
+    "max_ripple", "min_transmission", NULL};
 
-/* Which keys each shape takes (beyond shape and weight_window_ps). */
+/* Keys every shape takes. */
+static bool key_common(const char *key) {
+  return strcmp(key, "shape") == 0 || strcmp(key, "weight_window_ps") == 0 ||
+         strcmp(key, "max_error") == 0 || strcmp(key, "max_ripple") == 0 ||
+         strcmp(key, "min_transmission") == 0;
+}
+
+/* Which keys each shape takes (beyond the common ones). */
 static bool key_allowed(shp_target_shape s, const char *key) {
-  if (strcmp(key, "shape") == 0 || strcmp(key, "weight_window_ps") == 0)
+  if (key_common(key))
     return true;
   switch (s) {
   case SHP_TARGET_FLAT_TOP:
@@ -68,57 +78,32 @@ static int positive_number(shp_yaml *y, yaml_node_t *root, const char *key,
 }
 
 static int load_csv(shp_target *t, const char *path) {
-  FILE *f = fopen(path, "r");
-  if (f == NULL)
-    return shp_error_set(SHP_ERR_IO, "%s: cannot open: %s", path,
-                         strerror(errno));
-  char line[512];
-  size_t cap = 0;
-  int lineno = 0, rc = SHP_OK;
-  while (rc == SHP_OK && fgets(line, sizeof line, f) != NULL) {
-    lineno++;
-    if (line[0] == '#' || strspn(line, " \t\r\n") == strlen(line))
-      continue;
-    char *end, *end2;
-    double a = strtod(line, &end);
-    while (*end == ' ' || *end == '\t' || *end == ',' || *end == ';')
-      end++;
-    double b = strtod(end, &end2);
-    if (end == line || end2 == end || !isfinite(a) || !isfinite(b)) {
-      if (t->file_count == 0 && lineno == 1)
-        continue; /* a header */
-      rc =
-          shp_error_set(SHP_ERR_PARSE, "%s:%d: expected \"time_ps, intensity\"",
-                        path, lineno);
-    } else if (b < 0) {
-      rc = shp_error_set(SHP_ERR_PARSE, "%s:%d: intensity: must be >= 0", path,
-                         lineno);
-    } else if (t->file_count > 0 && !(a > t->file_time_ps[t->file_count - 1])) {
-      rc = shp_error_set(SHP_ERR_PARSE, "%s:%d: time_ps: must increase", path,
-                         lineno);
-    } else {
-      if (t->file_count == cap) {
-        cap = cap ? 2 * cap : 256;
-        double *nt = realloc(t->file_time_ps, cap * sizeof *nt);
-        if (nt != NULL)
-          t->file_time_ps = nt;
-        double *ni = realloc(t->file_intensity, cap * sizeof *ni);
-        if (ni != NULL)
-          t->file_intensity = ni;
-        if (nt == NULL || ni == NULL)
-          rc = shp_error_set(SHP_ERR_NOMEM, "%s: out of memory", path);
-      }
-      if (rc == SHP_OK) {
-        t->file_time_ps[t->file_count] = a;
-        t->file_intensity[t->file_count] = b;
-        t->file_count++;
-      }
-    }
-  }
-  fclose(f);
-  if (rc == SHP_OK && t->file_count < 2)
+  shp_csv csv;
+  int rc = shp_csv_load(path, 2, 2, "time_ps, intensity", &csv);
+  size_t n = csv.rows;
+  if (rc == SHP_OK && n < 2)
     rc = shp_error_set(SHP_ERR_PARSE, "%s: a target needs at least 2 rows",
                        path);
+  if (rc == SHP_OK) {
+    t->file_time_ps = malloc(n * sizeof *t->file_time_ps);
+    t->file_intensity = malloc(n * sizeof *t->file_intensity);
+    if (t->file_time_ps == NULL || t->file_intensity == NULL)
+      rc = shp_error_set(SHP_ERR_NOMEM, "%s: out of memory", path);
+  }
+  for (size_t i = 0; rc == SHP_OK && i < n; i++) {
+    double time = shp_csv_at(&csv, i, 0), v = shp_csv_at(&csv, i, 1);
+    if (v < 0)
+      rc = shp_error_set(SHP_ERR_PARSE, "%s:%d: intensity: must be >= 0", path,
+                         csv.lines[i]);
+    else if (i > 0 && !(time > t->file_time_ps[i - 1]))
+      rc = shp_error_set(SHP_ERR_PARSE, "%s:%d: time_ps: must increase", path,
+                         csv.lines[i]);
+    t->file_time_ps[i] = time;
+    t->file_intensity[i] = v;
+  }
+  if (rc == SHP_OK)
+    t->file_count = n;
+  shp_csv_clear(&csv);
   return rc;
 }
 
@@ -190,6 +175,32 @@ static int read_shape_keys(shp_yaml *y, yaml_node_t *root, shp_target *t) {
   return rc;
 }
 
+/* The optional acceptance thresholds. */
+static int read_thresholds(shp_yaml *y, yaml_node_t *root, shp_target *t) {
+  int rc = shp_yaml_number_opt(y, root, "", "max_error", &t->max_error,
+                               &t->has_max_error);
+  if (rc == SHP_OK && t->has_max_error && !(t->max_error > 0))
+    rc = shp_yaml_fail_code(SHP_ERR_RANGE, y,
+                            shp_yaml_get(y, root, "max_error"), "", "max_error",
+                            "must be > 0, got %g", t->max_error);
+  if (rc == SHP_OK)
+    rc = shp_yaml_number_opt(y, root, "", "max_ripple", &t->max_ripple,
+                             &t->has_max_ripple);
+  if (rc == SHP_OK && t->has_max_ripple && !(t->max_ripple > 0))
+    rc = shp_yaml_fail_code(SHP_ERR_RANGE, y,
+                            shp_yaml_get(y, root, "max_ripple"), "",
+                            "max_ripple", "must be > 0, got %g", t->max_ripple);
+  if (rc == SHP_OK)
+    rc = shp_yaml_number_opt(y, root, "", "min_transmission",
+                             &t->min_transmission, &t->has_min_transmission);
+  if (rc == SHP_OK && t->has_min_transmission &&
+      !(t->min_transmission > 0 && t->min_transmission <= 1))
+    rc = shp_yaml_fail_code(
+        SHP_ERR_RANGE, y, shp_yaml_get(y, root, "min_transmission"), "",
+        "min_transmission", "must be in (0, 1], got %g", t->min_transmission);
+  return rc;
+}
+
 static int read_target(shp_yaml *y, shp_target *t) {
   yaml_node_t *root = shp_yaml_root(y);
   const char *shape;
@@ -227,7 +238,7 @@ static int read_target(shp_yaml *y, shp_target *t) {
     t->window_start_ps = w[0];
     t->window_end_ps = w[1];
   }
-  return SHP_OK;
+  return read_thresholds(y, root, t);
 }
 
 shp_target *shp_target_load(const char *path) {

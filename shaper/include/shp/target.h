@@ -9,6 +9,11 @@
  *   # gaussian-train: count, spacing_ps, pulse_fwhm_ps
  *   # file: target.csv   # with shape: file; columns time_ps, intensity
  *   weight_window_ps: [-4, 4]   # optional: the error counts only here
+ *   # Optional acceptance thresholds, for any shape; a tolerance run's yield
+ *   # is the share of samples that meet every threshold given:
+ *   max_error: 0.05        # relative RMS error after best shift and scale, > 0
+ *   max_ripple: 0.1        # ripple over the plateau, > 0
+ *   min_transmission: 0.5  # energy transmission, in (0, 1]
  *
  * A sampled target has a peak of 1 and is centred on t = 0 (a ramp has its
  * half maxima at 0 and duration_ps; a file keeps its own time axis). Edges
@@ -46,6 +51,9 @@ typedef struct {
   size_t file_count;
   bool has_window;
   double window_start_ps, window_end_ps;
+  /* Acceptance thresholds, each valid only when its flag is set. */
+  bool has_max_error, has_max_ripple, has_min_transmission;
+  double max_error, max_ripple, min_transmission;
   char *path; /* the file it was read from, or NULL */
 } shp_target;
 
