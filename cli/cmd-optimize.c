@@ -21,6 +21,7 @@ static const char usage[] =
     "           [--weight-transmission W] [--max-ripple R] [--weight-ripple "
     "W]\n"
     "           [--temperature-range-c MIN:MAX] [--length-range F]\n"
+    "           [--length-step-mm S]\n"
     "           [--tolerance E] [--out RESULT.yml] [--json] [--plot FILE]\n"
     "\n"
     "Minimise e^2 + W_T (1 - T)^2 + W_r max(0, ripple - R)^2 on the full "
@@ -41,7 +42,7 @@ typedef struct {
   unsigned vary;
   size_t starts;
   unsigned long seed;
-  double w_t, ripple_max, w_r, tmin, tmax, length_range, tolerance;
+  double w_t, ripple_max, w_r, tmin, tmax, length_range, length_step, tolerance;
   bool json;
 } args;
 
@@ -98,6 +99,7 @@ static int parse(int argc, char **argv, args *a) {
       {"weight-ripple", required_argument, NULL, 'r'},
       {"temperature-range-c", required_argument, NULL, 'T'},
       {"length-range", required_argument, NULL, 'L'},
+      {"length-step-mm", required_argument, NULL, 'S'},
       {"tolerance", required_argument, NULL, 'e'},
       {"out", required_argument, NULL, 'o'},
       {"json", no_argument, NULL, 'j'},
@@ -146,6 +148,9 @@ static int parse(int argc, char **argv, args *a) {
     case 'L':
       ok = cli_parse_double("--length-range", optarg, &a->length_range);
       break;
+    case 'S':
+      ok = cli_parse_double("--length-step-mm", optarg, &a->length_step);
+      break;
     case 'e':
       ok = cli_parse_double("--tolerance", optarg, &a->tolerance);
       break;
@@ -175,7 +180,7 @@ static int parse(int argc, char **argv, args *a) {
     return CLI_USAGE;
   }
   if (a->starts < 1 || a->w_t < 0 || a->w_r < 0 || a->length_range < 0 ||
-      a->length_range >= 1) {
+      a->length_range >= 1 || a->length_step < 0) {
     cli_error("optimize: --starts must be >= 1, weights >= 0 and "
               "--length-range in [0, 1)");
     return CLI_USAGE;
@@ -230,6 +235,35 @@ static int run_search(const args *a, shp_problem *p, outcome *o) {
   if (rc < 0)
     return cli_fail_lib(rc);
   return CLI_OK;
+}
+
+/* Lengths from a catalogue: round each to the step (inside its bounds),
+ * hold it there, and search the other variables again from that point. */
+static int snap_lengths(const args *a, outcome *o) {
+  if (!(a->vary & SHP_VARY_LENGTH) || !(a->length_step > 0))
+    return CLI_OK;
+  size_t n = shp_problem_size(o->p);
+  double lo[64], hi[64];
+  if (n > 64)
+    return CLI_OK;
+  shp_problem_bounds(o->p, lo, hi);
+  for (size_t i = 0; i < n; i++) {
+    if (strstr(shp_problem_name(o->p, i), "length_mm") == NULL)
+      continue;
+    double step = a->length_step, v = round(o->x[i] / step) * step;
+    if (v > hi[i])
+      v = floor(hi[i] / step) * step;
+    if (v < lo[i])
+      v = ceil(lo[i] / step) * step;
+    if (v < lo[i] || v > hi[i])
+      v = o->x[i]; /* no catalogue length inside the range */
+    shp_problem_fix(o->p, i, v);
+    o->x[i] = v;
+  }
+  double seconds = o->seconds;
+  int rc = run_search(a, o->p, o);
+  o->seconds += seconds;
+  return rc;
 }
 
 static json_t *result_json(const args *a, const outcome *o) {
@@ -333,6 +367,8 @@ int cmd_optimize(int argc, char **argv) {
     o.f0 = shp_problem_eval(o.p, o.x0);
     rc = shp_problem_metrics(o.p, o.x0, &o.before);
     rc = rc == SHP_OK ? run_search(&a, o.p, &o) : cli_fail_lib(rc);
+    if (rc == CLI_OK)
+      rc = snap_lengths(&a, &o);
     if (rc == CLI_OK && shp_problem_metrics(o.p, o.x, &o.after) != SHP_OK)
       rc = cli_fail_lib(shp_error_last());
     if (rc == CLI_OK)

@@ -82,7 +82,7 @@ static double x_of_u(const box *b, double u) {
 
 /* Starting strictly inside keeps the sine mapping off its flat ends. */
 static double u_of_x(const box *b, double x) {
-  if (b->wrap)
+  if (b->wrap || !(b->hi > b->lo)) /* a fixed variable maps to lo anyway */
     return x;
   double s = 2 * (x - b->lo) / (b->hi - b->lo) - 1;
   return asin(fmin(fmax(s, -0.999), 0.999));

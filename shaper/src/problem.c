@@ -70,6 +70,15 @@ double shp_problem_period(const shp_problem *p, size_t i) {
 }
 size_t shp_problem_evaluations(const shp_problem *p) { return p->evaluations; }
 
+int shp_problem_fix(shp_problem *p, size_t i, double value) {
+  if (i >= p->nvars || !isfinite(value))
+    return shp_error_set(SHP_ERR_INVALID, "optimize: cannot fix variable %zu",
+                         i);
+  p->vars[i].lo = p->vars[i].hi = value;
+  p->vars[i].period = 0;
+  return SHP_OK;
+}
+
 void shp_problem_bounds(const shp_problem *p, double *lo, double *hi) {
   for (size_t i = 0; i < p->nvars; i++) {
     lo[i] = p->vars[i].lo;

@@ -74,6 +74,12 @@ const char *shp_problem_name(const shp_problem *p, size_t i);
  * of the plate; angles: 180 degrees), else 0. */
 double shp_problem_period(const shp_problem *p, size_t i);
 
+/* Hold variable i at value from now on (its bounds become [value, value]):
+ * lengths rounded to a catalogue step, say, before the other variables are
+ * searched again. Errors: SHP_ERR_INVALID (no such variable, non-finite
+ * value). */
+int shp_problem_fix(shp_problem *p, size_t i, double value);
+
 /* The objective at x (inside the bounds); NAN if the model fails there. */
 double shp_problem_eval(shp_problem *p, const double *x);
 
