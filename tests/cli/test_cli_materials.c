@@ -2,13 +2,9 @@
  * it, with stdout and stderr captured separately, and held to the CLI
  * contract of DESIGN.md: data on stdout, diagnostics on stderr, exit 0 on
  * success and 2 on bad usage or input, --help on every subcommand. */
-#include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
-#include <poll.h>
 #include <setjmp.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -17,12 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
-extern char **environ;
+#include "spawn_run.h"
 
 #define PI 3.14159265358979323846
 /* Speed of light in mm/ps (exact SI value, 299792458 m/s). */
@@ -30,115 +25,15 @@ extern char **environ;
 
 #define FIXTURE(name) SHP_TEST_DATADIR "/materials/" name
 
-typedef struct {
-  int status; /* exit status */
-  char *out, *err;
-} run_result;
-
-static void result_free(run_result *r) {
-  free(r->out);
-  free(r->err);
-}
-
-typedef struct {
-  char *data;
-  size_t len, cap;
-  int fd;
-} capture;
-
-static void capture_read(capture *c) {
-  if (c->len + 4096 + 1 > c->cap) {
-    c->cap = 2 * c->cap + 4096 + 1;
-    c->data = realloc(c->data, c->cap);
-    assert_non_null(c->data);
-  }
-  ssize_t n = read(c->fd, c->data + c->len, c->cap - c->len - 1);
-  if (n < 0 && errno == EINTR)
-    return;
-  assert_true(n >= 0);
-  if (n == 0) {
-    close(c->fd);
-    c->fd = -1;
-  }
-  c->len += (size_t)n;
-  c->data[c->len] = '\0';
-}
-
-/* The environment of this process without SHP_DATA_DIR, plus
- * SHP_DATA_DIR=data_dir when data_dir is not NULL. */
-static char **child_env(const char *data_dir, char *slot, size_t size) {
-  size_t n = 0;
-  while (environ[n] != NULL)
-    n++;
-  char **env = calloc(n + 2, sizeof *env);
-  assert_non_null(env);
-  size_t k = 0;
-  for (size_t i = 0; i < n; i++)
-    if (strncmp(environ[i], "SHP_DATA_DIR=", 13) != 0)
-      env[k++] = environ[i];
-  if (data_dir != NULL) {
-    snprintf(slot, size, "SHP_DATA_DIR=%s", data_dir);
-    env[k++] = slot;
-  }
-  env[k] = NULL;
-  return env;
-}
-
-/* Run shapectl with args (NULL-terminated, without argv[0]) and collect
- * both streams until the child closes them, then its exit status. */
-static run_result run_with(const char *data_dir, const char *const *args) {
-  const char *argv[32] = {SHAPECTL_PATH};
-  size_t argc = 1;
-  for (; args[argc - 1] != NULL; argc++) {
-    assert_true(argc < 31);
-    argv[argc] = args[argc - 1];
-  }
-  argv[argc] = NULL;
-  int out[2], err[2];
-  assert_int_equal(pipe2(out, O_CLOEXEC), 0);
-  assert_int_equal(pipe2(err, O_CLOEXEC), 0);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&fa, err[1], STDERR_FILENO);
+/* Run shapectl with args (NULL-terminated, without argv[0]) in this
+ * process's environment without SHP_DATA_DIR, plus SHP_DATA_DIR=data_dir
+ * when data_dir is not NULL. */
+static spawn_result run_with(const char *data_dir, const char *const *args) {
+  static const char *const unset[] = {"SHP_DATA_DIR", NULL};
   char slot[4096];
-  char **env = child_env(data_dir, slot, sizeof slot);
-  pid_t pid;
-  int rc =
-      posix_spawn(&pid, SHAPECTL_PATH, &fa, NULL, (char *const *)argv, env);
-  posix_spawn_file_actions_destroy(&fa);
-  free(env);
-  close(out[1]);
-  close(err[1]);
-  if (rc != 0)
-    fail_msg("cannot run %s: %s", SHAPECTL_PATH, strerror(rc));
-  capture c[2] = {{.fd = out[0]}, {.fd = err[0]}};
-  while (c[0].fd >= 0 || c[1].fd >= 0) {
-    struct pollfd p[2] = {{.fd = c[0].fd, .events = POLLIN},
-                          {.fd = c[1].fd, .events = POLLIN}};
-    if (poll(p, 2, -1) < 0) {
-      assert_int_equal(errno, EINTR);
-      continue;
-    }
-    for (int i = 0; i < 2; i++)
-      if (c[i].fd >= 0 && (p[i].revents & (POLLIN | POLLHUP | POLLERR)))
-        capture_read(&c[i]);
-  }
-  int status;
-  while (waitpid(pid, &status, 0) < 0)
-    assert_int_equal(errno, EINTR);
-  if (!WIFEXITED(status))
-    fail_msg("shapectl did not exit normally (status 0x%x)", status);
-  run_result r = {WEXITSTATUS(status), c[0].data ? c[0].data : strdup(""),
-                  c[1].data ? c[1].data : strdup("")};
-  assert_non_null(r.out);
-  assert_non_null(r.err);
-  print_message("$ shapectl");
-  for (size_t i = 1; i < argc; i++)
-    print_message(" %s", argv[i]);
-  print_message("\n-> exit %d\nstdout: %s\nstderr: %s\n", r.status, r.out,
-                r.err);
-  return r;
+  if (data_dir != NULL)
+    snprintf(slot, sizeof slot, "SHP_DATA_DIR=%s", data_dir);
+  return spawn_run(SHAPECTL_PATH, unset, data_dir != NULL ? slot : NULL, args);
 }
 
 /* SHP_DATA_DIR unset: the binary finds the shipped data by itself. */
@@ -159,11 +54,6 @@ static double number(const json_t *obj, const char *key) {
   return json_number_value(v);
 }
 
-static void assert_contains(const char *haystack, const char *needle) {
-  if (strstr(haystack, needle) == NULL)
-    fail_msg("\"%s\" not found in: %s", needle, haystack);
-}
-
 /* ---- materials list ---------------------------------------------------- */
 
 static bool json_list_has(const json_t *materials, const char *name) {
@@ -178,7 +68,7 @@ static bool json_list_has(const json_t *materials, const char *name) {
 
 static void test_list_json_names_the_shipped_crystals(void **state) {
   (void)state;
-  run_result r = run("materials", "list", "--json");
+  spawn_result r = run("materials", "list", "--json");
   assert_int_equal(r.status, 0);
   assert_string_equal(r.err, "");
   json_t *j = parse_json(r.out);
@@ -204,12 +94,12 @@ static void test_list_json_names_the_shipped_crystals(void **state) {
                 1e-9);
   }
   json_decref(j);
-  result_free(&r);
+  spawn_result_free(&r);
 }
 
 static void test_list_plain_prints_one_line_per_material(void **state) {
   (void)state;
-  run_result r = run("materials", "list");
+  spawn_result r = run("materials", "list");
   assert_int_equal(r.status, 0);
   assert_string_equal(r.err, "");
   assert_contains(r.out, "alpha-BBO ");
@@ -217,7 +107,7 @@ static void test_list_plain_prints_one_line_per_material(void **state) {
   assert_contains(r.out, "\ncalcite ");
   assert_contains(r.out, "\nquartz ");
   assert_contains(r.out, "189-3500");
-  result_free(&r);
+  spawn_result_free(&r);
 }
 
 /* An extra data directory adds its materials to the shipped ones. */
@@ -245,7 +135,7 @@ static void test_list_includes_materials_from_shp_data_dir(void **state) {
   assert_int_equal(fclose(f), 0);
 
   const char *list[] = {"materials", "list", "--json", NULL};
-  run_result r = run_with(dir, list);
+  spawn_result r = run_with(dir, list);
   assert_int_equal(r.status, 0);
   assert_string_equal(r.err, "");
   json_t *j = parse_json(r.out);
@@ -254,7 +144,7 @@ static void test_list_includes_materials_from_shp_data_dir(void **state) {
   assert_true(json_list_has(materials, "alpha-BBO"));
   assert_true(json_list_has(materials, "quartz"));
   json_decref(j);
-  result_free(&r);
+  spawn_result_free(&r);
 
   /* And `show` finds it by name: n^2 = 1 + 1.2 l^2/(l^2 - 0.01) at 1 um. */
   const char *show[] = {"materials", "show",   "extra-test", "--wavelength-nm",
@@ -265,12 +155,12 @@ static void test_list_includes_materials_from_shp_data_dir(void **state) {
   assert_true(fabs(number(j, "n_o") - sqrt(1 + 1.2 / 0.99)) < 1e-9);
   assert_true(fabs(number(j, "temperature_c") - 25.0) < 1e-12);
   json_decref(j);
-  result_free(&r);
+  spawn_result_free(&r);
 
   /* Without it, the name is unknown again. */
   r = run("materials", "show", "extra-test", "--wavelength-nm", "1000");
   assert_int_equal(r.status, 2);
-  result_free(&r);
+  spawn_result_free(&r);
 
   assert_int_equal(unlink(file), 0);
   assert_int_equal(rmdir(sub), 0);
@@ -283,8 +173,8 @@ static void test_list_includes_materials_from_shp_data_dir(void **state) {
 
 static void test_show_json_gives_all_properties(void **state) {
   (void)state;
-  run_result r = run("materials", "show", "alpha-BBO", "--wavelength-nm",
-                     "1064.2", "--json");
+  spawn_result r = run("materials", "show", "alpha-BBO", "--wavelength-nm",
+                       "1064.2", "--json");
   assert_int_equal(r.status, 0);
   assert_string_equal(r.err, "");
   json_t *j = parse_json(r.out);
@@ -318,13 +208,13 @@ static void test_show_json_gives_all_properties(void **state) {
   json_t *sources = json_object_get(j, "sources");
   assert_contains(json_string_value(json_object_get(sources, "o")), "CASIX");
   json_decref(j);
-  result_free(&r);
+  spawn_result_free(&r);
 }
 
 static void test_show_plain_prints_indices(void **state) {
   (void)state;
-  run_result r = run("materials", "show", "alpha-BBO", "--wavelength-nm",
-                     "1064.2", "--temperature-c", "20", "--length-mm", "5");
+  spawn_result r = run("materials", "show", "alpha-BBO", "--wavelength-nm",
+                       "1064.2", "--temperature-c", "20", "--length-mm", "5");
   assert_int_equal(r.status, 0);
   assert_string_equal(r.err, "");
   assert_contains(r.out, "alpha-BBO at 1064.2 nm, 20 C");
@@ -335,32 +225,32 @@ static void test_show_plain_prints_indices(void **state) {
   assert_true(fabs(no - 1.6579) < 2e-4);
   assert_true(fabs(ne - 1.5379) < 2e-4);
   assert_contains(r.out, "for 5 mm");
-  result_free(&r);
+  spawn_result_free(&r);
 }
 
 /* A path works where a name does; a phase that does not move with
  * temperature has no full-wave temperature, written as JSON null. */
 static void test_show_json_by_path_writes_null_for_no_full_wave(void **state) {
   (void)state;
-  run_result r = run("materials", "show", FIXTURE("odd-zero-thermal.yml"),
-                     "--wavelength-nm", "800", "--json");
+  spawn_result r = run("materials", "show", FIXTURE("odd-zero-thermal.yml"),
+                       "--wavelength-nm", "800", "--json");
   assert_int_equal(r.status, 0);
   assert_string_equal(r.err, "");
   json_t *j = parse_json(r.out);
   assert_true(json_is_null(json_object_get(j, "full_wave_temperature_k")));
   assert_true(number(j, "dphase_dT_rad_per_K_per_mm") == 0.0);
   json_decref(j);
-  result_free(&r);
+  spawn_result_free(&r);
 }
 
 /* ---- help and usage errors -------------------------------------------- */
 
-static void assert_help(run_result r, const char *usage) {
+static void assert_help(spawn_result r, const char *usage) {
   assert_int_equal(r.status, 0);
   assert_string_equal(r.err, "");
   if (strncmp(r.out, usage, strlen(usage)) != 0)
     fail_msg("stdout does not start with \"%s\": %s", usage, r.out);
-  result_free(&r);
+  spawn_result_free(&r);
 }
 
 static void test_help_on_each_command_prints_usage_on_stdout(void **state) {
@@ -377,17 +267,17 @@ static void test_help_on_each_command_prints_usage_on_stdout(void **state) {
 }
 
 /* Bad usage: exit 2, a message on stderr, nothing on stdout. */
-static void assert_usage_error(run_result r, const char *message) {
+static void assert_usage_error(spawn_result r, const char *message) {
   assert_int_equal(r.status, 2);
   assert_string_equal(r.out, "");
   assert_contains(r.err, message);
-  result_free(&r);
+  spawn_result_free(&r);
 }
 
 static void test_unknown_material_exits_2_naming_it(void **state) {
   (void)state;
-  run_result r = run("materials", "show", "unobtainium", "--wavelength-nm",
-                     "800", "--json");
+  spawn_result r = run("materials", "show", "unobtainium", "--wavelength-nm",
+                       "800", "--json");
   assert_contains(r.err, "alpha-BBO"); /* the known ones are listed */
   assert_usage_error(r, "\"unobtainium\"");
 }

@@ -11,13 +11,10 @@
  * with the environment a user has. */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <ftw.h>
 #include <jansson.h>
 #include <math.h>
-#include <poll.h>
 #include <setjmp.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -26,135 +23,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
-extern char **environ;
+#include "spawn_run.h"
 
 #define STACK(name) SHP_EXAMPLES_DIR "/stacks/" name
 #define TARGET(name) SHP_EXAMPLES_DIR "/targets/" name
 
 /* ---- running shapectl -------------------------------------------------- */
 
-typedef struct {
-  int status; /* exit status */
-  char *out, *err;
-  size_t out_len;
-} run_result;
-
-static void result_free(run_result *r) {
-  free(r->out);
-  free(r->err);
-}
-
-typedef struct {
-  char *data;
-  size_t len, cap;
-  int fd;
-} capture;
-
-static void capture_read(capture *c) {
-  if (c->len + 65536 + 1 > c->cap) {
-    c->cap = 2 * c->cap + 65536 + 1;
-    c->data = realloc(c->data, c->cap);
-    assert_non_null(c->data);
-  }
-  ssize_t n = read(c->fd, c->data + c->len, c->cap - c->len - 1);
-  if (n < 0 && errno == EINTR)
-    return;
-  assert_true(n >= 0);
-  if (n == 0) {
-    close(c->fd);
-    c->fd = -1;
-  }
-  c->len += (size_t)n;
-  c->data[c->len] = '\0';
-}
-
-/* This process's environment without SHP_DATA_DIR (the binary finds the
- * shipped data itself) and SHP_FFTW_ESTIMATE, plus extra when not NULL. */
-static char **child_env(const char *extra) {
-  size_t n = 0;
-  while (environ[n] != NULL)
-    n++;
-  char **env = calloc(n + 2, sizeof *env);
-  assert_non_null(env);
-  size_t k = 0;
-  for (size_t i = 0; i < n; i++)
-    if (strncmp(environ[i], "SHP_DATA_DIR=", 13) != 0 &&
-        strncmp(environ[i], "SHP_FFTW_ESTIMATE=", 18) != 0)
-      env[k++] = environ[i];
-  if (extra != NULL)
-    env[k++] = (char *)extra;
-  env[k] = NULL;
-  return env;
-}
-
-/* Print at most the first 300 characters of a stream: a simulation's JSON
- * runs to hundreds of kilobytes. */
-static void print_head(const char *name, const char *text) {
-  size_t len = strlen(text);
-  print_message("%s: %.*s%s\n", name, (int)(len < 300 ? len : 300), text,
-                len > 300 ? " [...]" : "");
-}
-
-/* Run shapectl with args (NULL-terminated, without argv[0]) and collect both
- * streams until the child closes them, then its exit status. */
-static run_result run_env(const char *extra_env, const char *const *args) {
-  const char *argv[40] = {SHAPECTL_PATH};
-  size_t argc = 1;
-  for (; args[argc - 1] != NULL; argc++) {
-    assert_true(argc < 39);
-    argv[argc] = args[argc - 1];
-  }
-  argv[argc] = NULL;
-  int out[2], err[2];
-  assert_int_equal(pipe2(out, O_CLOEXEC), 0);
-  assert_int_equal(pipe2(err, O_CLOEXEC), 0);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&fa, err[1], STDERR_FILENO);
-  char **env = child_env(extra_env);
-  pid_t pid;
-  int rc =
-      posix_spawn(&pid, SHAPECTL_PATH, &fa, NULL, (char *const *)argv, env);
-  posix_spawn_file_actions_destroy(&fa);
-  free(env);
-  close(out[1]);
-  close(err[1]);
-  if (rc != 0)
-    fail_msg("cannot run %s: %s", SHAPECTL_PATH, strerror(rc));
-  capture c[2] = {{.fd = out[0]}, {.fd = err[0]}};
-  while (c[0].fd >= 0 || c[1].fd >= 0) {
-    struct pollfd p[2] = {{.fd = c[0].fd, .events = POLLIN},
-                          {.fd = c[1].fd, .events = POLLIN}};
-    if (poll(p, 2, -1) < 0) {
-      assert_int_equal(errno, EINTR);
-      continue;
-    }
-    for (int i = 0; i < 2; i++)
-      if (c[i].fd >= 0 && (p[i].revents & (POLLIN | POLLHUP | POLLERR)))
-        capture_read(&c[i]);
-  }
-  int status;
-  while (waitpid(pid, &status, 0) < 0)
-    assert_int_equal(errno, EINTR);
-  if (!WIFEXITED(status))
-    fail_msg("shapectl did not exit normally (status 0x%x)", status);
-  run_result r = {WEXITSTATUS(status), c[0].data ? c[0].data : strdup(""),
-                  c[1].data ? c[1].data : strdup(""), c[0].len};
-  assert_non_null(r.out);
-  assert_non_null(r.err);
-  print_message("$ shapectl");
-  for (size_t i = 1; i < argc; i++)
-    print_message(" %s", argv[i]);
-  print_message("\n-> exit %d\n", r.status);
-  print_head("stdout", r.out);
-  print_head("stderr", r.err);
-  return r;
+/* Run shapectl with args (NULL-terminated, without argv[0]) in this
+ * process's environment without SHP_DATA_DIR (the binary finds the shipped
+ * data itself) and SHP_FFTW_ESTIMATE, plus extra_env when not NULL. */
+static spawn_result run_env(const char *extra_env, const char *const *args) {
+  static const char *const unset[] = {"SHP_DATA_DIR", "SHP_FFTW_ESTIMATE",
+                                      NULL};
+  return spawn_run(SHAPECTL_PATH, unset, extra_env, args);
 }
 
 #define ESTIMATE "SHP_FFTW_ESTIMATE=1"
@@ -164,11 +49,6 @@ static run_result run_env(const char *extra_env, const char *const *args) {
 #define run_as_user(...) run_env(NULL, (const char *const[]){__VA_ARGS__, NULL})
 
 /* ---- helpers ----------------------------------------------------------- */
-
-static void assert_contains(const char *haystack, const char *needle) {
-  if (strstr(haystack, needle) == NULL)
-    fail_msg("\"%s\" not found in: %s", needle, haystack);
-}
 
 static json_t *parse_json(const char *text) {
   json_error_t e;
@@ -278,11 +158,11 @@ static void path_in(char *buf, size_t size, const char *dir, const char *name) {
 }
 
 /* Bad usage or input: exit 2, a message on stderr, nothing on stdout. */
-static void assert_usage_error(run_result r, const char *message) {
+static void assert_usage_error(spawn_result r, const char *message) {
   assert_int_equal(r.status, 2);
   assert_string_equal(r.out, "");
   assert_contains(r.err, message);
-  result_free(&r);
+  spawn_result_free(&r);
 }
 
 /* ---- simulate ---------------------------------------------------------- */
@@ -291,7 +171,7 @@ static void
 test_simulate_json_is_one_object_whose_intensity_integrates_to_the_transmission(
     void **state) {
   (void)state;
-  run_result r = run_as_user("simulate", STACK("fan4.yml"), "--json");
+  spawn_result r = run_as_user("simulate", STACK("fan4.yml"), "--json");
   assert_int_equal(r.status, 0);
   assert_string_equal(r.err, "");
   assert_true(r.out_len == strlen(r.out)); /* no NUL bytes, text only */
@@ -337,14 +217,14 @@ test_simulate_json_is_one_object_whose_intensity_integrates_to_the_transmission(
   free(delay);
   free(value);
   json_decref(j);
-  result_free(&r);
+  spawn_result_free(&r);
 }
 
 static void
 test_simulate_with_target_adds_error_below_ten_percent(void **state) {
   (void)state;
-  run_result r = run("simulate", STACK("stacker16-uv.yml"), "--target",
-                     TARGET("flat-top-16ps.yml"), "--json");
+  spawn_result r = run("simulate", STACK("stacker16-uv.yml"), "--target",
+                       TARGET("flat-top-16ps.yml"), "--json");
   assert_int_equal(r.status, 0);
   json_t *j = parse_json(r.out);
   json_t *m = json_object_get(j, "metrics");
@@ -356,7 +236,7 @@ test_simulate_with_target_adds_error_below_ten_percent(void **state) {
   free(numbers(j, "target", &nt));
   assert_int_equal(nt, n);
   json_decref(j);
-  result_free(&r);
+  spawn_result_free(&r);
 }
 
 /* The first line of a file, and the number of lines after it. */
@@ -380,10 +260,10 @@ static void test_simulate_csv_writes_four_files_with_headers(void **state) {
   char *dir = temp_dir();
   char out[512];
   path_in(out, sizeof out, dir, "run1"); /* created by shapectl */
-  run_result r = run("simulate", STACK("fan4.yml"), "--csv", out);
+  spawn_result r = run("simulate", STACK("fan4.yml"), "--csv", out);
   assert_int_equal(r.status, 0);
   assert_string_equal(r.out, "");
-  result_free(&r);
+  spawn_result_free(&r);
   /* fan4 has no grid in its file; the chosen one has 1024 points. */
   r = run("simulate", STACK("fan4.yml"), "--json");
   json_t *j = parse_json(r.out);
@@ -391,7 +271,7 @@ static void test_simulate_csv_writes_four_files_with_headers(void **state) {
       json_object_get(json_object_get(j, "grid"), "points"));
   double transmission = number(json_object_get(j, "metrics"), "transmission");
   json_decref(j);
-  result_free(&r);
+  spawn_result_free(&r);
 
   static const struct {
     const char *file, *header;
@@ -430,15 +310,15 @@ static void check_plot(const char *dir, const char *name, const char *magic,
                        const char *magic2) {
   char path[512];
   path_in(path, sizeof path, dir, name);
-  run_result r = run("simulate", STACK("fan4.yml"), "--plot", path);
+  spawn_result r = run("simulate", STACK("fan4.yml"), "--plot", path);
   assert_int_equal(r.status, 0);
   assert_contains(r.out, "transmission"); /* the summary, as without --plot */
   assert_contains(r.err, path);           /* "wrote PATH" */
-  result_free(&r);
+  spawn_result_free(&r);
   r = run("simulate", STACK("fan4.yml"), "--plot", path, "--json");
   assert_int_equal(r.status, 0);
   json_decref(parse_json(r.out)); /* the plot message stays off stdout */
-  result_free(&r);
+  spawn_result_free(&r);
   size_t len;
   char *data = read_file(path, &len);
   assert_true(len > 1000);
@@ -464,11 +344,11 @@ static void test_simulate_plot_writes_png_svg_and_pdf(void **state) {
 /* Without --json or --csv a readable summary goes to stdout. */
 static void test_simulate_plain_prints_metrics_summary(void **state) {
   (void)state;
-  run_result r = run("simulate", STACK("fan4.yml"));
+  spawn_result r = run("simulate", STACK("fan4.yml"));
   assert_int_equal(r.status, 0);
   assert_contains(r.out, "transmission");
   assert_contains(r.out, "FWHM");
-  result_free(&r);
+  spawn_result_free(&r);
 }
 
 static void test_simulate_plot_bmp_exits_2_and_writes_nothing(void **state) {
@@ -476,10 +356,10 @@ static void test_simulate_plot_bmp_exits_2_and_writes_nothing(void **state) {
   char *dir = temp_dir();
   char path[512];
   path_in(path, sizeof path, dir, "x.bmp");
-  run_result r = run("simulate", STACK("fan4.yml"), "--plot", path);
+  spawn_result r = run("simulate", STACK("fan4.yml"), "--plot", path);
   assert_int_equal(r.status, 2);
   assert_contains(r.err, ".bmp");
-  result_free(&r);
+  spawn_result_free(&r);
   assert_int_equal(dir_entries(dir), 0);
   remove_dir(dir);
 }
@@ -551,13 +431,13 @@ test_malformed_stack_exits_2_naming_file_line_and_key(void **state) {
 /* The intensity array and transmission of `simulate FILE --json`. */
 static double *simulate_intensity(const char *file, size_t *n,
                                   double *transmission) {
-  run_result r = run("simulate", file, "--json");
+  spawn_result r = run("simulate", file, "--json");
   assert_int_equal(r.status, 0);
   json_t *j = parse_json(r.out);
   double *v = numbers(j, "intensity", n);
   *transmission = number(json_object_get(j, "metrics"), "transmission");
   json_decref(j);
-  result_free(&r);
+  spawn_result_free(&r);
   return v;
 }
 
@@ -576,11 +456,12 @@ static void test_new_solc_writes_a_stack_that_simulate_accepts(void **state) {
   char *dir = temp_dir();
   char file[512];
   path_in(file, sizeof file, dir, "fan.yml");
-  run_result r = run("new", "solc", "--type", "fan", SOLC_ARGS, "--out", file);
+  spawn_result r =
+      run("new", "solc", "--type", "fan", SOLC_ARGS, "--out", file);
   assert_int_equal(r.status, 0);
   assert_string_equal(r.out, "");
   assert_contains(r.err, file);
-  result_free(&r);
+  spawn_result_free(&r);
   char *text = read_file(file, NULL);
   /* rho = 45/4 degrees, fan: rho, 3 rho, 5 rho, 7 rho, parallel polarizers. */
   assert_contains(text, "azimuth_deg: 11.25\n");
@@ -598,7 +479,7 @@ static void test_new_solc_writes_a_stack_that_simulate_accepts(void **state) {
   char again[512];
   path_in(again, sizeof again, dir, "from-stdout.yml");
   write_text(again, r.out);
-  result_free(&r);
+  spawn_result_free(&r);
   free(text);
 
   size_t n1, n2, n3;
@@ -618,12 +499,12 @@ static void test_new_solc_writes_a_stack_that_simulate_accepts(void **state) {
 
 static void test_new_folded_solc_uses_crossed_polarizers(void **state) {
   (void)state;
-  run_result r = run("new", "solc", "--type", "folded", SOLC_ARGS);
+  spawn_result r = run("new", "solc", "--type", "folded", SOLC_ARGS);
   assert_int_equal(r.status, 0);
   assert_contains(r.out, "azimuth_deg: 11.25\n");
   assert_contains(r.out, "azimuth_deg: -11.25\n");
   assert_contains(r.out, "output_polarizer_deg: 90.0\n");
-  result_free(&r);
+  spawn_result_free(&r);
 }
 
 static void test_new_stacker_writes_16_replica_flat_top(void **state) {
@@ -631,11 +512,11 @@ static void test_new_stacker_writes_16_replica_flat_top(void **state) {
   char *dir = temp_dir();
   char file[512];
   path_in(file, sizeof file, dir, "stacker.yml");
-  run_result r =
+  spawn_result r =
       run("new", "stacker", "--crystals", "4", "--material", "alpha-BBO",
           "--wavelength-nm", "257.5", "--fwhm-ps", "1", "--out", file);
   assert_int_equal(r.status, 0);
-  result_free(&r);
+  spawn_result_free(&r);
   r = run("simulate", file, "--json");
   assert_int_equal(r.status, 0);
   json_t *j = parse_json(r.out);
@@ -646,7 +527,7 @@ static void test_new_stacker_writes_16_replica_flat_top(void **state) {
    * plus one FWHM; measured 15.92. */
   assert_true(fabs(number(m, "fwhm_ps") - 16.0) < 1.0);
   json_decref(j);
-  result_free(&r);
+  spawn_result_free(&r);
   remove_dir(dir);
 }
 
@@ -754,7 +635,7 @@ static void test_autocorr_of_gaussian_is_sqrt2_wider(void **state) {
   char csv[512];
   path_in(csv, sizeof csv, dir, "trace.csv");
   write_gaussian_csv(csv, true, 0, 0);
-  run_result r = run("autocorr", csv);
+  spawn_result r = run("autocorr", csv);
   assert_int_equal(r.status, 0);
   assert_contains(r.err, "FWHM");
   const char *header = "delay_ps,autocorrelation\n";
@@ -787,7 +668,7 @@ static void test_autocorr_of_gaussian_is_sqrt2_wider(void **state) {
   assert_true(fabs(x[1] - x[0] - AC_STEP) < 1e-9);
   free(x);
   free(y);
-  result_free(&r);
+  spawn_result_free(&r);
 
   r = run("autocorr", csv, "--json");
   assert_int_equal(r.status, 0);
@@ -804,7 +685,7 @@ static void test_autocorr_of_gaussian_is_sqrt2_wider(void **state) {
   assert_int_equal(nd, 2 * AC_ROWS);
   assert_int_equal(nv, nd);
   json_decref(j);
-  result_free(&r);
+  spawn_result_free(&r);
   remove_dir(dir);
 }
 
@@ -815,12 +696,12 @@ static void test_autocorr_bad_input_exits_2(void **state) {
   /* No header, so data row 49 is line 49 of the file: "file:49:". */
   path_in(csv, sizeof csv, dir, "uneven.csv");
   write_gaussian_csv(csv, false, 49, 0.01);
-  run_result r = run("autocorr", csv);
+  spawn_result r = run("autocorr", csv);
   assert_int_equal(r.status, 2);
   assert_string_equal(r.out, "");
   assert_contains(r.err, csv);
   assert_contains(r.err, ":49: time_ps:");
-  result_free(&r);
+  spawn_result_free(&r);
 
   char missing[512];
   path_in(missing, sizeof missing, dir, "missing.csv");
@@ -836,12 +717,12 @@ static void test_autocorr_bad_input_exits_2(void **state) {
 
 /* ---- help -------------------------------------------------------------- */
 
-static void assert_help(run_result r, const char *usage) {
+static void assert_help(spawn_result r, const char *usage) {
   assert_int_equal(r.status, 0);
   assert_string_equal(r.err, "");
   if (strncmp(r.out, usage, strlen(usage)) != 0)
     fail_msg("stdout does not start with \"%s\"", usage);
-  result_free(&r);
+  spawn_result_free(&r);
 }
 
 static void test_help_on_every_subcommand_prints_usage_on_stdout(void **state) {

@@ -6,12 +6,9 @@
  * makes its 16 ps flat top. */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
-#include <poll.h>
 #include <setjmp.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -19,12 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
-extern char **environ;
+#include "spawn_run.h"
 
 #define STACKS SHP_EXAMPLES_DIR "/stacks"
 #define STACK(name) STACKS "/" name
@@ -32,118 +27,13 @@ extern char **environ;
 
 /* ---- running shapectl -------------------------------------------------- */
 
-typedef struct {
-  int status;
-  char *out, *err;
-} run_result;
-
-static void result_free(run_result *r) {
-  free(r->out);
-  free(r->err);
-}
-
-typedef struct {
-  char *data;
-  size_t len, cap;
-  int fd;
-} capture;
-
-static void capture_read(capture *c) {
-  if (c->len + 65536 + 1 > c->cap) {
-    c->cap = 2 * c->cap + 65536 + 1;
-    c->data = realloc(c->data, c->cap);
-    assert_non_null(c->data);
-  }
-  ssize_t n = read(c->fd, c->data + c->len, c->cap - c->len - 1);
-  if (n < 0 && errno == EINTR)
-    return;
-  assert_true(n >= 0);
-  if (n == 0) {
-    close(c->fd);
-    c->fd = -1;
-  }
-  c->len += (size_t)n;
-  c->data[c->len] = '\0';
-}
-
-/* The environment of this process without SHP_DATA_DIR and
- * SHP_FFTW_ESTIMATE, plus extra when not NULL. */
-static char **child_env(const char *extra) {
-  size_t n = 0;
-  while (environ[n] != NULL)
-    n++;
-  char **env = calloc(n + 2, sizeof *env);
-  assert_non_null(env);
-  size_t k = 0;
-  for (size_t i = 0; i < n; i++)
-    if (strncmp(environ[i], "SHP_DATA_DIR=", 13) != 0 &&
-        strncmp(environ[i], "SHP_FFTW_ESTIMATE=", 18) != 0)
-      env[k++] = environ[i];
-  if (extra != NULL)
-    env[k++] = (char *)extra;
-  env[k] = NULL;
-  return env;
-}
-
-static void print_head(const char *name, const char *text) {
-  size_t len = strlen(text);
-  print_message("%s: %.*s%s\n", name, (int)(len < 300 ? len : 300), text,
-                len > 300 ? " [...]" : "");
-}
-
-static run_result run_env(const char *extra_env, const char *const *args) {
-  const char *argv[16] = {SHAPECTL_PATH};
-  size_t argc = 1;
-  for (; args[argc - 1] != NULL; argc++) {
-    assert_true(argc < 15);
-    argv[argc] = args[argc - 1];
-  }
-  argv[argc] = NULL;
-  int out[2], err[2];
-  assert_int_equal(pipe2(out, O_CLOEXEC), 0);
-  assert_int_equal(pipe2(err, O_CLOEXEC), 0);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&fa, err[1], STDERR_FILENO);
-  char **env = child_env(extra_env);
-  pid_t pid;
-  int rc =
-      posix_spawn(&pid, SHAPECTL_PATH, &fa, NULL, (char *const *)argv, env);
-  posix_spawn_file_actions_destroy(&fa);
-  free(env);
-  close(out[1]);
-  close(err[1]);
-  if (rc != 0)
-    fail_msg("cannot run %s: %s", SHAPECTL_PATH, strerror(rc));
-  capture c[2] = {{.fd = out[0]}, {.fd = err[0]}};
-  while (c[0].fd >= 0 || c[1].fd >= 0) {
-    struct pollfd p[2] = {{.fd = c[0].fd, .events = POLLIN},
-                          {.fd = c[1].fd, .events = POLLIN}};
-    if (poll(p, 2, -1) < 0) {
-      assert_int_equal(errno, EINTR);
-      continue;
-    }
-    for (int i = 0; i < 2; i++)
-      if (c[i].fd >= 0 && (p[i].revents & (POLLIN | POLLHUP | POLLERR)))
-        capture_read(&c[i]);
-  }
-  int status;
-  while (waitpid(pid, &status, 0) < 0)
-    assert_int_equal(errno, EINTR);
-  if (!WIFEXITED(status))
-    fail_msg("shapectl did not exit normally (status 0x%x)", status);
-  run_result r = {WEXITSTATUS(status), c[0].data ? c[0].data : strdup(""),
-                  c[1].data ? c[1].data : strdup("")};
-  assert_non_null(r.out);
-  assert_non_null(r.err);
-  print_message("$ shapectl");
-  for (size_t i = 1; i < argc; i++)
-    print_message(" %s", argv[i]);
-  print_message("\n-> exit %d\n", r.status);
-  print_head("stdout", r.out);
-  print_head("stderr", r.err);
-  return r;
+/* Run shapectl with args (NULL-terminated, without argv[0]) in this
+ * process's environment without SHP_DATA_DIR and SHP_FFTW_ESTIMATE, plus
+ * extra_env when not NULL. */
+static spawn_result run_env(const char *extra_env, const char *const *args) {
+  static const char *const unset[] = {"SHP_DATA_DIR", "SHP_FFTW_ESTIMATE",
+                                      NULL};
+  return spawn_run(SHAPECTL_PATH, unset, extra_env, args);
 }
 
 /* Exactly the environment a user has. */
@@ -189,10 +79,10 @@ static double *numbers(const json_t *obj, const char *key, size_t *n) {
 /* `simulate` with extra arguments; exit 0 and one JSON object. */
 static json_t *simulate(const char *stack, const char *opt1, const char *opt2) {
   const char *args[6] = {"simulate", stack, "--json", opt1, opt2, NULL};
-  run_result r = run_env("SHP_FFTW_ESTIMATE=1", args);
+  spawn_result r = run_env("SHP_FFTW_ESTIMATE=1", args);
   assert_int_equal(r.status, 0);
   json_t *j = parse_json(r.out);
-  result_free(&r);
+  spawn_result_free(&r);
   return j;
 }
 
@@ -233,7 +123,7 @@ test_every_example_stack_simulates_with_finite_metrics(void **state) {
   for (size_t i = 0; i < count; i++) {
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", STACKS, names[i]);
-    run_result r = run_as_user("simulate", path, "--json");
+    spawn_result r = run_as_user("simulate", path, "--json");
     if (r.status != 0)
       fail_msg("%s: exit %d: %s", names[i], r.status, r.err);
     json_t *j = parse_json(r.out);
@@ -248,7 +138,7 @@ test_every_example_stack_simulates_with_finite_metrics(void **state) {
     double t = number(m, "transmission");
     assert_true(t > 0 && t < 1 + 1e-9);
     json_decref(j);
-    result_free(&r);
+    spawn_result_free(&r);
     free(names[i]);
   }
 }

@@ -28,14 +28,13 @@
 #include "shp/tolerance.h"
 
 #include "alloc_count.h"
+#include "spawn_run.h"
 
-#include <fcntl.h>
 #include <gsl/gsl_errno.h>
 #include <jansson.h>
 #include <limits.h>
 #include <math.h>
 #include <setjmp.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -43,12 +42,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cmocka.h>
-
-extern char **environ;
 
 #define DATA SHP_TEST_DATADIR "/tolerance/"
 #define FAN4 SHP_EXAMPLES_DIR "/stacks/fan4.yml"
@@ -554,56 +549,9 @@ static void test_bad_thresholds_name_file_line_and_key(void **state) {
 
 /* ---- shapectl tolerance ------------------------------------------------- */
 
-typedef struct {
-  int status;
-  char *out, *err;
-} cli_result;
-
-static char *slurp(FILE *f) {
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  rewind(f);
-  char *text = malloc((size_t)n + 1);
-  assert_non_null(text);
-  assert_int_equal(fread(text, 1, (size_t)n, f), (size_t)n);
-  text[n] = '\0';
-  fclose(f);
-  return text;
-}
-
-/* Run shapectl with args (NULL-terminated), both streams to files. */
-static cli_result run_cli(const char *const *args) {
-  const char *argv[32] = {SHAPECTL_PATH};
-  size_t argc = 1;
-  for (; args[argc - 1] != NULL; argc++)
-    argv[argc] = args[argc - 1];
-  argv[argc] = NULL;
-  FILE *out = tmpfile(), *err = tmpfile();
-  assert_non_null(out);
-  assert_non_null(err);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, fileno(out), STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&fa, fileno(err), STDERR_FILENO);
-  pid_t pid;
-  int rc =
-      posix_spawn(&pid, SHAPECTL_PATH, &fa, NULL, (char *const *)argv, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0)
-    fail_msg("cannot run %s: %s", SHAPECTL_PATH, strerror(rc));
-  int status;
-  assert_int_equal(waitpid(pid, &status, 0), pid);
-  assert_true(WIFEXITED(status));
-  cli_result r = {WEXITSTATUS(status), slurp(out), slurp(err)};
-  print_message("-> exit %d\nstderr: %s\n", r.status, r.err);
-  return r;
-}
-#define cli(...) run_cli((const char *const[]){__VA_ARGS__, NULL})
-
-static void cli_free(cli_result *r) {
-  free(r->out);
-  free(r->err);
-}
+/* Run shapectl with args (NULL-terminated) in this process's environment. */
+#define cli(...)                                                               \
+  spawn_run(SHAPECTL_PATH, NULL, NULL, (const char *const[]){__VA_ARGS__, NULL})
 
 static json_t *member(json_t *o, const char *key) {
   json_t *v = json_object_get(o, key);
@@ -614,10 +562,10 @@ static json_t *member(json_t *o, const char *key) {
 
 static void test_cli_json_has_every_documented_key(void **state) {
   (void)state;
-  cli_result r = cli("tolerance", FAN4, "--target", DATA "thresholds.yml",
-                     "--samples", "200", "--sigma-azimuth-deg", "0.2",
-                     "--sigma-length-um", "0.1", "--sigma-temperature-k", "0.1",
-                     "--seed", "5", "--threads", "2", "--json");
+  spawn_result r = cli("tolerance", FAN4, "--target", DATA "thresholds.yml",
+                       "--samples", "200", "--sigma-azimuth-deg", "0.2",
+                       "--sigma-length-um", "0.1", "--sigma-temperature-k",
+                       "0.1", "--seed", "5", "--threads", "2", "--json");
   assert_int_equal(r.status, 0);
   json_error_t e;
   json_t *j = json_loads(r.out, 0, &e);
@@ -648,7 +596,7 @@ static void test_cli_json_has_every_documented_key(void **state) {
   assert_true(json_array_size(member(j, "singular_values")) == 3);
   assert_true(json_number_value(member(j, "wall_time_s")) > 0);
   json_decref(j);
-  cli_free(&r);
+  spawn_result_free(&r);
   /* A target without thresholds: yield null, and said so in the text. */
   r = cli("tolerance", FAN4, "--target", FLAT_TOP_5PS, "--samples", "20",
           "--sigma-azimuth-deg", "0.2", "--json");
@@ -658,13 +606,13 @@ static void test_cli_json_has_every_documented_key(void **state) {
   assert_true(json_is_null(member(j, "yield")));
   assert_true(json_is_null(member(member(j, "thresholds"), "max_error")));
   json_decref(j);
-  cli_free(&r);
+  spawn_result_free(&r);
   r = cli("tolerance", FAN4, "--target", FLAT_TOP_5PS, "--samples", "20",
           "--sigma-azimuth-deg", "0.2");
   assert_int_equal(r.status, 0);
   assert_non_null(strstr(r.out, "no yield: the target gives no thresholds"));
   assert_non_null(strstr(r.out, "crystals["));
-  cli_free(&r);
+  spawn_result_free(&r);
 }
 
 static void test_cli_bad_options_and_files_exit_2_naming_them(void **state) {
@@ -681,34 +629,34 @@ static void test_cli_bad_options_and_files_exit_2_naming_them(void **state) {
       {"--threads", "0", "--threads: must be >= 1"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-    cli_result r = cli("tolerance", FAN4, "--target", FLAT_TOP_5PS,
-                       bad[i].option, bad[i].value);
+    spawn_result r = cli("tolerance", FAN4, "--target", FLAT_TOP_5PS,
+                         bad[i].option, bad[i].value);
     assert_int_equal(r.status, 2);
     assert_string_equal(r.out, "");
     if (strstr(r.err, bad[i].message) == NULL)
       fail_msg("\"%s\" not in: %s", bad[i].message, r.err);
-    cli_free(&r);
+    spawn_result_free(&r);
   }
-  cli_result r = cli("tolerance", FAN4);
+  spawn_result r = cli("tolerance", FAN4);
   assert_int_equal(r.status, 2);
   assert_non_null(strstr(r.err, "--target"));
-  cli_free(&r);
+  spawn_result_free(&r);
   r = cli("tolerance", SHP_TEST_DATADIR "/cli/bad-second-length.yml",
           "--target", FLAT_TOP_5PS);
   assert_int_equal(r.status, 2);
   assert_non_null(
       strstr(r.err, SHP_TEST_DATADIR "/cli/bad-second-length.yml:"));
   assert_non_null(strstr(r.err, "crystals[1].length_mm"));
-  cli_free(&r);
+  spawn_result_free(&r);
   r = cli("tolerance", FAN4, "--target", DATA "bad-min-transmission.yml");
   assert_int_equal(r.status, 2);
   assert_non_null(strstr(r.err, DATA "bad-min-transmission.yml:4: "
                                      "min_transmission: must be in (0, 1]"));
-  cli_free(&r);
+  spawn_result_free(&r);
   r = cli("tolerance", "--help");
   assert_int_equal(r.status, 0);
   assert_non_null(strstr(r.out, "usage: shapectl tolerance"));
-  cli_free(&r);
+  spawn_result_free(&r);
 }
 
 int main(void) {
