@@ -40,5 +40,6 @@ int cmd_new(int argc, char **argv);
 int cmd_autocorr(int argc, char **argv);
 int cmd_optimize(int argc, char **argv);
 int cmd_tolerance(int argc, char **argv);
+int cmd_design(int argc, char **argv);
 
 #endif

@@ -11,6 +11,7 @@ static const cli_command commands[] = {
     {"simulate", cmd_simulate, "what a stack file does to its pulse"},
     {"optimize", cmd_optimize, "temperatures and angles that reach a target"},
     {"tolerance", cmd_tolerance, "Monte Carlo of fabrication errors, ranked"},
+    {"design", cmd_design, "design a stack and its fabrication sheet"},
     {"new", cmd_new, "write a ready Solc or binary-stacker stack file"},
     {"autocorr", cmd_autocorr, "autocorrelation of a measured trace"},
     {NULL, NULL, NULL},
