@@ -243,9 +243,13 @@ static int snap_lengths(const args *a, outcome *o) {
   if (!(a->vary & SHP_VARY_LENGTH) || !(a->length_step > 0))
     return CLI_OK;
   size_t n = shp_problem_size(o->p);
-  double lo[64], hi[64];
-  if (n > 64)
-    return CLI_OK;
+  double *lo = calloc(n, sizeof *lo), *hi = calloc(n, sizeof *hi);
+  if (lo == NULL || hi == NULL) {
+    free(lo);
+    free(hi);
+    cli_error("out of memory");
+    return CLI_FAILURE;
+  }
   shp_problem_bounds(o->p, lo, hi);
   for (size_t i = 0; i < n; i++) {
     if (strstr(shp_problem_name(o->p, i), "length_mm") == NULL)
@@ -260,6 +264,8 @@ static int snap_lengths(const args *a, outcome *o) {
     shp_problem_fix(o->p, i, v);
     o->x[i] = v;
   }
+  free(lo);
+  free(hi);
   double seconds = o->seconds;
   int rc = run_search(a, o->p, o);
   o->seconds += seconds;

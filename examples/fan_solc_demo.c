@@ -3,19 +3,19 @@
  *
  * Each plate delays the extraordinary replica by 1 ps at 1030 nm, and each is
  * warmed to the nearest temperature above 40 C where its retardance is a full
- * wave, the fan design condition. A 0.5 ps Gaussian pulse goes in; the output
- * intensity and its autocorrelation are written as CSV into the directory
- * given on the command line, and the metrics are printed.
+ * wave, the fan design condition (shp_tune_temperature). A 0.5 ps Gaussian
+ * pulse goes in; the output intensity and its autocorrelation are written as
+ * CSV into the directory given on the command line, and the metrics are
+ * printed.
  *
  *   fan_solc_demo OUTDIR */
 #include "shp/diag.h"
 #include "shp/error.h"
+#include "shp/generate.h"
 #include "shp/material.h"
 #include "shp/propagator.h"
 #include "shp/pulse.h"
-#include "shp/units.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -24,20 +24,6 @@
 static int fail(const char *what) {
   fprintf(stderr, "fan_solc_demo: %s: %s\n", what, shp_error_detail());
   return 1;
-}
-
-/* The temperature at or above t_min where the plate is a full wave. */
-static double full_wave_temperature(const shp_material *m, double length_mm,
-                                    double wavelength_nm, double t_min) {
-  shp_material_props p;
-  if (shp_material_props_at(m, wavelength_nm, t_min, length_mm, &p) != SHP_OK)
-    return NAN;
-  double slope = p.dphase_dT_rad_per_K_per_mm * length_mm; /* rad/K */
-  double excess = fmod(p.phase_delay_rad, SHP_TWO_PI);     /* in (-2pi, 2pi) */
-  double to_next = slope > 0
-                       ? SHP_TWO_PI - fmod(excess + SHP_TWO_PI, SHP_TWO_PI)
-                       : fmod(excess + SHP_TWO_PI, SHP_TWO_PI);
-  return t_min + to_next / fabs(slope);
 }
 
 static int write_csv(const char *path, const char *header, size_t n,
@@ -70,11 +56,11 @@ int main(int argc, char **argv) {
   double rho = 45.0 / PLATES; /* pi / (4N) */
   for (int i = 0; i < PLATES; i++) {
     el[i].kind = SHP_ELEMENT_CRYSTAL;
-    el[i].crystal = (shp_crystal){.material = bbo,
-                                  .length_mm = length,
-                                  .azimuth_deg = (2 * i + 1) * rho,
-                                  .temperature_c = full_wave_temperature(
-                                      bbo, length, wavelength_nm, 40.0)};
+    el[i].crystal = (shp_crystal){
+        .material = bbo, .length_mm = length, .azimuth_deg = (2 * i + 1) * rho};
+    if (shp_tune_temperature(bbo, length, wavelength_nm, 0.0, 40.0,
+                             &el[i].crystal.temperature_c) != SHP_OK)
+      return fail("design temperature");
   }
   shp_path path = {.elements = el,
                    .count = PLATES,

@@ -208,20 +208,26 @@ static int metrics_of(const shp_stack *s, const shp_target *t, shp_metrics *m) {
   return SHP_OK;
 }
 
+/* The larger error with variable i moved by +-step; a point where the model
+ * fails counts as out of tolerance. */
+static double worst_error(shp_problem *p, double *x, size_t i, double step) {
+  double x0 = x[i], worst = 0;
+  for (int sign = -1; sign <= 1; sign += 2) {
+    shp_metrics m;
+    x[i] = x0 + sign * step;
+    double e = shp_problem_metrics(p, x, &m) == SHP_OK ? m.error : INFINITY;
+    worst = fmax(worst, isnan(e) ? INFINITY : e);
+  }
+  x[i] = x0;
+  return worst;
+}
+
 /* The deviation of variable i that raises the error by ERROR_BUDGET: grow
  * a step until it does (either way), then bisect. */
 static double tolerance_of(shp_problem *p, double *x, size_t i, double e0,
                            double start, double limit) {
-  double x0 = x[i], lo = 0, hi = start;
-  for (;;) {
-    shp_metrics m1, m2;
-    x[i] = x0 + hi;
-    shp_problem_metrics(p, x, &m1);
-    x[i] = x0 - hi;
-    shp_problem_metrics(p, x, &m2);
-    x[i] = x0;
-    if (fmax(m1.error, m2.error) >= e0 + ERROR_BUDGET)
-      break;
+  double lo = 0, hi = start;
+  while (worst_error(p, x, i, hi) < e0 + ERROR_BUDGET) {
     lo = hi;
     hi *= 2;
     if (hi > limit)
@@ -229,13 +235,7 @@ static double tolerance_of(shp_problem *p, double *x, size_t i, double e0,
   }
   for (int it = 0; it < 12; it++) {
     double mid = 0.5 * (lo + hi);
-    shp_metrics m1, m2;
-    x[i] = x0 + mid;
-    shp_problem_metrics(p, x, &m1);
-    x[i] = x0 - mid;
-    shp_problem_metrics(p, x, &m2);
-    x[i] = x0;
-    if (fmax(m1.error, m2.error) >= e0 + ERROR_BUDGET)
+    if (worst_error(p, x, i, mid) >= e0 + ERROR_BUDGET)
       hi = mid;
     else
       lo = mid;
