@@ -3,6 +3,7 @@
 #include "shp/error.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -98,4 +99,64 @@ int cli_dispatch(const char *group, const cli_command *table, int argc,
             group ? group : "", group ? " " : "", argv[1], group ? group : "",
             group ? " " : "");
   return CLI_USAGE;
+}
+
+/* The option table for getopt_long: entry i returns 256 + i. */
+#define MAX_OPTIONS 40
+
+static bool take_value(const cli_opt *o, const char *arg) {
+  char name[64];
+  snprintf(name, sizeof name, "--%s", o->name);
+  switch (o->kind) {
+  case CLI_FLAG:
+    *(bool *)o->dest = true;
+    return true;
+  case CLI_DOUBLE:
+    return cli_parse_double(name, arg, (double *)o->dest);
+  case CLI_SIZE:
+    return cli_parse_size(name, arg, (size_t *)o->dest);
+  case CLI_STRING:
+    *(const char **)o->dest = arg;
+    return true;
+  case CLI_CUSTOM:
+    return o->parse(name, arg, o->dest);
+  }
+  return false;
+}
+
+int cli_parse(int argc, char **argv, const cli_opt *opts, const char *usage,
+              char **positional, size_t max, size_t *count) {
+  struct option table[MAX_OPTIONS + 2];
+  size_t n = 0;
+  for (; opts[n].name != NULL && n < MAX_OPTIONS; n++)
+    table[n] = (struct option){opts[n].name,
+                               opts[n].kind == CLI_FLAG ? no_argument
+                                                        : required_argument,
+                               NULL, 256 + (int)n};
+  table[n] = (struct option){"help", no_argument, NULL, 'h'};
+  table[n + 1] = (struct option){NULL, 0, NULL, 0};
+  *count = 0;
+  optind = 1;
+  int c;
+  while ((c = getopt_long(argc, argv, "h", table, NULL)) != -1) {
+    if (c == 'h') {
+      fputs(usage, stdout);
+      return -1;
+    }
+    if (c < 256 || c >= 256 + (int)n) {
+      fputs(usage, stderr);
+      return CLI_USAGE;
+    }
+    const cli_opt *o = &opts[c - 256];
+    if (!take_value(o, optarg))
+      return CLI_USAGE;
+    if (o->seen != NULL)
+      *o->seen = true;
+  }
+  /* Extra positionals are counted, not kept: the caller says what it
+   * expected. */
+  for (; optind < argc; optind++, (*count)++)
+    if (*count < max)
+      positional[*count] = argv[optind];
+  return CLI_OK;
 }

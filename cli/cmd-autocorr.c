@@ -8,7 +8,6 @@
 #include "shp/planning.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,31 +49,21 @@ static int read_trace(const char *path, shp_csv *tr, double *dt) {
 int cmd_autocorr(int argc, char **argv) {
   /* One transform set per run: estimating beats measuring. */
   shp_set_plan_effort(SHP_PLAN_ESTIMATE);
-  static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
   bool json = false;
-  int c;
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-    if (c == 'j') {
-      json = true;
-    } else if (c == 'h') {
-      fputs(usage, stdout);
-      return CLI_OK;
-    } else {
-      fputs(usage, stderr);
-      return CLI_USAGE;
-    }
-  }
-  if (optind + 1 != argc) {
+  const cli_opt opts[] = {CLI_OPT("json", CLI_FLAG, &json), CLI_OPT_END};
+  char *pos[1];
+  size_t npos;
+  int prc = cli_parse(argc, argv, opts, usage, pos, 1, &npos);
+  if (prc != CLI_OK)
+    return prc < 0 ? CLI_OK : prc;
+  if (npos != 1) {
     cli_error("autocorr: expected one CSV file");
     fputs(usage, stderr);
     return CLI_USAGE;
   }
   shp_csv tr = {0};
   double dt = 0;
-  int rc = read_trace(argv[optind], &tr, &dt);
+  int rc = read_trace(pos[0], &tr, &dt);
   size_t n = tr.rows;
   double *v = rc == SHP_OK ? malloc(n * sizeof *v) : NULL;
   shp_diag *d = v ? shp_diag_new(n) : NULL;
@@ -88,7 +77,7 @@ int cmd_autocorr(int argc, char **argv) {
       v[j] = shp_csv_at(&tr, j, 1);
     rc = shp_diag_autocorrelation(d, v, SHP_AC_BACKGROUND_FREE, ac);
     if (rc != SHP_OK)
-      shp_error_prefix("%s: ", argv[optind]);
+      shp_error_prefix("%s: ", pos[0]);
   }
   int status = CLI_OK;
   if (rc != SHP_OK) {

@@ -5,7 +5,6 @@
 #include "shp/design.h"
 #include "shp/error.h"
 
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -33,84 +32,37 @@ typedef struct {
 } args;
 
 static int parse(int argc, char **argv, args *a) {
-  static const struct option opts[] = {
-      {"target", required_argument, NULL, 't'},
-      {"material", required_argument, NULL, 'm'},
-      {"crystals", required_argument, NULL, 'n'},
-      {"wavelength-nm", required_argument, NULL, 'w'},
-      {"fwhm-ps", required_argument, NULL, 'f'},
-      {"type", required_argument, NULL, 'y'},
-      {"double-pass", no_argument, NULL, 'd'},
-      {"base-temperature-c", required_argument, NULL, 'b'},
-      {"seed", required_argument, NULL, 's'},
-      {"out", required_argument, NULL, 'o'},
-      {"json", no_argument, NULL, 'j'},
-      {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0}};
   memset(a, 0, sizeof *a);
   a->spec.base_temperature_c = 40.0;
   a->out = "-";
   size_t seed = 0;
-  bool ok = true;
-  int c;
-  optind = 1;
-  while (ok && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-    switch (c) {
-    case 't':
-      a->target = optarg;
-      break;
-    case 'm':
-      a->spec.material = optarg;
-      break;
-    case 'n':
-      ok = cli_parse_size("--crystals", optarg, &a->spec.crystals);
-      a->has_crystals = true;
-      break;
-    case 'w':
-      ok = cli_parse_double("--wavelength-nm", optarg, &a->spec.wavelength_nm);
-      a->has_wavelength = true;
-      break;
-    case 'f':
-      ok = cli_parse_double("--fwhm-ps", optarg, &a->spec.fwhm_ps);
-      a->has_fwhm = true;
-      break;
-    case 'y':
-      a->type = optarg;
-      break;
-    case 'd':
-      a->spec.double_pass = true;
-      break;
-    case 'b':
-      ok = cli_parse_double("--base-temperature-c", optarg,
-                            &a->spec.base_temperature_c);
-      break;
-    case 's':
-      ok = cli_parse_size("--seed", optarg, &seed);
-      break;
-    case 'o':
-      a->out = optarg;
-      break;
-    case 'j':
-      a->json = true;
-      break;
-    case 'h':
-      fputs(usage, stdout);
-      return -1;
-    default:
-      fputs(usage, stderr);
-      return CLI_USAGE;
-    }
-  }
+  const cli_opt opts[] = {
+      CLI_OPT("target", CLI_STRING, &a->target),
+      CLI_OPT("material", CLI_STRING, &a->spec.material),
+      CLI_OPT_SEEN("crystals", CLI_SIZE, &a->spec.crystals, &a->has_crystals),
+      CLI_OPT_SEEN("wavelength-nm", CLI_DOUBLE, &a->spec.wavelength_nm,
+                   &a->has_wavelength),
+      CLI_OPT_SEEN("fwhm-ps", CLI_DOUBLE, &a->spec.fwhm_ps, &a->has_fwhm),
+      CLI_OPT("type", CLI_STRING, &a->type),
+      CLI_OPT("double-pass", CLI_FLAG, &a->spec.double_pass),
+      CLI_OPT("base-temperature-c", CLI_DOUBLE, &a->spec.base_temperature_c),
+      CLI_OPT("seed", CLI_SIZE, &seed),
+      CLI_OPT("out", CLI_STRING, &a->out),
+      CLI_OPT("json", CLI_FLAG, &a->json),
+      CLI_OPT_END};
+  char *pos[1];
+  size_t npos;
+  int rc = cli_parse(argc, argv, opts, usage, pos, 0, &npos);
+  if (rc != CLI_OK)
+    return rc;
   a->spec.seed = seed;
-  if (!ok)
-    return CLI_USAGE;
   const char *missing = a->target == NULL          ? "--target"
                         : a->spec.material == NULL ? "--material"
                         : !a->has_crystals         ? "--crystals"
                         : !a->has_wavelength       ? "--wavelength-nm"
                         : !a->has_fwhm             ? "--fwhm-ps"
                                                    : NULL;
-  if (missing != NULL || optind != argc) {
+  if (missing != NULL || npos != 0) {
     cli_error("design: %s", missing ? "missing option" : "unexpected argument");
     if (missing)
       cli_error("%s is required", missing);

@@ -4,7 +4,6 @@
 #include "shp/error.h"
 #include "shp/material.h"
 
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -33,30 +32,20 @@ static const char show_usage[] =
     "  --json              print one JSON object\n";
 
 static int list_run(int argc, char **argv) {
-  static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
   bool json = false;
-  int c;
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-    if (c == 'j') {
-      json = true;
-    } else if (c == 'h') {
-      fputs(list_usage, stdout);
-      return CLI_OK;
-    } else {
-      fputs(list_usage, stderr);
-      return CLI_USAGE;
-    }
-  }
-  if (optind != argc) {
-    cli_error("materials list: unexpected argument \"%s\"", argv[optind]);
+  const cli_opt opts[] = {CLI_OPT("json", CLI_FLAG, &json), CLI_OPT_END};
+  char *pos[1];
+  size_t npos;
+  int rc = cli_parse(argc, argv, opts, list_usage, pos, 1, &npos);
+  if (rc != CLI_OK)
+    return rc < 0 ? CLI_OK : rc;
+  if (npos != 0) {
+    cli_error("materials list: unexpected argument \"%s\"", pos[0]);
     return CLI_USAGE;
   }
   char **names;
   size_t count;
-  int rc = shp_material_names(&names, &count);
+  rc = shp_material_names(&names, &count);
   if (rc != SHP_OK)
     return cli_fail_lib(rc);
   json_t *arr = json ? json_array() : NULL;
@@ -98,50 +87,25 @@ typedef struct {
 } show_args;
 
 static int parse_show(int argc, char **argv, show_args *a) {
-  static const struct option opts[] = {
-      {"wavelength-nm", required_argument, NULL, 'w'},
-      {"temperature-c", required_argument, NULL, 't'},
-      {"length-mm", required_argument, NULL, 'l'},
-      {"json", no_argument, NULL, 'j'},
-      {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0}};
   memset(a, 0, sizeof *a);
   a->length_mm = 1.0;
-  int c;
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-    switch (c) {
-    case 'w':
-      if (!cli_parse_double("--wavelength-nm", optarg, &a->wavelength_nm))
-        return CLI_USAGE;
-      a->has_wavelength = true;
-      break;
-    case 't':
-      if (!cli_parse_double("--temperature-c", optarg, &a->temperature_c))
-        return CLI_USAGE;
-      a->has_temperature = true;
-      break;
-    case 'l':
-      if (!cli_parse_double("--length-mm", optarg, &a->length_mm))
-        return CLI_USAGE;
-      break;
-    case 'j':
-      a->json = true;
-      break;
-    case 'h':
-      fputs(show_usage, stdout);
-      return -1;
-    default:
-      fputs(show_usage, stderr);
-      return CLI_USAGE;
-    }
-  }
-  if (optind + 1 != argc) {
+  const cli_opt opts[] = {CLI_OPT_SEEN("wavelength-nm", CLI_DOUBLE,
+                                       &a->wavelength_nm, &a->has_wavelength),
+                          CLI_OPT_SEEN("temperature-c", CLI_DOUBLE,
+                                       &a->temperature_c, &a->has_temperature),
+                          CLI_OPT("length-mm", CLI_DOUBLE, &a->length_mm),
+                          CLI_OPT("json", CLI_FLAG, &a->json), CLI_OPT_END};
+  char *pos[1];
+  size_t npos;
+  int rc = cli_parse(argc, argv, opts, show_usage, pos, 1, &npos);
+  if (rc != CLI_OK)
+    return rc;
+  if (npos != 1) {
     cli_error("materials show: expected one material name");
     fputs(show_usage, stderr);
     return CLI_USAGE;
   }
-  a->name = argv[optind];
+  a->name = pos[0];
   if (!a->has_wavelength) {
     cli_error("materials show: --wavelength-nm is required");
     return CLI_USAGE;

@@ -5,7 +5,6 @@
 #include "shp/generate.h"
 #include "shp/planning.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -38,69 +37,28 @@ typedef struct {
 } args;
 
 static int parse(int argc, char **argv, args *a, const char *usage) {
-  static const struct option opts[] = {
-      {"type", required_argument, NULL, 'y'},
-      {"crystals", required_argument, NULL, 'n'},
-      {"material", required_argument, NULL, 'm'},
-      {"length-mm", required_argument, NULL, 'l'},
-      {"wavelength-nm", required_argument, NULL, 'w'},
-      {"fwhm-ps", required_argument, NULL, 'f'},
-      {"spacing-ps", required_argument, NULL, 's'},
-      {"base-temperature-c", required_argument, NULL, 'b'},
-      {"out", required_argument, NULL, 'o'},
-      {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0}};
   memset(a, 0, sizeof *a);
   a->base_c = 40.0;
   a->out = "-";
-  int c;
-  bool ok = true;
-  optind = 1;
-  while (ok && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-    switch (c) {
-    case 'y':
-      a->type = optarg;
-      break;
-    case 'n':
-      ok = cli_parse_size("--crystals", optarg, &a->crystals);
-      a->has_crystals = true;
-      break;
-    case 'm':
-      a->material = optarg;
-      break;
-    case 'l':
-      ok = cli_parse_double("--length-mm", optarg, &a->length_mm);
-      a->has_length = true;
-      break;
-    case 'w':
-      ok = cli_parse_double("--wavelength-nm", optarg, &a->wavelength_nm);
-      a->has_wavelength = true;
-      break;
-    case 'f':
-      ok = cli_parse_double("--fwhm-ps", optarg, &a->fwhm_ps);
-      a->has_fwhm = true;
-      break;
-    case 's':
-      ok = cli_parse_double("--spacing-ps", optarg, &a->spacing_ps);
-      break;
-    case 'b':
-      ok = cli_parse_double("--base-temperature-c", optarg, &a->base_c);
-      break;
-    case 'o':
-      a->out = optarg;
-      break;
-    case 'h':
-      fputs(usage, stdout);
-      return -1;
-    default:
-      fputs(usage, stderr);
-      return CLI_USAGE;
-    }
-  }
-  if (!ok)
-    return CLI_USAGE;
-  if (optind != argc) {
-    cli_error("unexpected argument \"%s\"", argv[optind]);
+  const cli_opt opts[] = {
+      CLI_OPT("type", CLI_STRING, &a->type),
+      CLI_OPT_SEEN("crystals", CLI_SIZE, &a->crystals, &a->has_crystals),
+      CLI_OPT("material", CLI_STRING, &a->material),
+      CLI_OPT_SEEN("length-mm", CLI_DOUBLE, &a->length_mm, &a->has_length),
+      CLI_OPT_SEEN("wavelength-nm", CLI_DOUBLE, &a->wavelength_nm,
+                   &a->has_wavelength),
+      CLI_OPT_SEEN("fwhm-ps", CLI_DOUBLE, &a->fwhm_ps, &a->has_fwhm),
+      CLI_OPT("spacing-ps", CLI_DOUBLE, &a->spacing_ps),
+      CLI_OPT("base-temperature-c", CLI_DOUBLE, &a->base_c),
+      CLI_OPT("out", CLI_STRING, &a->out),
+      CLI_OPT_END};
+  char *pos[1];
+  size_t npos;
+  int rc = cli_parse(argc, argv, opts, usage, pos, 1, &npos);
+  if (rc != CLI_OK)
+    return rc;
+  if (npos != 0) {
+    cli_error("unexpected argument \"%s\"", pos[0]);
     return CLI_USAGE;
   }
   const char *missing = !a->has_crystals      ? "--crystals"

@@ -6,7 +6,6 @@
 #include "shp/error.h"
 #include "shp/optimize.h"
 
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,11 +41,13 @@ typedef struct {
   unsigned vary;
   size_t starts;
   unsigned long seed;
-  double w_t, ripple_max, w_r, tmin, tmax, length_range, length_step, tolerance;
+  double w_t, ripple_max, w_r, length_range, length_step, tolerance;
+  double trange[2]; /* allowed temperatures, NAN when not given */
   bool json;
 } args;
 
-static bool parse_vary(const char *text, unsigned *vary) {
+static bool parse_vary(const char *name, const char *text, void *dest) {
+  unsigned *vary = dest;
   char buf[128];
   snprintf(buf, sizeof buf, "%s", text);
   *vary = 0;
@@ -70,7 +71,9 @@ static bool parse_vary(const char *text, unsigned *vary) {
   return *vary != 0;
 }
 
-static bool parse_range(const char *text, double *lo, double *hi) {
+/* MIN:MAX into the args' tmin and tmax. */
+static bool parse_range(const char *name, const char *text, void *dest) {
+  double *lo = dest, *hi = lo + 1;
   char *end;
   *lo = strtod(text, &end);
   if (end == text || *end != ':' || !isfinite(*lo))
@@ -88,93 +91,38 @@ bad:
 }
 
 static int parse(int argc, char **argv, args *a) {
-  static const struct option opts[] = {
-      {"target", required_argument, NULL, 't'},
-      {"vary", required_argument, NULL, 'v'},
-      {"starts", required_argument, NULL, 'n'},
-      {"seed", required_argument, NULL, 's'},
-      {"method", required_argument, NULL, 'm'},
-      {"weight-transmission", required_argument, NULL, 'W'},
-      {"max-ripple", required_argument, NULL, 'R'},
-      {"weight-ripple", required_argument, NULL, 'r'},
-      {"temperature-range-c", required_argument, NULL, 'T'},
-      {"length-range", required_argument, NULL, 'L'},
-      {"length-step-mm", required_argument, NULL, 'S'},
-      {"tolerance", required_argument, NULL, 'e'},
-      {"out", required_argument, NULL, 'o'},
-      {"json", no_argument, NULL, 'j'},
-      {"plot", required_argument, NULL, 'p'},
-      {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0}};
   memset(a, 0, sizeof *a);
   a->starts = 64;
-  a->tmin = a->tmax = NAN;
+  a->trange[0] = a->trange[1] = NAN;
   a->tolerance = 0.05;
   a->w_r = 100.0;
   a->method = "simplex";
   size_t seed = 0;
-  bool ok = true;
-  int c;
-  optind = 1;
-  while (ok && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-    switch (c) {
-    case 't':
-      a->target = optarg;
-      break;
-    case 'v':
-      ok = parse_vary(optarg, &a->vary);
-      break;
-    case 'n':
-      ok = cli_parse_size("--starts", optarg, &a->starts);
-      break;
-    case 's':
-      ok = cli_parse_size("--seed", optarg, &seed);
-      break;
-    case 'm':
-      a->method = optarg;
-      break;
-    case 'W':
-      ok = cli_parse_double("--weight-transmission", optarg, &a->w_t);
-      break;
-    case 'R':
-      ok = cli_parse_double("--max-ripple", optarg, &a->ripple_max);
-      break;
-    case 'r':
-      ok = cli_parse_double("--weight-ripple", optarg, &a->w_r);
-      break;
-    case 'T':
-      ok = parse_range(optarg, &a->tmin, &a->tmax);
-      break;
-    case 'L':
-      ok = cli_parse_double("--length-range", optarg, &a->length_range);
-      break;
-    case 'S':
-      ok = cli_parse_double("--length-step-mm", optarg, &a->length_step);
-      break;
-    case 'e':
-      ok = cli_parse_double("--tolerance", optarg, &a->tolerance);
-      break;
-    case 'o':
-      a->out = optarg;
-      break;
-    case 'j':
-      a->json = true;
-      break;
-    case 'p':
-      a->plot = optarg;
-      break;
-    case 'h':
-      fputs(usage, stdout);
-      return -1;
-    default:
-      fputs(usage, stderr);
-      return CLI_USAGE;
-    }
-  }
+  const cli_opt opts[] = {
+      CLI_OPT("target", CLI_STRING, &a->target),
+      CLI_OPT_PARSE("vary", parse_vary, &a->vary),
+      CLI_OPT("starts", CLI_SIZE, &a->starts),
+      CLI_OPT("seed", CLI_SIZE, &seed),
+      CLI_OPT("method", CLI_STRING, &a->method),
+      CLI_OPT("weight-transmission", CLI_DOUBLE, &a->w_t),
+      CLI_OPT("max-ripple", CLI_DOUBLE, &a->ripple_max),
+      CLI_OPT("weight-ripple", CLI_DOUBLE, &a->w_r),
+      CLI_OPT_PARSE("temperature-range-c", parse_range, a->trange),
+      CLI_OPT("length-range", CLI_DOUBLE, &a->length_range),
+      CLI_OPT("length-step-mm", CLI_DOUBLE, &a->length_step),
+      CLI_OPT("tolerance", CLI_DOUBLE, &a->tolerance),
+      CLI_OPT("out", CLI_STRING, &a->out),
+      CLI_OPT("json", CLI_FLAG, &a->json),
+      CLI_OPT("plot", CLI_STRING, &a->plot),
+      CLI_OPT_END};
+  char *pos[1];
+  size_t npos;
+  int rc = cli_parse(argc, argv, opts, usage, pos, 1, &npos);
+  if (rc != CLI_OK)
+    return rc;
   a->seed = seed;
-  if (!ok)
-    return CLI_USAGE;
-  if (optind + 1 != argc || a->target == NULL || a->vary == 0) {
+
+  if (npos != 1 || a->target == NULL || a->vary == 0) {
     cli_error("optimize: expected one stack file, --target and --vary");
     fputs(usage, stderr);
     return CLI_USAGE;
@@ -189,7 +137,7 @@ static int parse(int argc, char **argv, args *a) {
     cli_error("--method: expected simplex, bfgs or lm, got \"%s\"", a->method);
     return CLI_USAGE;
   }
-  a->stack = argv[optind];
+  a->stack = pos[0];
   if (a->plot != NULL && !cli_plot_path_ok(a->plot))
     return CLI_USAGE;
   return CLI_OK;
@@ -359,8 +307,8 @@ int cmd_optimize(int argc, char **argv) {
                            .weight_transmission = a.w_t,
                            .ripple_max = a.ripple_max,
                            .weight_ripple = a.ripple_max > 0 ? a.w_r : 0,
-                           .temperature_min_c = a.tmin,
-                           .temperature_max_c = a.tmax,
+                           .temperature_min_c = a.trange[0],
+                           .temperature_max_c = a.trange[1],
                            .length_range = a.length_range};
   outcome o = {.p = shp_problem_new(&spec)};
   size_t n = o.p ? shp_problem_size(o.p) : 0;

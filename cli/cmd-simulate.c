@@ -7,7 +7,6 @@
 #include "shp/simulation.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -41,43 +40,19 @@ typedef struct {
 } args;
 
 static int parse(int argc, char **argv, args *a) {
-  static const struct option opts[] = {
-      {"target", required_argument, NULL, 't'},
-      {"json", no_argument, NULL, 'j'},
-      {"csv", required_argument, NULL, 'c'},
-      {"plot", required_argument, NULL, 'p'},
-      {"no-dispersion", no_argument, NULL, 'n'},
-      {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0}};
   memset(a, 0, sizeof *a);
-  int c;
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-    switch (c) {
-    case 't':
-      a->target = optarg;
-      break;
-    case 'j':
-      a->json = true;
-      break;
-    case 'c':
-      a->csv_dir = optarg;
-      break;
-    case 'p':
-      a->plot = optarg;
-      break;
-    case 'n':
-      a->no_dispersion = true;
-      break;
-    case 'h':
-      fputs(usage, stdout);
-      return -1;
-    default:
-      fputs(usage, stderr);
-      return CLI_USAGE;
-    }
-  }
-  if (optind + 1 != argc) {
+  const cli_opt opts[] = {CLI_OPT("target", CLI_STRING, &a->target),
+                          CLI_OPT("json", CLI_FLAG, &a->json),
+                          CLI_OPT("csv", CLI_STRING, &a->csv_dir),
+                          CLI_OPT("plot", CLI_STRING, &a->plot),
+                          CLI_OPT("no-dispersion", CLI_FLAG, &a->no_dispersion),
+                          CLI_OPT_END};
+  char *pos[1];
+  size_t npos;
+  int rc = cli_parse(argc, argv, opts, usage, pos, 1, &npos);
+  if (rc != CLI_OK)
+    return rc;
+  if (npos != 1) {
     cli_error("simulate: expected one stack file");
     fputs(usage, stderr);
     return CLI_USAGE;
@@ -86,7 +61,7 @@ static int parse(int argc, char **argv, args *a) {
     cli_error("simulate: --json and --csv exclude each other");
     return CLI_USAGE;
   }
-  a->stack = argv[optind];
+  a->stack = pos[0];
   if (a->plot != NULL && !cli_plot_path_ok(a->plot))
     return CLI_USAGE;
   return CLI_OK;

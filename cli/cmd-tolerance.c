@@ -7,7 +7,6 @@
 #include "shp/planning.h"
 #include "shp/tolerance.h"
 
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,7 +42,8 @@ typedef struct {
   bool json;
 } args;
 
-static bool sigma_ok(const char *name, const char *text, double *out) {
+static bool sigma_ok(const char *name, const char *text, void *dest) {
+  double *out = dest;
   if (!cli_parse_double(name, text, out))
     return false;
   if (!(*out >= 0)) {
@@ -53,75 +53,44 @@ static bool sigma_ok(const char *name, const char *text, double *out) {
   return true;
 }
 
+/* A whole number of at least 1. */
+static bool at_least_one(const char *name, const char *text, void *dest) {
+  size_t *out = dest;
+  if (!cli_parse_size(name, text, out))
+    return false;
+  if (*out < 1) {
+    cli_error("%s: must be >= 1, got %s", name, text);
+    return false;
+  }
+  return true;
+}
+
 static int parse(int argc, char **argv, args *a) {
-  static const struct option opts[] = {
-      {"target", required_argument, NULL, 't'},
-      {"samples", required_argument, NULL, 'n'},
-      {"sigma-azimuth-deg", required_argument, NULL, 'A'},
-      {"sigma-length-um", required_argument, NULL, 'L'},
-      {"sigma-temperature-k", required_argument, NULL, 'T'},
-      {"seed", required_argument, NULL, 's'},
-      {"threads", required_argument, NULL, 'j'},
-      {"json", no_argument, NULL, 'J'},
-      {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0}};
   memset(a, 0, sizeof *a);
   a->samples = 1000;
   size_t seed = 1;
-  bool ok = true;
-  int c;
-  optind = 1;
-  while (ok && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-    switch (c) {
-    case 't':
-      a->target = optarg;
-      break;
-    case 'n':
-      ok = cli_parse_size("--samples", optarg, &a->samples);
-      if (ok && a->samples < 1) {
-        cli_error("--samples: must be >= 1, got %s", optarg);
-        ok = false;
-      }
-      break;
-    case 'A':
-      ok = sigma_ok("--sigma-azimuth-deg", optarg, &a->sigma.azimuth_deg);
-      break;
-    case 'L':
-      ok = sigma_ok("--sigma-length-um", optarg, &a->sigma.length_um);
-      break;
-    case 'T':
-      ok = sigma_ok("--sigma-temperature-k", optarg, &a->sigma.temperature_k);
-      break;
-    case 's':
-      ok = cli_parse_size("--seed", optarg, &seed);
-      break;
-    case 'j':
-      ok = cli_parse_size("--threads", optarg, &a->threads);
-      if (ok && a->threads < 1) {
-        cli_error("--threads: must be >= 1, got %s", optarg);
-        ok = false;
-      }
-      break;
-    case 'J':
-      a->json = true;
-      break;
-    case 'h':
-      fputs(usage, stdout);
-      return -1;
-    default:
-      fputs(usage, stderr);
-      return CLI_USAGE;
-    }
-  }
+  const cli_opt opts[] = {
+      CLI_OPT("target", CLI_STRING, &a->target),
+      CLI_OPT_PARSE("samples", at_least_one, &a->samples),
+      CLI_OPT_PARSE("sigma-azimuth-deg", sigma_ok, &a->sigma.azimuth_deg),
+      CLI_OPT_PARSE("sigma-length-um", sigma_ok, &a->sigma.length_um),
+      CLI_OPT_PARSE("sigma-temperature-k", sigma_ok, &a->sigma.temperature_k),
+      CLI_OPT("seed", CLI_SIZE, &seed),
+      CLI_OPT_PARSE("threads", at_least_one, &a->threads),
+      CLI_OPT("json", CLI_FLAG, &a->json),
+      CLI_OPT_END};
+  char *pos[1];
+  size_t npos;
+  int rc = cli_parse(argc, argv, opts, usage, pos, 1, &npos);
+  if (rc != CLI_OK)
+    return rc;
   a->seed = seed;
-  if (!ok)
-    return CLI_USAGE;
-  if (optind + 1 != argc || a->target == NULL) {
+  if (npos != 1 || a->target == NULL) {
     cli_error("tolerance: expected one stack file and --target");
     fputs(usage, stderr);
     return CLI_USAGE;
   }
-  a->stack = argv[optind];
+  a->stack = pos[0];
   return CLI_OK;
 }
 
