@@ -27,69 +27,19 @@
 
 #include <cmocka.h>
 
+#include "test_check.h"
+
 #define STACKS SHP_TEST_DATADIR "/stacks/"
 #define FAN4 SHP_SOURCE_DATADIR "/examples/stacks/fan4.yml"
 #define FLAT_TOP SHP_SOURCE_DATADIR "/examples/targets/flat-top-5ps.yml"
 
 /* ---- helpers ------------------------------------------------------------ */
 
-/* |a - b| <= tol, printing both values when not (cmocka 1.1.5 has no
- * assert_double_equal). */
-#define assert_close(a, b, tol)                                                \
-  assert_close_at((a), (b), (tol), __FILE__, __LINE__)
-
-static void assert_close_at(double a, double b, double tol, const char *file,
-                            int line) {
-  if (!(fabs(a - b) <= tol)) {
-    print_error("%.17g differs from %.17g by %.3g, more than %.3g\n", a, b,
-                fabs(a - b), tol);
-    _fail(file, line);
-  }
-}
-
 static shp_stack *load_ok(const char *path) {
   shp_stack *s = shp_stack_load(path);
   if (s == NULL)
     fail_msg("%s", shp_error_detail());
   return s;
-}
-
-/* The last failure has this code and exactly this message. */
-#define assert_error_is(code, message)                                         \
-  assert_error_is_at((code), (message), __FILE__, __LINE__)
-
-static void assert_error_is_at(int code, const char *message, const char *file,
-                               int line) {
-  const char *detail = shp_error_detail();
-  if (shp_error_last() != code) {
-    print_error("error %s, expected %s; message: %s\n",
-                shp_error_name(shp_error_last()), shp_error_name(code), detail);
-    _fail(file, line);
-  }
-  if (strcmp(detail, message) != 0) {
-    print_error("message \"%s\"\n   expected \"%s\"\n", detail, message);
-    _fail(file, line);
-  }
-}
-
-/* The last failure has this code and its message contains every needle. */
-#define assert_error_has(code, ...)                                            \
-  assert_error_has_at((code), (const char *const[]){__VA_ARGS__, NULL},        \
-                      __FILE__, __LINE__)
-
-static void assert_error_has_at(int code, const char *const *needles,
-                                const char *file, int line) {
-  const char *detail = shp_error_detail();
-  if (shp_error_last() != code) {
-    print_error("error %s, expected %s; message: %s\n",
-                shp_error_name(shp_error_last()), shp_error_name(code), detail);
-    _fail(file, line);
-  }
-  for (const char *const *n = needles; *n != NULL; n++)
-    if (strstr(detail, *n) == NULL) {
-      print_error("message \"%s\" lacks \"%s\"\n", detail, *n);
-      _fail(file, line);
-    }
 }
 
 /* A private scratch directory, removed with everything in it. */
