@@ -23,7 +23,12 @@ extern "C" {
   X(SHP_ERR_NOT_FOUND, -6, "not found")                                        \
   X(SHP_ERR_GRID, -7, "grid too coarse or too short")                          \
   X(SHP_ERR_NUMERIC, -8, "numerical failure")                                  \
-  X(SHP_ERR_MISMATCH, -9, "structure does not match")
+  X(SHP_ERR_MISMATCH, -9, "structure does not match")                          \
+  X(SHP_ERR_TIMEOUT, -10, "the device did not answer in time")                 \
+  X(SHP_ERR_DISCONNECTED, -11, "the device is gone")                           \
+  X(SHP_ERR_PROTOCOL, -12, "the device answered something unexpected")         \
+  X(SHP_ERR_SAFETY, -13, "refused by the safety supervisor")                   \
+  X(SHP_ERR_CANCELLED, -14, "stopped")
 
 typedef enum {
 #define SHP_ERROR_ENUM_(sym, val, text) sym = val,
