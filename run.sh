@@ -27,6 +27,22 @@ install_packages() {
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
 }
 
+# fuzz NAME EXTRA_FLAG SEEDS: one libFuzzer harness for a bounded time, its
+# progress in build-fuzz/fuzz-NAME.log, the tail shown on a finding.
+fuzz() {
+  local name=$1 extra=$2 seeds=$3 log=build-fuzz/fuzz-$1.log
+  mkdir -p "build-fuzz/corpus-$name" build-fuzz/artifacts
+  echo "run.sh: fuzzing $name for ${SHP_FUZZ_SECONDS:-45} s"
+  if ! "build-fuzz/tests/fuzz/fuzz_$name" -max_total_time="${SHP_FUZZ_SECONDS:-45}" \
+      -timeout=5 $extra -artifact_prefix=build-fuzz/artifacts/ \
+      "build-fuzz/corpus-$name" "$seeds" >"$log" 2>&1; then
+    tail -n 60 "$log"
+    echo "run.sh: the $name fuzzer found a failure; the input is in build-fuzz/artifacts/" >&2
+    exit 1
+  fi
+  tail -n 1 "$log"
+}
+
 build() { # preset
   cmake --preset "$1" >/dev/null
   cmake --build --preset "$1" -j "$(nproc)"
@@ -48,22 +64,14 @@ case "${1:-demo}" in
     install_packages
     build ci
     ctest --preset ci -j "$(nproc)"
-    # The stack and target readers under libFuzzer for a bounded time, from
-    # the seed corpus (tests/fuzz/README.md).
+    # The stack and target readers and the instrument protocol decoders
+    # under libFuzzer for a bounded time, from the seed corpora
+    # (tests/fuzz/README.md).
     cmake -S . -B build-fuzz -G Ninja -DCMAKE_C_COMPILER=clang \
       -DSHP_SANITIZE=ON -DSHP_FUZZ=ON -DSHP_BUILD_BENCH=OFF >/dev/null
-    cmake --build build-fuzz --target fuzz_stack
-    mkdir -p build-fuzz/corpus build-fuzz/artifacts
-    echo "run.sh: fuzzing the stack and target readers for ${SHP_FUZZ_SECONDS:-60} s"
-    if ! build-fuzz/tests/fuzz/fuzz_stack -max_total_time="${SHP_FUZZ_SECONDS:-60}" \
-        -timeout=5 -dict=tests/fuzz/stack.dict \
-        -artifact_prefix=build-fuzz/artifacts/ build-fuzz/corpus tests/fuzz/corpus \
-        >build-fuzz/fuzz.log 2>&1; then
-      tail -n 60 build-fuzz/fuzz.log
-      echo "run.sh: the fuzzer found a failure; the input is in build-fuzz/artifacts/" >&2
-      exit 1
-    fi
-    tail -n 2 build-fuzz/fuzz.log
+    cmake --build build-fuzz --target fuzz_stack fuzz_protocols
+    fuzz stack "-dict=tests/fuzz/stack.dict" tests/fuzz/corpus
+    fuzz protocols "" tests/fuzz/corpus/protocols
     build ci-asan
     ctest --preset ci-asan -j "$(nproc)"
     ;;

@@ -78,5 +78,6 @@ int cmd_autocorr(int argc, char **argv);
 int cmd_optimize(int argc, char **argv);
 int cmd_tolerance(int argc, char **argv);
 int cmd_design(int argc, char **argv);
+int cmd_hw(int argc, char **argv);
 
 #endif

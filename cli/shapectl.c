@@ -14,6 +14,7 @@ static const cli_command commands[] = {
     {"design", cmd_design, "design a stack and its fabrication sheet"},
     {"new", cmd_new, "write a ready Solc or binary-stacker stack file"},
     {"autocorr", cmd_autocorr, "autocorrelation of a measured trace"},
+    {"hw", cmd_hw, "the lab's ovens and autocorrelator (default: simulated)"},
     {NULL, NULL, NULL},
 };
 

@@ -1,0 +1,216 @@
+/* The `sim:` section of a lab file: what the simulated lab hides from the
+ * controller and how it misbehaves. */
+#include "lab-sim.h"
+
+#include "shp/error.h"
+#include "shp/yamlfile.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const sim_keys[] = {"seed",
+                                       "phase_offset_rad",
+                                       "phase_offset_sigma_rad",
+                                       "azimuth_error_deg",
+                                       "azimuth_sigma_deg",
+                                       "length_error_um",
+                                       "length_sigma_um",
+                                       "noise",
+                                       "background",
+                                       "scan_range_ps",
+                                       "points",
+                                       "scan_time_s",
+                                       "time_constant_s",
+                                       "sensor_noise_k",
+                                       "speedup",
+                                       "start_c",
+                                       "faults",
+                                       NULL};
+
+/* Exactly n numbers under key, into a fresh array; absent leaves *out. */
+static int per_crystal(shp_yaml *y, yaml_node_t *map, const char *key, size_t n,
+                       double **out) {
+  yaml_node_t *node = shp_yaml_get(y, map, key);
+  if (node == NULL)
+    return SHP_OK;
+  double *v = calloc(n + 1, sizeof *v);
+  if (v == NULL)
+    return shp_error_set(SHP_ERR_NOMEM, "out of memory");
+  size_t count = 0;
+  int rc = shp_yaml_numbers(y, map, "sim", key, v, n + 1, &count);
+  if (rc == SHP_OK && count != n)
+    rc = shp_yaml_fail(y, node, "sim", key,
+                       "expected %zu numbers, one per crystal, got %zu", n,
+                       count);
+  if (rc != SHP_OK) {
+    free(v);
+    return rc;
+  }
+  free(*out);
+  *out = v;
+  return SHP_OK;
+}
+
+static int nonneg(shp_yaml *y, yaml_node_t *map, const char *key, double *out) {
+  int rc = shp_yaml_number_opt(y, map, "sim", key, out, NULL);
+  if (rc == SHP_OK && *out < 0)
+    rc = shp_yaml_fail_code(SHP_ERR_RANGE, y, shp_yaml_get(y, map, key), "sim",
+                            key, "must be >= 0, got %g", *out);
+  return rc;
+}
+
+static int positive(shp_yaml *y, yaml_node_t *map, const char *key,
+                    double *out) {
+  int rc = shp_yaml_number_opt(y, map, "sim", key, out, NULL);
+  if (rc == SHP_OK && !(*out > 0))
+    rc = shp_yaml_fail_code(SHP_ERR_RANGE, y, shp_yaml_get(y, map, key), "sim",
+                            key, "must be > 0, got %g", *out);
+  return rc;
+}
+
+/* An error given as values or as a sigma, not both. */
+static int hidden_error(shp_yaml *y, yaml_node_t *map, const char *key,
+                        const char *sigma_key, size_t n, shp_sim_error *e) {
+  if (shp_yaml_get(y, map, key) && shp_yaml_get(y, map, sigma_key))
+    return shp_yaml_fail(y, shp_yaml_get(y, map, sigma_key), "sim", sigma_key,
+                         "give either %s or %s", key, sigma_key);
+  int rc = nonneg(y, map, sigma_key, &e->sigma);
+  if (rc == SHP_OK)
+    rc = per_crystal(y, map, key, n, &e->values);
+  return rc;
+}
+
+static const char *const fault_keys[] = {"kind", "at_s", "crystal",
+                                         "autocorrelator", NULL};
+
+static int fault_kind(shp_yaml *y, yaml_node_t *map, const char *ctx,
+                      shp_sim_fault_kind *kind) {
+  static const char *const names[] = {"timeout", "disconnect", "stuck_sensor",
+                                      "garbage"};
+  const char *text;
+  int rc = shp_yaml_string(y, map, ctx, "kind", &text);
+  if (rc != SHP_OK)
+    return rc;
+  for (int k = 0; k < 4; k++)
+    if (strcmp(text, names[k]) == 0) {
+      *kind = (shp_sim_fault_kind)k;
+      return SHP_OK;
+    }
+  return shp_yaml_fail(y, shp_yaml_get(y, map, "kind"), ctx, "kind",
+                       "expected timeout, disconnect, stuck_sensor or "
+                       "garbage, got \"%s\"",
+                       text);
+}
+
+/* Where a fault strikes: crystal I's oven, or the autocorrelator. */
+static int fault_target(shp_yaml *y, yaml_node_t *map, const char *ctx,
+                        size_t n, shp_sim_fault *f) {
+  double crystal = 0;
+  bool has_crystal, ac = false;
+  int rc = shp_yaml_number_opt(y, map, ctx, "crystal", &crystal, &has_crystal);
+  if (rc == SHP_OK)
+    rc = shp_yaml_bool_opt(y, map, ctx, "autocorrelator", &ac, NULL);
+  if (rc != SHP_OK)
+    return rc;
+  if (has_crystal == ac)
+    return shp_yaml_fail(y, map, ctx, "crystal",
+                         "give either crystal or autocorrelator: true");
+  if (ac && f->kind == SHP_SIM_FAULT_STUCK_SENSOR)
+    return shp_yaml_fail(y, shp_yaml_get(y, map, "kind"), ctx, "kind",
+                         "the autocorrelator has no temperature sensor");
+  if (has_crystal &&
+      !(crystal >= 0 && crystal < (double)n && crystal == floor(crystal)))
+    return shp_yaml_fail_code(
+        SHP_ERR_RANGE, y, shp_yaml_get(y, map, "crystal"), ctx, "crystal",
+        "must be a crystal index from 0 to %zu, got %g", n - 1, crystal);
+  f->crystal = ac ? -1 : (int)crystal;
+  return SHP_OK;
+}
+
+static int read_fault(shp_yaml *y, yaml_node_t *map, size_t i, size_t n,
+                      shp_sim_fault *f) {
+  char ctx[48];
+  snprintf(ctx, sizeof ctx, "sim.faults[%zu]", i);
+  int rc = shp_yaml_check_keys(y, map, ctx, fault_keys);
+  if (rc == SHP_OK)
+    rc = fault_kind(y, map, ctx, &f->kind);
+  if (rc == SHP_OK)
+    rc = shp_yaml_number(y, map, ctx, "at_s", &f->at_s);
+  if (rc == SHP_OK && f->at_s < 0)
+    rc = shp_yaml_fail_code(SHP_ERR_RANGE, y, shp_yaml_get(y, map, "at_s"), ctx,
+                            "at_s", "must be >= 0, got %g", f->at_s);
+  if (rc == SHP_OK)
+    rc = fault_target(y, map, ctx, n, f);
+  return rc;
+}
+
+static int read_faults(shp_yaml *y, yaml_node_t *map, shp_lab_sim *sim,
+                       size_t n) {
+  yaml_node_t *seq = shp_yaml_get(y, map, "faults");
+  if (seq == NULL)
+    return SHP_OK;
+  int rc = shp_yaml_expect_sequence(y, seq, "sim", "faults");
+  size_t count = shp_yaml_seq_count(seq);
+  if (rc != SHP_OK || count == 0)
+    return rc;
+  if ((sim->faults = calloc(count, sizeof *sim->faults)) == NULL)
+    return shp_error_set(SHP_ERR_NOMEM, "out of memory");
+  sim->fault_count = count;
+  for (size_t i = 0; i < count && rc == SHP_OK; i++)
+    rc = read_fault(y, shp_yaml_seq_item(y, seq, i), i, n, &sim->faults[i]);
+  return rc;
+}
+
+static int read_scalars(shp_yaml *y, yaml_node_t *map, shp_lab_sim *sim) {
+  double seed = (double)sim->seed, points = (double)sim->points;
+  int rc;
+  if ((rc = shp_yaml_number_opt(y, map, "sim", "seed", &seed, NULL)) ||
+      (rc = shp_yaml_number_opt(y, map, "sim", "points", &points, NULL)))
+    return rc;
+  if (!(seed >= 0 && seed <= 4294967295.0 && seed == floor(seed)))
+    return shp_yaml_fail_code(SHP_ERR_RANGE, y, shp_yaml_get(y, map, "seed"),
+                              "sim", "seed",
+                              "must be a whole number from 0 to 4294967295, "
+                              "got %g",
+                              seed);
+  if (!(points >= 16 && points <= 65536 && points == floor(points)))
+    return shp_yaml_fail_code(SHP_ERR_RANGE, y, shp_yaml_get(y, map, "points"),
+                              "sim", "points",
+                              "must be a whole number from 16 to 65536, "
+                              "got %g",
+                              points);
+  sim->seed = (unsigned long)seed;
+  sim->points = (size_t)points;
+  if ((rc = nonneg(y, map, "noise", &sim->noise)) ||
+      (rc = nonneg(y, map, "background", &sim->background)) ||
+      (rc = positive(y, map, "scan_range_ps", &sim->scan_range_ps)) ||
+      (rc = nonneg(y, map, "scan_time_s", &sim->scan_time_s)) ||
+      (rc = positive(y, map, "time_constant_s", &sim->time_constant_s)) ||
+      (rc = nonneg(y, map, "sensor_noise_k", &sim->sensor_noise_k)) ||
+      (rc = nonneg(y, map, "speedup", &sim->speedup)))
+    return rc;
+  return SHP_OK;
+}
+
+int shp_lab_read_sim(shp_yaml *y, yaml_node_t *map, shp_lab_sim *sim,
+                     size_t n) {
+  int rc = shp_yaml_check_keys(y, map, "sim", sim_keys);
+  if (rc == SHP_OK)
+    rc = read_scalars(y, map, sim);
+  if (rc == SHP_OK)
+    rc = hidden_error(y, map, "phase_offset_rad", "phase_offset_sigma_rad", n,
+                      &sim->phase_offset_rad);
+  if (rc == SHP_OK)
+    rc = hidden_error(y, map, "azimuth_error_deg", "azimuth_sigma_deg", n,
+                      &sim->azimuth_error_deg);
+  if (rc == SHP_OK)
+    rc = hidden_error(y, map, "length_error_um", "length_sigma_um", n,
+                      &sim->length_error_um);
+  if (rc == SHP_OK)
+    rc = per_crystal(y, map, "start_c", n, &sim->start_c);
+  if (rc == SHP_OK)
+    rc = read_faults(y, map, sim, n);
+  return rc;
+}

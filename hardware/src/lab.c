@@ -1,0 +1,429 @@
+#include "shp/lab.h"
+
+#include "lab-sim.h"
+#include "shp/error.h"
+#include "shp/yamlfile.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+void shp_lab_sim_free(shp_lab_sim *s) {
+  if (s == NULL)
+    return;
+  free(s->phase_offset_rad.values);
+  free(s->azimuth_error_deg.values);
+  free(s->length_error_um.values);
+  free(s->start_c);
+  free(s->faults);
+  free(s);
+}
+
+void shp_lab_free(shp_lab *lab) {
+  if (lab == NULL)
+    return;
+  shp_lab_sim_free(lab->sim);
+  shp_stack_free(lab->stack);
+  free(lab->ovens);
+  free(lab->stack_path);
+  free(lab->path);
+  shp_yaml_free(lab->yaml);
+  free(lab);
+}
+
+double shp_lab_sim_speedup(const shp_lab *lab) {
+  bool all_sim = strcmp(lab->autocorrelator.driver->name, "sim") == 0;
+  for (size_t i = 0; i < lab->oven_count; i++)
+    all_sim = all_sim && strcmp(lab->ovens[i].driver->name, "sim") == 0;
+  if (!all_sim)
+    return -1;
+  return lab->sim ? lab->sim->speedup : 120.0;
+}
+
+/* The simulation's defaults: a realistic but quick lab. */
+shp_lab_sim *shp_lab_sim_new(size_t n, const shp_stack *stack) {
+  shp_lab_sim *s = calloc(1, sizeof *s);
+  if (s == NULL || (s->start_c = calloc(n, sizeof *s->start_c)) == NULL) {
+    free(s);
+    return NULL;
+  }
+  s->seed = 1;
+  s->phase_offset_rad.sigma = 0.3;
+  s->azimuth_error_deg.sigma = 0.2;
+  s->length_error_um.sigma = 0.5;
+  s->noise = 0.01;
+  s->scan_range_ps = 20.0;
+  s->points = 512;
+  s->scan_time_s = 0.1;
+  s->time_constant_s = 20.0;
+  s->sensor_noise_k = 0.005;
+  s->speedup = 120.0;
+  for (size_t i = 0; i < n; i++)
+    s->start_c[i] = stack->crystals[i].temperature_c;
+  return s;
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+typedef struct {
+  shp_yaml *y;
+  shp_lab *lab;
+} reader;
+
+static int range_fail(reader *r, yaml_node_t *map, const char *ctx,
+                      const char *key, const char *what, double v) {
+  return shp_yaml_fail_code(SHP_ERR_RANGE, r->y, shp_yaml_get(r->y, map, key),
+                            ctx, key, "%s, got %g", what, v);
+}
+
+/* A required (or, with present != NULL, optional) number with a lower
+ * bound, strict or not. */
+static int number_min(reader *r, yaml_node_t *map, const char *ctx,
+                      const char *key, double lo, bool strict, double *out,
+                      bool *present) {
+  int rc = present ? shp_yaml_number_opt(r->y, map, ctx, key, out, present)
+                   : shp_yaml_number(r->y, map, ctx, key, out);
+  if (rc != SHP_OK || (present && !*present))
+    return rc;
+  if (strict ? *out > lo : *out >= lo)
+    return SHP_OK;
+  char what[64];
+  snprintf(what, sizeof what, "must be %s %g", strict ? ">" : ">=", lo);
+  return range_fail(r, map, ctx, key, what, *out);
+}
+
+static int whole(reader *r, yaml_node_t *map, const char *ctx, const char *key,
+                 double lo, double hi, double *out, bool *present) {
+  int rc = present ? shp_yaml_number_opt(r->y, map, ctx, key, out, present)
+                   : shp_yaml_number(r->y, map, ctx, key, out);
+  if (rc != SHP_OK || (present && !*present))
+    return rc;
+  if (*out == floor(*out) && *out >= lo && *out <= hi)
+    return SHP_OK;
+  char what[96];
+  snprintf(what, sizeof what, "must be a whole number from %g to %g", lo, hi);
+  return range_fail(r, map, ctx, key, what, *out);
+}
+
+static const char *const connection_keys[] = {
+    "kind",   "port", "baud",     "vendor",    "product",
+    "serial", "host", "tcp_port", "timeout_s", NULL};
+
+static int usb_id(reader *r, yaml_node_t *map, const char *ctx, const char *key,
+                  unsigned *out) {
+  const char *text = NULL;
+  bool present;
+  int rc = shp_yaml_string_opt(r->y, map, ctx, key, &text, &present);
+  if (rc != SHP_OK || !present)
+    return rc;
+  char *end;
+  unsigned long v = strtoul(text, &end, 0);
+  if (end == text || *end != '\0' || v > 0xffff)
+    return shp_yaml_fail(r->y, shp_yaml_get(r->y, map, key), ctx, key,
+                         "expected a 16-bit USB id such as 0x1313, got \"%s\"",
+                         text);
+  *out = (unsigned)v;
+  return SHP_OK;
+}
+
+static int connection_strings(reader *r, yaml_node_t *map, const char *ctx,
+                              shp_connection *c) {
+  static const char *const kinds[] = {"sim", "tty", "usb", "tcp", NULL};
+  int rc = shp_yaml_string(r->y, map, ctx, "kind", &c->kind);
+  if (rc != SHP_OK)
+    return rc;
+  bool known = false;
+  for (const char *const *k = kinds; *k; k++)
+    known = known || strcmp(*k, c->kind) == 0;
+  if (!known)
+    return shp_yaml_fail(r->y, shp_yaml_get(r->y, map, "kind"), ctx, "kind",
+                         "expected sim, tty, usb or tcp, got \"%s\"", c->kind);
+  if ((rc = shp_yaml_string_opt(r->y, map, ctx, "port", &c->port, NULL)) ||
+      (rc = shp_yaml_string_opt(r->y, map, ctx, "serial", &c->serial, NULL)) ||
+      (rc = shp_yaml_string_opt(r->y, map, ctx, "host", &c->host, NULL)))
+    return rc;
+  return SHP_OK;
+}
+
+static int read_connection(reader *r, yaml_node_t *parent, const char *pctx,
+                           shp_connection *c) {
+  char ctx[64];
+  shp_yaml_key_name(ctx, sizeof ctx, pctx, "connection");
+  yaml_node_t *map = shp_yaml_get(r->y, parent, "connection");
+  if (map == NULL)
+    return shp_yaml_fail(r->y, parent, pctx, "connection",
+                         "missing required key");
+  double baud = 0, port = 0;
+  bool has;
+  int rc = shp_yaml_check_keys(r->y, map, ctx, connection_keys);
+  if (rc == SHP_OK)
+    rc = connection_strings(r, map, ctx, c);
+  if (rc == SHP_OK)
+    rc = whole(r, map, ctx, "baud", 1, 4000000, &baud, &has);
+  if (rc == SHP_OK)
+    rc = whole(r, map, ctx, "tcp_port", 1, 65535, &port, &has);
+  if (rc == SHP_OK)
+    rc = usb_id(r, map, ctx, "vendor", &c->vendor);
+  if (rc == SHP_OK)
+    rc = usb_id(r, map, ctx, "product", &c->product);
+  c->timeout_s = 2.0;
+  if (rc == SHP_OK)
+    rc = number_min(r, map, ctx, "timeout_s", 0, true, &c->timeout_s, &has);
+  c->baud = (int)baud;
+  c->tcp_port = (int)port;
+  return rc;
+}
+
+static int read_driver(reader *r, yaml_node_t *map, const char *ctx,
+                       unsigned role, const shp_driver **out) {
+  const char *name;
+  int rc = shp_yaml_string(r->y, map, ctx, "driver", &name);
+  if (rc != SHP_OK)
+    return rc;
+  yaml_node_t *node = shp_yaml_get(r->y, map, "driver");
+  const shp_driver *d = shp_hw_driver_find(name);
+  if (d == NULL) {
+    char known[256] = "";
+    for (const shp_driver *const *k = shp_hw_drivers; *k; k++)
+      if ((*k)->roles & role)
+        snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s",
+                 known[0] ? ", " : "", (*k)->name);
+    return shp_yaml_fail_code(SHP_ERR_NOT_FOUND, r->y, node, ctx, "driver",
+                              "unknown driver \"%s\" (known: %s)", name, known);
+  }
+  if (!(d->roles & role))
+    return shp_yaml_fail(r->y, node, ctx, "driver", "driver \"%s\" has no %s",
+                         name,
+                         role == SHP_ROLE_OVEN ? "ovens" : "autocorrelator");
+  *out = d;
+  return SHP_OK;
+}
+
+static yaml_node_t *options_of(reader *r, yaml_node_t *map) {
+  return shp_yaml_get(r->y, map, "options");
+}
+
+static const char *const oven_keys[] = {"driver",
+                                        "connection",
+                                        "channel",
+                                        "min_c",
+                                        "max_c",
+                                        "max_ramp_k_per_min",
+                                        "settle_tolerance_k",
+                                        "settle_time_s",
+                                        "options",
+                                        NULL};
+
+static int oven_limits(reader *r, yaml_node_t *map, const char *ctx,
+                       shp_lab_oven *o) {
+  int rc;
+  if ((rc = number_min(r, map, ctx, "min_c", -50, false, &o->min_c, NULL)) ||
+      (rc = shp_yaml_number(r->y, map, ctx, "max_c", &o->max_c)))
+    return rc;
+  if (!(o->max_c > o->min_c) || o->max_c > 300)
+    return range_fail(r, map, ctx, "max_c",
+                      o->max_c > 300 ? "must be <= 300"
+                                     : "must be greater than min_c",
+                      o->max_c);
+  if ((rc = number_min(r, map, ctx, "max_ramp_k_per_min", 0, true,
+                       &o->max_ramp_k_per_min, NULL)) ||
+      (rc = number_min(r, map, ctx, "settle_tolerance_k", 0, true,
+                       &o->settle_tolerance_k, NULL)) ||
+      (rc = number_min(r, map, ctx, "settle_time_s", 0, false,
+                       &o->settle_time_s, NULL)))
+    return rc;
+  return SHP_OK;
+}
+
+static int read_oven(reader *r, yaml_node_t *map, size_t i) {
+  char ctx[32];
+  snprintf(ctx, sizeof ctx, "ovens[%zu]", i);
+  shp_lab_oven *o = &r->lab->ovens[i];
+  double channel;
+  int rc = shp_yaml_check_keys(r->y, map, ctx, oven_keys);
+  if (rc == SHP_OK)
+    rc = read_driver(r, map, ctx, SHP_ROLE_OVEN, &o->driver);
+  if (rc == SHP_OK)
+    rc = read_connection(r, map, ctx, &o->connection);
+  if (rc == SHP_OK)
+    rc = whole(r, map, ctx, "channel", 0, 255, &channel, NULL);
+  if (rc == SHP_OK)
+    rc = oven_limits(r, map, ctx, o);
+  o->channel = (int)channel;
+  o->options = options_of(r, map);
+  return rc;
+}
+
+static int read_ovens(reader *r, yaml_node_t *root) {
+  yaml_node_t *seq = shp_yaml_get(r->y, root, "ovens");
+  if (seq == NULL)
+    return shp_yaml_fail(r->y, root, "", "ovens", "missing required key");
+  int rc = shp_yaml_expect_sequence(r->y, seq, "", "ovens");
+  if (rc != SHP_OK)
+    return rc;
+  size_t n = shp_yaml_seq_count(seq), want = r->lab->stack->crystal_count;
+  if (n != want)
+    return shp_yaml_fail(r->y, seq, "", "ovens",
+                         "expected %zu entries, one per crystal of %s, got %zu",
+                         want, r->lab->stack_path, n);
+  r->lab->ovens = calloc(n, sizeof *r->lab->ovens);
+  if (r->lab->ovens == NULL)
+    return shp_error_set(SHP_ERR_NOMEM, "out of memory");
+  r->lab->oven_count = n;
+  for (size_t i = 0; i < n && rc == SHP_OK; i++)
+    rc = read_oven(r, shp_yaml_seq_item(r->y, seq, i), i);
+  return rc;
+}
+
+static const char *const ac_keys[] = {
+    "driver", "connection", "averages", "delay_calibration", "options", NULL};
+static const char *const cal_keys[] = {"scale", "offset_ps", NULL};
+
+static int read_calibration(reader *r, yaml_node_t *map,
+                            shp_lab_autocorrelator *a) {
+  const char *ctx = "autocorrelator.delay_calibration";
+  a->delay_scale = 1.0;
+  a->delay_offset_ps = 0.0;
+  yaml_node_t *cal = shp_yaml_get(r->y, map, "delay_calibration");
+  if (cal == NULL)
+    return SHP_OK;
+  int rc = shp_yaml_check_keys(r->y, cal, ctx, cal_keys);
+  if (rc == SHP_OK)
+    rc = shp_yaml_number(r->y, cal, ctx, "scale", &a->delay_scale);
+  if (rc == SHP_OK && a->delay_scale == 0)
+    rc = range_fail(r, cal, ctx, "scale", "must not be 0", a->delay_scale);
+  if (rc == SHP_OK)
+    rc = shp_yaml_number_opt(r->y, cal, ctx, "offset_ps", &a->delay_offset_ps,
+                             NULL);
+  return rc;
+}
+
+static int read_autocorrelator(reader *r, yaml_node_t *root) {
+  const char *ctx = "autocorrelator";
+  shp_lab_autocorrelator *a = &r->lab->autocorrelator;
+  yaml_node_t *map = shp_yaml_get(r->y, root, ctx);
+  if (map == NULL)
+    return shp_yaml_fail(r->y, root, "", ctx, "missing required key");
+  double averages = 1;
+  bool has;
+  int rc = shp_yaml_check_keys(r->y, map, ctx, ac_keys);
+  if (rc == SHP_OK)
+    rc = read_driver(r, map, ctx, SHP_ROLE_AUTOCORRELATOR, &a->driver);
+  if (rc == SHP_OK)
+    rc = read_connection(r, map, ctx, &a->connection);
+  if (rc == SHP_OK)
+    rc = whole(r, map, ctx, "averages", 1, 10000, &averages, &has);
+  if (rc == SHP_OK)
+    rc = read_calibration(r, map, a);
+  a->averages = (size_t)averages;
+  a->options = options_of(r, map);
+  return rc;
+}
+
+/* A path relative to the directory of the file that names it. */
+static int sibling_path(char *buf, size_t size, const char *base,
+                        const char *rel) {
+  const char *slash = strrchr(base, '/');
+  int n = rel[0] == '/' || slash == NULL
+              ? snprintf(buf, size, "%s", rel)
+              : snprintf(buf, size, "%.*s/%s", (int)(slash - base), base, rel);
+  return n >= 0 && (size_t)n < size ? SHP_OK : SHP_ERR_INVALID;
+}
+
+static int read_stack_file(reader *r, yaml_node_t *root) {
+  const char *rel;
+  int rc = shp_yaml_string(r->y, root, "", "stack", &rel);
+  if (rc != SHP_OK)
+    return rc;
+  char path[PATH_MAX];
+  yaml_node_t *node = shp_yaml_get(r->y, root, "stack");
+  if (sibling_path(path, sizeof path, r->lab->path, rel) != SHP_OK)
+    return shp_yaml_fail(r->y, node, "", "stack", "path too long");
+  if ((r->lab->stack_path = strdup(path)) == NULL)
+    return shp_error_set(SHP_ERR_NOMEM, "out of memory");
+  r->lab->stack = shp_stack_load(path);
+  if (r->lab->stack == NULL)
+    return shp_error_prefix("%s:%d: stack: ", r->lab->path,
+                            shp_yaml_line(node));
+  return SHP_OK;
+}
+
+static const char *const top_keys[] = {"stack", "ovens", "autocorrelator",
+                                       "sim", NULL};
+
+static int read_lab(reader *r) {
+  yaml_node_t *root = shp_yaml_root(r->y);
+  int rc = shp_yaml_check_keys(r->y, root, "", top_keys);
+  if (rc == SHP_OK)
+    rc = read_stack_file(r, root);
+  if (rc == SHP_OK)
+    rc = read_ovens(r, root);
+  if (rc == SHP_OK)
+    rc = read_autocorrelator(r, root);
+  yaml_node_t *sim = shp_yaml_get(r->y, root, "sim");
+  if (rc != SHP_OK || sim == NULL)
+    return rc;
+  size_t n = r->lab->oven_count;
+  if ((r->lab->sim = shp_lab_sim_new(n, r->lab->stack)) == NULL)
+    return shp_error_set(SHP_ERR_NOMEM, "out of memory");
+  return shp_lab_read_sim(r->y, sim, r->lab->sim, n);
+}
+
+shp_lab *shp_lab_load(const char *path) {
+  shp_lab *lab = calloc(1, sizeof *lab);
+  if (lab == NULL || (lab->path = strdup(path)) == NULL) {
+    free(lab);
+    shp_error_set(SHP_ERR_NOMEM, "%s: out of memory", path);
+    return NULL;
+  }
+  if ((lab->yaml = shp_yaml_load(path)) == NULL) {
+    shp_lab_free(lab);
+    return NULL;
+  }
+  reader r = {.y = lab->yaml, .lab = lab};
+  if (read_lab(&r) != SHP_OK) {
+    shp_lab_free(lab);
+    return NULL;
+  }
+  return lab;
+}
+
+/* ---- the built-in lab ---------------------------------------------------- */
+
+shp_lab *shp_lab_default_sim(const char *stack_path) {
+  shp_lab *lab = calloc(1, sizeof *lab);
+  if (lab == NULL || (lab->stack_path = strdup(stack_path)) == NULL ||
+      (lab->stack = shp_stack_load(stack_path)) == NULL) {
+    if (lab != NULL && lab->stack_path == NULL)
+      shp_error_set(SHP_ERR_NOMEM, "out of memory");
+    shp_lab_free(lab);
+    return NULL;
+  }
+  size_t n = lab->stack->crystal_count;
+  const shp_driver *sim = shp_hw_driver_find("sim");
+  lab->ovens = calloc(n, sizeof *lab->ovens);
+  lab->sim = shp_lab_sim_new(n, lab->stack);
+  if (lab->ovens == NULL || lab->sim == NULL) {
+    shp_lab_free(lab);
+    shp_error_set(SHP_ERR_NOMEM, "out of memory");
+    return NULL;
+  }
+  lab->oven_count = n;
+  shp_connection conn = {.kind = "sim", .timeout_s = 2.0};
+  for (size_t i = 0; i < n; i++)
+    lab->ovens[i] = (shp_lab_oven){.driver = sim,
+                                   .connection = conn,
+                                   .channel = (int)i,
+                                   .min_c = 15.0,
+                                   .max_c = 150.0,
+                                   .max_ramp_k_per_min = 10.0,
+                                   .settle_tolerance_k = 0.05,
+                                   .settle_time_s = 10.0};
+  lab->autocorrelator = (shp_lab_autocorrelator){
+      .driver = sim, .connection = conn, .averages = 4, .delay_scale = 1.0};
+  return lab;
+}

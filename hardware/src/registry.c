@@ -1,0 +1,17 @@
+/* The driver registry: one entry per driver folder under hardware/drivers.
+ * A new instrument driver adds its table here and nothing else. */
+#include "drivers.h"
+
+#include <string.h>
+
+const shp_driver *const shp_hw_drivers[] = {
+    &shp_driver_sim,
+    NULL,
+};
+
+const shp_driver *shp_hw_driver_find(const char *name) {
+  for (const shp_driver *const *d = shp_hw_drivers; *d != NULL; d++)
+    if (strcmp((*d)->name, name) == 0)
+      return *d;
+  return NULL;
+}
