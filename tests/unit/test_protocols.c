@@ -515,14 +515,15 @@ static void test_preamble_scales_samples(void **state) {
       shp_proto_scpi_scale_samples(&pre, SHP_PROTO_SCPI_WAVEFORM_KEYSIGHT, true,
                                    raw, 4, v, 4),
       SHP_ERR_PROTOCOL);
-  static const char *const bad[] = {"",
-                                    "0,0,1000",
-                                    "0,0,1000,1,1e-9,0,0,4e-3,0,128,7",
-                                    "0,0,1000,1,1e-9,0,0,4e-3,0,abc",
-                                    "0,0,-5,1,1e-9,0,0,4e-3,0,128",
-                                    "0,0,1000,1,0,0,0,4e-3,0,128",
-                                    "0,0,1000,1,1e-9,0,0,4e-3,0,",
-                                    "0.5,0,1000,1,1e-9,0,0,4e-3,0,128"};
+  static const char *const bad[] = {
+      "", "0,0,1000", "0,0,1000,1,1e-9,0,0,4e-3,0,128,7",
+      "0,0,1000,1,1e-9,0,0,4e-3,0,abc", "0,0,-5,1,1e-9,0,0,4e-3,0,128",
+      "0,0,1000,1,0,0,0,4e-3,0,128", "0,0,1000,1,1e-9,0,0,4e-3,0,",
+      "0.5,0,1000,1,1e-9,0,0,4e-3,0,128",
+      /* found by the fuzzer: a format code
+       * too large for an int */
+      "\n2555577277,0,10,0,300,1,-703,0,3,8\n",
+      "0,4294967295,10,0,300,1,-703,0,3,8"};
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
     size_t n = strlen(bad[i]);
     char *r = dup_exact(bad[i], n);

@@ -203,6 +203,13 @@ int shp_proto_scpi_decode_preamble(const char *reply, size_t len,
       return shp_error_set(SHP_ERR_PROTOCOL,
                            "%s: not a non-negative integer: %g", names[k],
                            v[k]);
+  /* Format and acquisition type are small codes (0 BYTE, 1 WORD, 2 ASCII;
+   * 0 normal, 1 peak, 2 average, ...): anything large is garbage, and would
+   * not fit an int. */
+  for (int k = 0; k < 2; k++)
+    if (v[k] > 255)
+      return shp_error_set(SHP_ERR_PROTOCOL, "%s: not a known code: %g",
+                           names[k], v[k]);
   if (!(v[4] > 0))
     return shp_error_set(SHP_ERR_PROTOCOL,
                          "preamble x increment: must be > 0, got %g", v[4]);
