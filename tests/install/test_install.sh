@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The installed toolkit works on its own: `cmake --install` into a fresh
-# prefix, then the installed shapectl finds the installed data from another
+# prefix, then the installed shapectl finds the installed data (materials,
+# the example stack behind the default simulated lab) from another
 # directory, and a program built against the installed headers and library
 # through pkg-config runs.
 #   test_install.sh BUILD_DIR SOURCE_DIR SANITIZED(0|1)
@@ -15,6 +16,11 @@ out=$(env -u SHP_DATA_DIR "$prefix/bin/shapectl" materials list --json)
 echo "$out" | grep -q '"name": "alpha-BBO"' || { echo "alpha-BBO not listed"; exit 1; }
 echo "$out" | grep -q "\"path\": \"$prefix/share/shaper/calibrations/materials/" ||
   { echo "installed shapectl did not use the installed data: $out"; exit 1; }
+
+# Without a lab file the hw commands use the simulated lab on the installed
+# fan4 example.
+env -u SHP_DATA_DIR "$prefix/bin/shapectl" hw status --json >/dev/null ||
+  { echo "installed shapectl hw status failed"; exit 1; }
 
 if [ "$sanitized" = 1 ]; then
   echo "skipping the pkg-config build: the library is instrumented"
