@@ -9,5 +9,6 @@
 #define SHP_TRACE_MAX 65536
 
 extern const shp_driver shp_driver_sim;
+extern const shp_driver shp_driver_tc200;
 
 #endif

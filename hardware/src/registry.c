@@ -6,6 +6,7 @@
 
 const shp_driver *const shp_hw_drivers[] = {
     &shp_driver_sim,
+    &shp_driver_tc200,
     NULL,
 };
 

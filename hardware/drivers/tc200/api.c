@@ -1,0 +1,127 @@
+/* The Thorlabs TC200 driver's table: one heater channel over USB-serial.
+ * protocol.c is the exchange; the codec is hardware/protocols/tc200. */
+#include "drivers.h"
+#include "protocol.h"
+
+#include "shp/error.h"
+#include "shp/proto/tc200.h"
+#include "shp/yamlfile.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int tc200_open(const shp_device_config *cfg, shp_device **out) {
+  shp_connection conn = *cfg->connection;
+  if (conn.kind == NULL || strcmp(conn.kind, "tty") != 0)
+    return shp_error_set(SHP_ERR_INVALID,
+                         "tc200: needs a tty connection (kind: tty, port: "
+                         "/dev/ttyUSB0), got kind \"%s\"",
+                         conn.kind ? conn.kind : "");
+  if (cfg->options != NULL) {
+    static const char *const none[] = {NULL};
+    char ctx[64];
+    shp_yaml_key_name(ctx, sizeof ctx, cfg->options_ctx, "options");
+    int rc = shp_yaml_check_keys(cfg->yaml, cfg->options, ctx, none);
+    if (rc != SHP_OK)
+      return rc;
+  }
+  if (conn.baud == 0)
+    conn.baud = TC200_DEFAULT_BAUD;
+  shp_device *d = calloc(1, sizeof *d);
+  if (d == NULL)
+    return shp_error_set(SHP_ERR_NOMEM, "tc200: out of memory");
+  /* 8N1 without flow control (NULL options). */
+  d->io = shp_transport_tty_open(&conn, NULL);
+  if (d->io == NULL) {
+    free(d);
+    return shp_error_last();
+  }
+  *out = d;
+  return SHP_OK;
+}
+
+static void tc200_close(shp_device *d) {
+  if (d == NULL)
+    return;
+  shp_transport_close(d->io);
+  free(d);
+}
+
+static int check_channel(shp_device *d, int channel) {
+  if (channel != 0)
+    return shp_error_set(SHP_ERR_INVALID,
+                         "%s: the TC200 has one channel (0), not %d",
+                         shp_transport_name(d->io), channel);
+  return SHP_OK;
+}
+
+/* Three queries: actual and target temperature, then the status byte for
+ * the output state. The TC200 has no ramp of its own, and only bit 0 of the
+ * status is trusted (protocols/tc200/README.md, A1), so no fault is ever
+ * read from it: the supervisor judges the temperatures itself. */
+static int tc200_oven_read(shp_device *d, int channel, shp_oven_reading *r) {
+  char cmd[16];
+  const char *body;
+  size_t body_len;
+  shp_proto_tc200_status st;
+  shp_oven_reading got = {0};
+  int rc = check_channel(d, channel);
+  if (rc == SHP_OK)
+    rc = tc200_query_temperature(d, "tact", &got.actual_c);
+  if (rc == SHP_OK)
+    rc = tc200_query_temperature(d, "tset", &got.setpoint_c);
+  if (rc != SHP_OK)
+    return rc;
+  int n = shp_proto_tc200_encode_query(cmd, sizeof cmd, "stat");
+  if (n < 0)
+    return n;
+  if ((rc = tc200_exchange(d, cmd, (size_t)n, &body, &body_len)) != SHP_OK)
+    return rc;
+  if (shp_proto_tc200_decode_status(body, body_len, &st) != SHP_OK)
+    return shp_error_prefix("%s: stat?: ", shp_transport_name(d->io));
+  got.output_on = st.output_enabled;
+  *r = got;
+  return SHP_OK;
+}
+
+/* "tset=" with one decimal (the instrument's resolution); a setter answers
+ * nothing but the echo and the prompt, so any text is refused. */
+static int tc200_oven_set(shp_device *d, int channel, double setpoint_c) {
+  char cmd[32];
+  const char *body;
+  size_t body_len;
+  int rc = check_channel(d, channel);
+  if (rc != SHP_OK)
+    return rc;
+  int n = shp_proto_tc200_encode_set_temperature(cmd, sizeof cmd, setpoint_c);
+  if (n < 0)
+    return shp_error_prefix("%s: ", shp_transport_name(d->io));
+  if ((rc = tc200_exchange(d, cmd, (size_t)n, &body, &body_len)) != SHP_OK)
+    return rc;
+  if (body_len != 0)
+    return shp_error_set(
+        SHP_ERR_PROTOCOL, "%s: unexpected answer to tset=: '%.*s'",
+        shp_transport_name(d->io), (int)(body_len > 40 ? 40 : body_len), body);
+  return SHP_OK;
+}
+
+/* Holding sends nothing. The TC200 keeps its last "tset=" and its output
+ * state by itself; the only output command, "ens", toggles, so sending it
+ * (or anything else) after a fault could switch a heater on or off
+ * blindly. Nothing is read either: the link may be what failed. */
+static int tc200_oven_hold(shp_device *d, int channel) {
+  return check_channel(d, channel);
+}
+
+const shp_driver shp_driver_tc200 = {
+    .name = "tc200",
+    .description = "Thorlabs TC200 heater controller (USB-serial, ASCII)",
+    .roles = SHP_ROLE_OVEN,
+    .open = tc200_open,
+    .close = tc200_close,
+    .oven_read = tc200_oven_read,
+    .oven_set = tc200_oven_set,
+    .oven_set_ramp = NULL, /* no ramp command: the supervisor ramps */
+    .oven_hold = tc200_oven_hold,
+    .acquire = NULL,
+};
