@@ -563,16 +563,16 @@ static void test_hot_path_allocates_nothing(void **state) {
   if (!alloc_count_enabled())
     skip();
   {
-  /* First prove the counter sees allocations (through a volatile pointer,
-   * so the compiler cannot drop the malloc/free pair). */
-  void *(*volatile alloc)(size_t) = malloc;
-  size_t before = alloc_count();
-  free(alloc(16));
-  assert_int_equal(alloc_count() - before, 1);
-  /* A power of two, and 4099, a prime: an FFT of 2 * 4099 points would
-   * make FFTW use Rader's algorithm, which allocates on every execute. */
-  assert_int_equal(hot_path_allocations(N), 0);
-  assert_int_equal(hot_path_allocations(4099), 0);
+    /* First prove the counter sees allocations (through a volatile pointer,
+     * so the compiler cannot drop the malloc/free pair). */
+    void *(*volatile alloc)(size_t) = malloc;
+    size_t before = alloc_count();
+    free(alloc(16));
+    assert_int_equal(alloc_count() - before, 1);
+    /* A power of two, and 4099, a prime: an FFT of 2 * 4099 points would
+     * make FFTW use Rader's algorithm, which allocates on every execute. */
+    assert_int_equal(hot_path_allocations(N), 0);
+    assert_int_equal(hot_path_allocations(4099), 0);
   }
 }
 

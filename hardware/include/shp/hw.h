@@ -48,9 +48,9 @@ typedef struct {
   double setpoint_c;
   double actual_c;
   bool output_on;
-  bool has_ramp;        /* the instrument ramps by itself */
+  bool has_ramp; /* the instrument ramps by itself */
   double ramp_k_per_min;
-  bool fault;           /* the instrument reports a fault */
+  bool fault; /* the instrument reports a fault */
   char fault_text[128];
 } shp_oven_reading;
 
@@ -68,24 +68,24 @@ typedef struct shp_device shp_device; /* driver-private */
 
 /* Where a device is: the lab file's `connection` mapping. */
 typedef struct {
-  const char *kind;     /* "sim", "tty", "usb", "tcp" */
-  const char *port;     /* tty: /dev/ttyUSB0 */
-  int baud;             /* tty */
+  const char *kind;         /* "sim", "tty", "usb", "tcp" */
+  const char *port;         /* tty: /dev/ttyUSB0 */
+  int baud;                 /* tty */
   unsigned vendor, product; /* usb */
-  const char *serial;   /* usb, optional */
-  const char *host;     /* tcp */
-  int tcp_port;         /* tcp */
-  double timeout_s;     /* every exchange; default 2 s */
+  const char *serial;       /* usb, optional */
+  const char *host;         /* tcp */
+  int tcp_port;             /* tcp */
+  double timeout_s;         /* every exchange; default 2 s */
 } shp_connection;
 
 /* What a driver is given to open a device. */
 typedef struct {
   const shp_connection *connection;
-  shp_clock *clock;           /* borrowed, outlives the device */
-  shp_yaml *yaml;             /* the lab file, for driver options */
-  yaml_node_t *options;       /* the driver's mapping in it, or NULL */
-  const char *options_ctx;    /* its key path for messages */
-  const void *lab;            /* the shp_lab being opened (sim: the stack) */
+  shp_clock *clock;        /* borrowed, outlives the device */
+  shp_yaml *yaml;          /* the lab file, for driver options */
+  yaml_node_t *options;    /* the driver's mapping in it, or NULL */
+  const char *options_ctx; /* its key path for messages */
+  const void *lab;         /* the shp_lab being opened (sim: the stack) */
 } shp_device_config;
 
 typedef struct shp_driver {
