@@ -10,5 +10,7 @@
 
 extern const shp_driver shp_driver_sim;
 extern const shp_driver shp_driver_tc200;
+extern const shp_driver shp_driver_covesion;
+extern const shp_driver shp_driver_mecom;
 
 #endif

@@ -7,6 +7,8 @@
 const shp_driver *const shp_hw_drivers[] = {
     &shp_driver_sim,
     &shp_driver_tc200,
+    &shp_driver_covesion,
+    &shp_driver_mecom,
     NULL,
 };
 

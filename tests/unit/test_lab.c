@@ -100,7 +100,8 @@ static void test_lab_malformed_files_name_line_and_key(void **state) {
                      "min_c: 20, max_c: 80, max_ramp_k_per_min: 5, "
                      "settle_tolerance_k: 0.1, settle_time_s: 10}\n" AC,
                SHP_ERR_NOT_FOUND,
-               "6: ovens[3].driver: unknown driver \"tc999\" (known: sim, tc200)");
+               "6: ovens[3].driver: unknown driver \"tc999\" (known: sim, "
+               "tc200, covesion, mecom)");
   expect_error(STACK OVENS AC "sim:\n  phase_offset_rad: [0.1, 0.2]\n",
                SHP_ERR_PARSE,
                "9: sim.phase_offset_rad: expected 4 numbers, one per "

@@ -1,0 +1,163 @@
+/* The Meerstetter TEC driver's table: MeCom frames over USB-serial.
+ * protocol.c is the exchange; the codec is hardware/protocols/mecom. */
+#include "drivers.h"
+#include "protocol.h"
+
+#include "shp/error.h"
+#include "shp/proto/mecom.h"
+#include "shp/yamlfile.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Every parameter the driver uses, in one table (README: where each id and
+ * value comes from). */
+static const struct {
+  uint16_t object_temperature;        /* FLOAT32, C, read */
+  uint16_t target_object_temperature; /* FLOAT32, C, read and set */
+  uint16_t device_status;             /* INT32, read */
+} par = {
+    .object_temperature = SHP_PROTO_MECOM_PAR_OBJECT_TEMPERATURE,
+    .target_object_temperature = SHP_PROTO_MECOM_PAR_TARGET_OBJECT_TEMPERATURE,
+    .device_status = SHP_PROTO_MECOM_PAR_DEVICE_STATUS,
+};
+/* Device status values (README, D2). */
+enum { MECOM_STATUS_RUN = 2, MECOM_STATUS_ERROR = 3 };
+/* Channels 0 and 1 are MeCom instances 1 and 2 (dual-channel TEC-1122). */
+#define MECOM_CHANNELS 2
+
+static int mecom_open(const shp_device_config *cfg, shp_device **out) {
+  shp_connection conn = *cfg->connection;
+  double address = 0.0;
+  if (conn.kind == NULL || strcmp(conn.kind, "tty") != 0)
+    return shp_error_set(SHP_ERR_INVALID,
+                         "mecom: needs a tty connection (kind: tty, port: "
+                         "/dev/ttyUSB0), got kind \"%s\"",
+                         conn.kind ? conn.kind : "");
+  if (cfg->options != NULL) {
+    static const char *const keys[] = {"address", NULL};
+    char ctx[64];
+    shp_yaml_key_name(ctx, sizeof ctx, cfg->options_ctx, "options");
+    int rc = shp_yaml_check_keys(cfg->yaml, cfg->options, ctx, keys);
+    if (rc == SHP_OK)
+      rc = shp_yaml_number_opt(cfg->yaml, cfg->options, ctx, "address",
+                               &address, NULL);
+    if (rc != SHP_OK)
+      return rc;
+    if (address != floor(address) || address < 0.0 || address > 255.0)
+      return shp_error_set(SHP_ERR_INVALID,
+                           "%s.address: a MeCom address is an integer "
+                           "0..255, got %g",
+                           ctx, address);
+  }
+  if (conn.baud == 0)
+    conn.baud = MECOM_DEFAULT_BAUD;
+  shp_device *d = calloc(1, sizeof *d);
+  if (d == NULL)
+    return shp_error_set(SHP_ERR_NOMEM, "mecom: out of memory");
+  d->address = (uint8_t)address;
+  /* 8N1 without flow control (NULL options). */
+  d->io = shp_transport_tty_open(&conn, NULL);
+  if (d->io == NULL) {
+    free(d);
+    return shp_error_last();
+  }
+  *out = d;
+  return SHP_OK;
+}
+
+static void mecom_close(shp_device *d) {
+  if (d == NULL)
+    return;
+  shp_transport_close(d->io);
+  free(d);
+}
+
+static int instance_of(shp_device *d, int channel, uint8_t *instance) {
+  if (channel < 0 || channel >= MECOM_CHANNELS)
+    return shp_error_set(SHP_ERR_INVALID,
+                         "%s: a MeCom TEC channel is 0 or 1, not %d",
+                         shp_transport_name(d->io), channel);
+  *instance = (uint8_t)(channel + 1);
+  return SHP_OK;
+}
+
+static int read_celsius(shp_device *d, uint16_t id, uint8_t instance,
+                        double *c) {
+  uint32_t raw;
+  int rc = mecom_read_raw(d, id, instance, &raw);
+  if (rc != SHP_OK)
+    return rc;
+  float v = shp_proto_mecom_as_float(raw);
+  if (!isfinite(v))
+    return shp_error_set(SHP_ERR_PROTOCOL,
+                         "%s: ?VR %u.%u: not a finite temperature (0x%08X)",
+                         shp_transport_name(d->io), (unsigned)id,
+                         (unsigned)instance, (unsigned)raw);
+  *c = (double)v;
+  return SHP_OK;
+}
+
+/* Three reads: object temperature, target object temperature, then the
+ * device status (output on = Run, fault = Error). */
+static int mecom_oven_read(shp_device *d, int channel, shp_oven_reading *r) {
+  uint8_t instance = 0;
+  uint32_t status;
+  shp_oven_reading got = {0};
+  int rc = instance_of(d, channel, &instance);
+  if (rc == SHP_OK)
+    rc = read_celsius(d, par.object_temperature, instance, &got.actual_c);
+  if (rc == SHP_OK)
+    rc = read_celsius(d, par.target_object_temperature, instance,
+                      &got.setpoint_c);
+  if (rc == SHP_OK)
+    rc = mecom_read_raw(d, par.device_status, 1, &status);
+  if (rc != SHP_OK)
+    return rc;
+  int32_t s = shp_proto_mecom_as_int(status);
+  got.output_on = s == MECOM_STATUS_RUN;
+  if (s == MECOM_STATUS_ERROR) {
+    got.fault = true;
+    snprintf(got.fault_text, sizeof got.fault_text, "device status %d (error)",
+             (int)s);
+  }
+  *r = got;
+  return SHP_OK;
+}
+
+/* "VS" of the target object temperature as FLOAT32; the ACK must carry
+ * the address, the sequence number and the request's CRC. */
+static int mecom_oven_set(shp_device *d, int channel, double setpoint_c) {
+  uint8_t instance = 0;
+  int rc = instance_of(d, channel, &instance);
+  if (rc != SHP_OK)
+    return rc;
+  if (!isfinite(setpoint_c) || fabs(setpoint_c) > 1000.0)
+    return shp_error_set(SHP_ERR_RANGE, "%s: set temperature %g C refused",
+                         shp_transport_name(d->io), setpoint_c);
+  return mecom_set_float(d, par.target_object_temperature, instance,
+                         (float)setpoint_c);
+}
+
+/* Holding sends nothing: the controller keeps its target temperature and
+ * output stage state by itself, and nothing here switches the output.
+ * Nothing is read either: the link may be what failed. */
+static int mecom_oven_hold(shp_device *d, int channel) {
+  uint8_t instance;
+  return instance_of(d, channel, &instance);
+}
+
+const shp_driver shp_driver_mecom = {
+    .name = "mecom",
+    .description = "Meerstetter TEC controller (USB-serial, MeCom with CRC)",
+    .roles = SHP_ROLE_OVEN,
+    .open = mecom_open,
+    .close = mecom_close,
+    .oven_read = mecom_oven_read,
+    .oven_set = mecom_oven_set,
+    .oven_set_ramp = NULL, /* ramp parameters not used: the supervisor ramps */
+    .oven_hold = mecom_oven_hold,
+    .acquire = NULL,
+};

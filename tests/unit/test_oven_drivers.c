@@ -1,0 +1,215 @@
+/* The Covesion and Meerstetter (MeCom) oven drivers over the tty
+ * transport, run under umockdev:
+ *
+ *   umockdev-run -d data/umockdev/tc200.umockdev \
+ *       -s /dev/ttyUSB0=data/umockdev/CASE.script -- test_oven_drivers CASE
+ *
+ * The script plays the instrument and checks every byte the driver writes
+ * (umockdev-run aborts on a write the script does not expect). Each case
+ * ends by writing the script's "end" marker, so a stray write before it (a
+ * hold that sends something above all) fails the test too.
+ * CASE: covesion-read, covesion-checksum, covesion-silent, mecom-read,
+ * mecom-crc, mecom-sequence, mecom-silent. */
+#include "shp/error.h"
+#include "shp/hw.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#define PORT "/dev/ttyUSB0"
+#define TIMEOUT_S 0.5
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* A descriptor on the port held for the whole case, opened before the
+ * driver's (which asks for exclusive use): closing the driver's descriptor
+ * then does not hang up the pseudo-terminal behind the emulated port, which
+ * umockdev's script runner would take as the end of the device. */
+static int keeper = -1;
+
+/* The script's last exchange, on the kept descriptor: "end\r" answered by
+ * "ok\r". Reached only if every earlier write matched the script. */
+static void finish_script(void) {
+  char line[8];
+  size_t got = 0;
+  assert_int_equal(write(keeper, "end\r", 4), 4);
+  while (got < 3) {
+    struct pollfd p = {.fd = keeper, .events = POLLIN};
+    if (poll(&p, 1, 2000) <= 0)
+      fail_msg("end marker: no \"ok\" within 2 s");
+    ssize_t n = read(keeper, line + got, 3 - got);
+    if (n <= 0 && errno != EAGAIN)
+      fail_msg("end marker: %s", n == 0 ? "end of file" : strerror(errno));
+    got += n > 0 ? (size_t)n : 0;
+  }
+  assert_memory_equal(line, "ok\r", 3);
+  close(keeper);
+  keeper = -1;
+}
+
+/* The driver's default baud rate (baud 0) is used. */
+static shp_device *open_driver(const char *name, const shp_driver **drv) {
+  static const shp_connection tty = {
+      .kind = "tty", .port = PORT, .timeout_s = TIMEOUT_S};
+  keeper = open(PORT, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+  if (keeper < 0)
+    fail_msg("%s: %s", PORT, strerror(errno));
+  *drv = shp_hw_driver_find(name);
+  assert_non_null(*drv);
+  shp_device_config cfg = {.connection = &tty};
+  shp_device *dev = NULL;
+  if ((*drv)->open(&cfg, &dev) != SHP_OK)
+    fail_msg("open: %s", shp_error_detail());
+  return dev;
+}
+
+/* One oven_read that fails with code, naming the port. */
+static void read_fails(const char *name, int code) {
+  const shp_driver *drv;
+  shp_device *dev = open_driver(name, &drv);
+  shp_oven_reading r;
+  assert_int_equal(drv->oven_read(dev, 0, &r), code);
+  assert_non_null(strstr(shp_error_detail(), PORT));
+  drv->close(dev);
+  finish_script();
+}
+
+/* One oven_read into silence: SHP_ERR_TIMEOUT within the timeout. */
+static void read_times_out(const char *name) {
+  const shp_driver *drv;
+  shp_device *dev = open_driver(name, &drv);
+  shp_oven_reading r;
+  double t0 = now_s();
+  assert_int_equal(drv->oven_read(dev, 0, &r), SHP_ERR_TIMEOUT);
+  double took = now_s() - t0;
+  assert_true(took >= TIMEOUT_S - 0.01);
+  assert_true(took < TIMEOUT_S + 0.5);
+  assert_non_null(strstr(shp_error_detail(), PORT));
+  drv->close(dev);
+  finish_script();
+}
+
+/* ---- covesion ----------------------------------------------------------- */
+
+static void test_covesion_reads_and_sets_temperature(void **state) {
+  const shp_driver *drv;
+  shp_device *dev = open_driver("covesion", &drv);
+  shp_oven_reading r;
+  assert_null(drv->oven_set_ramp); /* no ramp field known: software ramp */
+  assert_int_equal(drv->oven_read(dev, 0, &r), SHP_OK);
+  assert_float_equal(r.actual_c, 40.312, 1e-9);
+  assert_float_equal(r.setpoint_c, 40.0, 1e-9);
+  assert_true(r.output_on);
+  assert_false(r.has_ramp);
+  assert_false(r.fault);
+  assert_int_equal(drv->oven_set(dev, 0, 45.0), SHP_OK);
+  assert_int_equal(drv->oven_read(dev, 0, &r), SHP_OK);
+  assert_float_equal(r.actual_c, 40.48, 1e-9);
+  assert_float_equal(r.setpoint_c, 45.0, 1e-9);
+  assert_true(r.output_on);
+  assert_false(r.fault);
+  /* Fault bit 8 with control off. */
+  assert_int_equal(drv->oven_read(dev, 0, &r), SHP_OK);
+  assert_false(r.output_on);
+  assert_true(r.fault);
+  assert_non_null(strstr(r.fault_text, "sensor fault"));
+  /* Refused before anything is sent: the script has no line for them. */
+  assert_int_equal(drv->oven_set(dev, 0, 250.0), SHP_ERR_RANGE);
+  assert_int_equal(drv->oven_read(dev, 1, &r), SHP_ERR_INVALID);
+  /* Holding sends nothing. */
+  assert_int_equal(drv->oven_hold(dev, 0), SHP_OK);
+  drv->close(dev);
+  finish_script();
+}
+
+static void test_covesion_bad_checksum_is_protocol_error(void **state) {
+  read_fails("covesion", SHP_ERR_PROTOCOL);
+  assert_non_null(strstr(shp_error_detail(), "checksum"));
+}
+
+static void test_covesion_silence_times_out(void **state) {
+  read_times_out("covesion");
+}
+
+/* ---- mecom -------------------------------------------------------------- */
+
+static void test_mecom_reads_and_sets_temperature(void **state) {
+  const shp_driver *drv;
+  shp_device *dev = open_driver("mecom", &drv);
+  shp_oven_reading r;
+  assert_null(drv->oven_set_ramp);
+  assert_int_equal(drv->oven_read(dev, 0, &r), SHP_OK);
+  assert_float_equal(r.actual_c, 40.25, 1e-9);
+  assert_float_equal(r.setpoint_c, 40.0, 1e-9);
+  assert_true(r.output_on);
+  assert_false(r.fault);
+  assert_int_equal(drv->oven_set(dev, 0, 45.0), SHP_OK);
+  assert_int_equal(drv->oven_read(dev, 0, &r), SHP_OK);
+  assert_float_equal(r.actual_c, 40.5, 1e-9);
+  assert_float_equal(r.setpoint_c, 45.0, 1e-9);
+  /* Refused before anything is sent. */
+  assert_int_equal(drv->oven_read(dev, 2, &r), SHP_ERR_INVALID);
+  assert_int_equal(drv->oven_hold(dev, 0), SHP_OK);
+  drv->close(dev);
+  finish_script();
+}
+
+static void test_mecom_bad_crc_is_protocol_error(void **state) {
+  read_fails("mecom", SHP_ERR_PROTOCOL);
+  assert_non_null(strstr(shp_error_detail(), "CRC"));
+}
+
+static void test_mecom_ack_out_of_step_is_protocol_error(void **state) {
+  const shp_driver *drv;
+  shp_device *dev = open_driver("mecom", &drv);
+  assert_int_equal(drv->oven_set(dev, 0, 45.0), SHP_ERR_PROTOCOL);
+  assert_non_null(strstr(shp_error_detail(), PORT));
+  drv->close(dev);
+  finish_script();
+}
+
+static void test_mecom_silence_times_out(void **state) {
+  read_times_out("mecom");
+}
+
+int main(int argc, char **argv) {
+  static const struct {
+    const char *name;
+    struct CMUnitTest test;
+  } cases[] = {
+      {"covesion-read",
+       cmocka_unit_test(test_covesion_reads_and_sets_temperature)},
+      {"covesion-checksum",
+       cmocka_unit_test(test_covesion_bad_checksum_is_protocol_error)},
+      {"covesion-silent", cmocka_unit_test(test_covesion_silence_times_out)},
+      {"mecom-read", cmocka_unit_test(test_mecom_reads_and_sets_temperature)},
+      {"mecom-crc", cmocka_unit_test(test_mecom_bad_crc_is_protocol_error)},
+      {"mecom-sequence",
+       cmocka_unit_test(test_mecom_ack_out_of_step_is_protocol_error)},
+      {"mecom-silent", cmocka_unit_test(test_mecom_silence_times_out)},
+  };
+  for (size_t i = 0; argc == 2 && i < sizeof cases / sizeof cases[0]; i++)
+    if (strcmp(argv[1], cases[i].name) == 0) {
+      const struct CMUnitTest one[] = {cases[i].test};
+      return cmocka_run_group_tests_name(cases[i].name, one, NULL, NULL);
+    }
+  fprintf(stderr, "usage: test_oven_drivers CASE (under umockdev-run with "
+                  "the matching script; CASE: covesion-read|checksum|silent, "
+                  "mecom-read|crc|sequence|silent)\n");
+  return 2;
+}
