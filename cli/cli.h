@@ -71,6 +71,9 @@ int cli_print_json(json_t *value);
 int cli_dispatch(const char *group, const cli_command *table, int argc,
                  char **argv);
 
+/* hw list (cmd-hw-list.c): devices present, drivers, and a lab's devices. */
+int cli_hw_list(const char *path, bool json);
+
 int cmd_materials(int argc, char **argv);
 int cmd_simulate(int argc, char **argv);
 int cmd_new(int argc, char **argv);

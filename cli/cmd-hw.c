@@ -9,17 +9,22 @@
 #include "shp/lab.h"
 #include "shp/plot.h"
 #include "shp/supervisor.h"
+#include "shp/usbtmc.h"
 
+#include <dirent.h>
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char usage[] =
-    "usage: shapectl hw status [LAB.yml] [--json]\n"
+    "usage: shapectl hw list [LAB.yml] [--json]\n"
+    "       shapectl hw status [LAB.yml] [--json]\n"
     "       shapectl hw set [LAB.yml] --crystal I --temperature-c T "
     "[--no-wait]\n"
     "       shapectl hw acquire [LAB.yml] [--average N] [--json | --csv FILE]"
@@ -30,7 +35,12 @@ static const char usage[] =
     "changes are ramped at the allowed rate, and `set` waits until the oven\n"
     "has settled (unless --no-wait: then it returns once the final setpoint\n"
     "is sent). A fault holds every oven and exits 1. Without LAB.yml the\n"
-    "simulated lab on examples/stacks/fan4.yml is used, on a fast clock.\n";
+    "simulated lab on examples/stacks/fan4.yml is used, on a fast clock.\n"
+    "\n"
+    "`list` opens nothing: it shows the USBTMC instruments and USB-serial\n"
+    "adapters present, the drivers, and for LAB.yml each device it names\n"
+    "and whether it is present (a tty node that exists, a USB vendor:product\n"
+    "[:serial] on the bus; sim always). Nothing present is not an error.\n";
 
 /* The open lab: its file, clock and supervisor. */
 typedef struct {
@@ -315,6 +325,8 @@ static int hw_run(const char *cmd, int argc, char **argv) {
     return rc < 0 ? CLI_OK : rc;
   if ((rc = check_args(cmd, &a)) != CLI_OK)
     return rc;
+  if (strcmp(cmd, "list") == 0)
+    return cli_hw_list(a.lab, a.json);
   hw_session h;
   if ((rc = hw_open(a.lab, &h)) == CLI_OK) {
     if (strcmp(cmd, "status") == 0)
@@ -332,6 +344,7 @@ static int hw_run(const char *cmd, int argc, char **argv) {
   return rc;
 }
 
+static int hw_list(int argc, char **argv) { return hw_run("list", argc, argv); }
 static int hw_status(int argc, char **argv) {
   return hw_run("status", argc, argv);
 }
@@ -342,6 +355,7 @@ static int hw_acquire(int argc, char **argv) {
 
 int cmd_hw(int argc, char **argv) {
   static const cli_command table[] = {
+      {"list", hw_list, "USB devices present, drivers, a lab file's devices"},
       {"status", hw_status, "every oven and the autocorrelator"},
       {"set", hw_set, "a crystal's temperature, through the supervisor"},
       {"acquire", hw_acquire, "an averaged autocorrelation trace"},
