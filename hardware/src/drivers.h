@@ -4,6 +4,9 @@
 #define SHP_HW_DRIVERS_H
 
 #include "shp/hw.h"
+#include "shp/transport.h"
+
+#include <stddef.h>
 
 /* The largest trace a driver returns; callers size their buffers by it. */
 #define SHP_TRACE_MAX 65536
@@ -12,5 +15,19 @@ extern const shp_driver shp_driver_sim;
 extern const shp_driver shp_driver_tc200;
 extern const shp_driver shp_driver_covesion;
 extern const shp_driver shp_driver_mecom;
+
+/* For the USB-serial drivers (serial.c). shp_serial_check: the connection
+ * must be a tty, and the driver's options mapping may hold only the allowed
+ * keys (NULL: none); ctx receives that mapping's key path for messages
+ * about the values the driver then reads. shp_serial_open: the port, 8N1
+ * without flow control, at the connection's baud or default_baud. Both
+ * return SHP_OK or an error with its message. */
+int shp_serial_check(const shp_device_config *cfg, const char *driver,
+                     const char *const *allowed, char *ctx, size_t ctx_size);
+int shp_serial_open(const shp_device_config *cfg, int default_baud,
+                    shp_transport **io);
+/* A one-channel controller's channel check. */
+int shp_serial_single_channel(const shp_transport *io, const char *what,
+                              int channel);
 
 #endif

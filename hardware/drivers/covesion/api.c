@@ -11,31 +11,19 @@
 #include <string.h>
 
 static int covesion_open(const shp_device_config *cfg, shp_device **out) {
-  shp_connection conn = *cfg->connection;
-  if (conn.kind == NULL || strcmp(conn.kind, "tty") != 0)
-    return shp_error_set(SHP_ERR_INVALID,
-                         "covesion: needs a tty connection (kind: tty, port: "
-                         "/dev/ttyUSB0), got kind \"%s\"",
-                         conn.kind ? conn.kind : "");
-  if (cfg->options != NULL) {
-    static const char *const none[] = {NULL};
-    char ctx[64];
-    shp_yaml_key_name(ctx, sizeof ctx, cfg->options_ctx, "options");
-    int rc = shp_yaml_check_keys(cfg->yaml, cfg->options, ctx, none);
-    if (rc != SHP_OK)
-      return rc;
-  }
-  if (conn.baud == 0)
-    conn.baud = COVESION_DEFAULT_BAUD;
+  char ctx[64];
+  shp_transport *io = NULL;
+  int rc = shp_serial_check(cfg, "covesion", NULL, ctx, sizeof ctx);
+  if (rc == SHP_OK)
+    rc = shp_serial_open(cfg, COVESION_DEFAULT_BAUD, &io);
+  if (rc != SHP_OK)
+    return rc;
   shp_device *d = calloc(1, sizeof *d);
-  if (d == NULL)
+  if (d == NULL) {
+    shp_transport_close(io);
     return shp_error_set(SHP_ERR_NOMEM, "covesion: out of memory");
-  /* 8N1 without flow control (NULL options). */
-  d->io = shp_transport_tty_open(&conn, NULL);
-  if (d->io == NULL) {
-    free(d);
-    return shp_error_last();
   }
+  d->io = io;
   *out = d;
   return SHP_OK;
 }
@@ -48,12 +36,7 @@ static void covesion_close(shp_device *d) {
 }
 
 static int check_channel(shp_device *d, int channel) {
-  if (channel != 0)
-    return shp_error_set(SHP_ERR_INVALID,
-                         "%s: a Covesion OC controller has one channel (0), "
-                         "not %d",
-                         shp_transport_name(d->io), channel);
-  return SHP_OK;
+  return shp_serial_single_channel(d->io, "Covesion OC controller", channel);
 }
 
 /* One status request: set point, temperature, control state and the

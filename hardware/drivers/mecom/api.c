@@ -29,41 +29,30 @@ enum { MECOM_STATUS_RUN = 2, MECOM_STATUS_ERROR = 3 };
 #define MECOM_CHANNELS 2
 
 static int mecom_open(const shp_device_config *cfg, shp_device **out) {
-  shp_connection conn = *cfg->connection;
+  static const char *const keys[] = {"address", NULL};
+  char ctx[64];
   double address = 0.0;
-  if (conn.kind == NULL || strcmp(conn.kind, "tty") != 0)
+  int rc = shp_serial_check(cfg, "mecom", keys, ctx, sizeof ctx);
+  if (rc == SHP_OK && cfg->options != NULL)
+    rc = shp_yaml_number_opt(cfg->yaml, cfg->options, ctx, "address", &address,
+                             NULL);
+  if (rc != SHP_OK)
+    return rc;
+  if (address != floor(address) || address < 0.0 || address > 255.0)
     return shp_error_set(SHP_ERR_INVALID,
-                         "mecom: needs a tty connection (kind: tty, port: "
-                         "/dev/ttyUSB0), got kind \"%s\"",
-                         conn.kind ? conn.kind : "");
-  if (cfg->options != NULL) {
-    static const char *const keys[] = {"address", NULL};
-    char ctx[64];
-    shp_yaml_key_name(ctx, sizeof ctx, cfg->options_ctx, "options");
-    int rc = shp_yaml_check_keys(cfg->yaml, cfg->options, ctx, keys);
-    if (rc == SHP_OK)
-      rc = shp_yaml_number_opt(cfg->yaml, cfg->options, ctx, "address",
-                               &address, NULL);
-    if (rc != SHP_OK)
-      return rc;
-    if (address != floor(address) || address < 0.0 || address > 255.0)
-      return shp_error_set(SHP_ERR_INVALID,
-                           "%s.address: a MeCom address is an integer "
-                           "0..255, got %g",
-                           ctx, address);
-  }
-  if (conn.baud == 0)
-    conn.baud = MECOM_DEFAULT_BAUD;
+                         "%s.address: a MeCom address is an integer 0..255, "
+                         "got %g",
+                         ctx, address);
+  shp_transport *io = NULL;
+  if ((rc = shp_serial_open(cfg, MECOM_DEFAULT_BAUD, &io)) != SHP_OK)
+    return rc;
   shp_device *d = calloc(1, sizeof *d);
-  if (d == NULL)
+  if (d == NULL) {
+    shp_transport_close(io);
     return shp_error_set(SHP_ERR_NOMEM, "mecom: out of memory");
-  d->address = (uint8_t)address;
-  /* 8N1 without flow control (NULL options). */
-  d->io = shp_transport_tty_open(&conn, NULL);
-  if (d->io == NULL) {
-    free(d);
-    return shp_error_last();
   }
+  d->io = io;
+  d->address = (uint8_t)address;
   *out = d;
   return SHP_OK;
 }
