@@ -26,6 +26,8 @@
 
 #include <cmocka.h>
 
+#include "json_check.h"
+
 #include "spawn_run.h"
 
 #define STACK(name) SHP_EXAMPLES_DIR "/stacks/" name
@@ -49,40 +51,6 @@ static spawn_result run_env(const char *extra_env, const char *const *args) {
 #define run_as_user(...) run_env(NULL, (const char *const[]){__VA_ARGS__, NULL})
 
 /* ---- helpers ----------------------------------------------------------- */
-
-static json_t *parse_json(const char *text) {
-  json_error_t e;
-  /* Without JSON_DISABLE_EOF_CHECK anything after the one value (but
-   * whitespace) is an error: stdout holds nothing but the JSON. */
-  json_t *j = json_loads(text, 0, &e);
-  if (j == NULL)
-    fail_msg("stdout is not one JSON value (line %d: %s)", e.line, e.text);
-  return j;
-}
-
-static double number(const json_t *obj, const char *key) {
-  json_t *v = json_object_get(obj, key);
-  if (!json_is_number(v))
-    fail_msg("\"%s\" is missing or not a number", key);
-  return json_number_value(v);
-}
-
-/* An array of numbers, copied out; *n receives its length. */
-static double *numbers(const json_t *obj, const char *key, size_t *n) {
-  json_t *a = json_object_get(obj, key);
-  if (!json_is_array(a))
-    fail_msg("\"%s\" is missing or not an array", key);
-  *n = json_array_size(a);
-  double *v = malloc((*n ? *n : 1) * sizeof *v);
-  assert_non_null(v);
-  for (size_t i = 0; i < *n; i++) {
-    json_t *x = json_array_get(a, i);
-    if (!json_is_number(x))
-      fail_msg("%s[%zu] is not a number", key, i);
-    v[i] = json_number_value(x);
-  }
-  return v;
-}
 
 static char *temp_dir(void) {
   char *dir = strdup("/tmp/shp-cli-shapectl-XXXXXX");

@@ -27,6 +27,8 @@
 
 #include <cmocka.h>
 
+#include "tty_script.h"
+
 #define PORT "/dev/ttyUSB0"
 #define TIMEOUT_S 0.5
 
@@ -36,39 +38,11 @@ static double now_s(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* A descriptor on the port held for the whole case, opened before the
- * driver's (which asks for exclusive use): closing the driver's descriptor
- * then does not hang up the pseudo-terminal behind the emulated port, which
- * umockdev's script runner would take as the end of the device. */
-static int keeper = -1;
-
-/* The script's last exchange, on the kept descriptor: "end\r" answered by
- * "ok\r". Reached only if every earlier write matched the script. */
-static void finish_script(void) {
-  char line[8];
-  size_t got = 0;
-  assert_int_equal(write(keeper, "end\r", 4), 4);
-  while (got < 3) {
-    struct pollfd p = {.fd = keeper, .events = POLLIN};
-    if (poll(&p, 1, 2000) <= 0)
-      fail_msg("end marker: no \"ok\" within 2 s");
-    ssize_t n = read(keeper, line + got, 3 - got);
-    if (n <= 0 && errno != EAGAIN)
-      fail_msg("end marker: %s", n == 0 ? "end of file" : strerror(errno));
-    got += n > 0 ? (size_t)n : 0;
-  }
-  assert_memory_equal(line, "ok\r", 3);
-  close(keeper);
-  keeper = -1;
-}
-
 /* The driver's default baud rate (baud 0) is used. */
 static shp_device *open_driver(const char *name, const shp_driver **drv) {
   static const shp_connection tty = {
       .kind = "tty", .port = PORT, .timeout_s = TIMEOUT_S};
-  keeper = open(PORT, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-  if (keeper < 0)
-    fail_msg("%s: %s", PORT, strerror(errno));
+  script_begin(PORT);
   *drv = shp_hw_driver_find(name);
   assert_non_null(*drv);
   shp_device_config cfg = {.connection = &tty};
@@ -86,7 +60,7 @@ static void read_fails(const char *name, int code) {
   assert_int_equal(drv->oven_read(dev, 0, &r), code);
   assert_non_null(strstr(shp_error_detail(), PORT));
   drv->close(dev);
-  finish_script();
+  script_end();
 }
 
 /* One oven_read into silence: SHP_ERR_TIMEOUT within the timeout. */
@@ -101,7 +75,7 @@ static void read_times_out(const char *name) {
   assert_true(took < TIMEOUT_S + 0.5);
   assert_non_null(strstr(shp_error_detail(), PORT));
   drv->close(dev);
-  finish_script();
+  script_end();
 }
 
 /* ---- covesion ----------------------------------------------------------- */
@@ -134,7 +108,7 @@ static void test_covesion_reads_and_sets_temperature(void **state) {
   /* Holding sends nothing. */
   assert_int_equal(drv->oven_hold(dev, 0), SHP_OK);
   drv->close(dev);
-  finish_script();
+  script_end();
 }
 
 static void test_covesion_bad_checksum_is_protocol_error(void **state) {
@@ -166,7 +140,7 @@ static void test_mecom_reads_and_sets_temperature(void **state) {
   assert_int_equal(drv->oven_read(dev, 2, &r), SHP_ERR_INVALID);
   assert_int_equal(drv->oven_hold(dev, 0), SHP_OK);
   drv->close(dev);
-  finish_script();
+  script_end();
 }
 
 static void test_mecom_bad_crc_is_protocol_error(void **state) {
@@ -180,7 +154,7 @@ static void test_mecom_ack_out_of_step_is_protocol_error(void **state) {
   assert_int_equal(drv->oven_set(dev, 0, 45.0), SHP_ERR_PROTOCOL);
   assert_non_null(strstr(shp_error_detail(), PORT));
   drv->close(dev);
-  finish_script();
+  script_end();
 }
 
 static void test_mecom_silence_times_out(void **state) {

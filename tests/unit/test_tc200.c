@@ -28,6 +28,8 @@
 
 #include <cmocka.h>
 
+#include "tty_script.h"
+
 #define PORT "/dev/ttyUSB0"
 #define TIMEOUT_S 0.5
 
@@ -40,40 +42,8 @@ static double now_s(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* A descriptor on the port held for the whole case, opened before the
- * driver's (which asks for exclusive use): closing the driver's descriptor
- * then does not hang up the pseudo-terminal behind the emulated port, which
- * umockdev's script runner would take as the end of the device. */
-static int keeper = -1;
-
-static void keep_port_open(void) {
-  keeper = open(PORT, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-  if (keeper < 0)
-    fail_msg("%s: %s", PORT, strerror(errno));
-}
-
-/* The script's last exchange, on the kept descriptor: "end\r" answered by
- * "ok\r". Reached only if every earlier write matched the script. */
-static void finish_script(void) {
-  char line[8];
-  size_t got = 0;
-  assert_int_equal(write(keeper, "end\r", 4), 4);
-  while (got < 3) {
-    struct pollfd p = {.fd = keeper, .events = POLLIN};
-    if (poll(&p, 1, 2000) <= 0)
-      fail_msg("end marker: no \"ok\" within 2 s");
-    ssize_t n = read(keeper, line + got, 3 - got);
-    if (n <= 0 && errno != EAGAIN)
-      fail_msg("end marker: %s", n == 0 ? "end of file" : strerror(errno));
-    got += n > 0 ? (size_t)n : 0;
-  }
-  assert_memory_equal(line, "ok\r", 3);
-  close(keeper);
-  keeper = -1;
-}
-
 static shp_device *open_tc200(const shp_driver **drv) {
-  keep_port_open();
+  script_begin(PORT);
   *drv = shp_hw_driver_find("tc200");
   assert_non_null(*drv);
   shp_device_config cfg = {.connection = &tty};
@@ -105,7 +75,7 @@ static void test_tc200_reads_and_sets_temperature(void **state) {
   /* Holding sends nothing. */
   assert_int_equal(drv->oven_hold(dev, 0), SHP_OK);
   drv->close(dev);
-  finish_script();
+  script_end();
 }
 
 static void test_tc200_garbled_reply_is_protocol_error(void **state) {
@@ -115,7 +85,7 @@ static void test_tc200_garbled_reply_is_protocol_error(void **state) {
   assert_int_equal(drv->oven_read(dev, 0, &r), SHP_ERR_PROTOCOL);
   assert_non_null(strstr(shp_error_detail(), PORT));
   drv->close(dev);
-  finish_script();
+  script_end();
 }
 
 static void test_tc200_silence_times_out_within_timeout(void **state) {
@@ -129,7 +99,7 @@ static void test_tc200_silence_times_out_within_timeout(void **state) {
   assert_true(took < TIMEOUT_S + 0.5);
   assert_non_null(strstr(shp_error_detail(), PORT));
   drv->close(dev);
-  finish_script();
+  script_end();
 }
 
 typedef struct {
@@ -154,7 +124,7 @@ static void log_event(const shp_sup_event *ev, void *user) {
  * then a garbled reading: the supervisor trips with SHP_ERR_PROTOCOL and
  * holds the oven at 41.0 C, which sends nothing (the script checks it). */
 static void test_tc200_fault_through_supervisor_holds_oven(void **state) {
-  keep_port_open();
+  script_begin(PORT);
   shp_lab *lab = shp_lab_load(SHP_TEST_DATADIR "/umockdev/tc200-lab.yml");
   if (lab == NULL)
     fail_msg("lab: %s", shp_error_detail());
@@ -181,7 +151,7 @@ static void test_tc200_fault_through_supervisor_holds_oven(void **state) {
   shp_supervisor_close(s);
   shp_clock_free(clock);
   shp_lab_free(lab);
-  finish_script();
+  script_end();
 }
 
 int main(int argc, char **argv) {
