@@ -294,13 +294,10 @@ int cmd_optimize(int argc, char **argv) {
   int rc = parse(argc, argv, &a);
   if (rc != CLI_OK)
     return rc < 0 ? CLI_OK : rc;
-  shp_stack *s = shp_stack_load(a.stack);
-  shp_target *t = s ? shp_target_load(a.target) : NULL;
-  if (s == NULL || t == NULL) {
-    rc = cli_fail_lib(shp_error_last());
-    shp_stack_free(s);
+  shp_stack *s;
+  shp_target *t;
+  if ((rc = cli_load_inputs(a.stack, a.target, &s, &t)) != CLI_OK)
     return rc;
-  }
   shp_problem_spec spec = {.stack = s,
                            .target = t,
                            .vary = a.vary,

@@ -161,14 +161,10 @@ int cmd_simulate(int argc, char **argv) {
   int rc = parse(argc, argv, &a);
   if (rc != CLI_OK)
     return rc < 0 ? CLI_OK : rc;
-  shp_stack *s = shp_stack_load(a.stack);
-  if (s == NULL)
-    return cli_fail_lib(shp_error_last());
-  shp_target *t = NULL;
-  if (a.target != NULL && (t = shp_target_load(a.target)) == NULL) {
-    shp_stack_free(s);
-    return cli_fail_lib(shp_error_last());
-  }
+  shp_stack *s;
+  shp_target *t;
+  if ((rc = cli_load_inputs(a.stack, a.target, &s, &t)) != CLI_OK)
+    return rc;
   shp_simulation *sim = shp_simulate(s, t, a.no_dispersion);
   int status = CLI_OK;
   if (sim == NULL)

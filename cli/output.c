@@ -1,5 +1,7 @@
 #include "output.h"
 
+#include "cli.h"
+
 #include "shp/error.h"
 
 #include <errno.h>
@@ -123,4 +125,17 @@ void out_metrics_title(char *buf, size_t size, const char *name,
                m->rise_time_ps, m->fall_time_ps, 100 * m->ripple);
   if (m->has_error && w > 0 && (size_t)w < size)
     snprintf(buf + w, size - (size_t)w, ", error %.1f %%", 100 * m->error);
+}
+
+int cli_load_inputs(const char *stack_path, const char *target_path,
+                    shp_stack **stack, shp_target **target) {
+  *target = NULL;
+  if ((*stack = shp_stack_load(stack_path)) == NULL)
+    return cli_fail_lib(shp_error_last());
+  if (target_path != NULL && (*target = shp_target_load(target_path)) == NULL) {
+    shp_stack_free(*stack);
+    *stack = NULL;
+    return cli_fail_lib(shp_error_last());
+  }
+  return CLI_OK;
 }

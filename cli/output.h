@@ -39,6 +39,12 @@ void out_metrics_title(char *buf, size_t size, const char *name,
 int cli_plot_simulation(const char *file, const shp_stack *s,
                         const shp_simulation *sim);
 
+/* Load a stack file and, when target_path is not NULL, a target file.
+ * Returns CLI_OK with both, or the exit status after reporting the
+ * library's message (nothing is left to free). */
+int cli_load_inputs(const char *stack_path, const char *target_path,
+                    shp_stack **stack, shp_target **target);
+
 /* Whether a --plot path names a format we draw; says why not on stderr.
  * Checked before any work is done. */
 bool cli_plot_path_ok(const char *path);
