@@ -126,6 +126,10 @@ static int temperature_bounds(const shp_problem *p, size_t c, variable *v) {
       isnan(p->spec.temperature_min_c) ? -INFINITY : p->spec.temperature_min_c;
   double tmax =
       isnan(p->spec.temperature_max_c) ? INFINITY : p->spec.temperature_max_c;
+  if (p->spec.crystal_min_c != NULL)
+    tmin = fmax(tmin, p->spec.crystal_min_c[c]);
+  if (p->spec.crystal_max_c != NULL)
+    tmax = fmin(tmax, p->spec.crystal_max_c[c]);
   double lo = cr->temperature_c - period / 2,
          hi = cr->temperature_c + period / 2;
   if (lo < tmin) {

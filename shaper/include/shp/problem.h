@@ -49,6 +49,9 @@ typedef struct {
   double weight_ripple;       /* w_r >= 0 */
   /* Allowed crystal temperatures (a lab's limits); NAN = unlimited. */
   double temperature_min_c, temperature_max_c;
+  /* Each crystal's own allowed range as well (a lab file's limits), or
+   * NULL. */
+  const double *crystal_min_c, *crystal_max_c;
   double length_range; /* lengths vary by +- this fraction (0.1) */
   bool no_dispersion;
 } shp_problem_spec;
