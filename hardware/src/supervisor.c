@@ -216,6 +216,15 @@ static int trip(shp_supervisor *s, int code, int crystal, const char *fmt,
   return shp_error_set(code, "%s", s->fault.message);
 }
 
+int shp_supervisor_hold(shp_supervisor *s, const char *reason) {
+  if (s->tripped) {
+    hold_all(s);
+    return shp_error_set(s->fault.code, "%s", s->fault.message);
+  }
+  return trip(s, SHP_ERR_CANCELLED, -1, "%s",
+              reason != NULL ? reason : "stopped on request");
+}
+
 static int latched(shp_supervisor *s) {
   return shp_error_set(SHP_ERR_SAFETY,
                        "refused: the supervisor stopped on a fault: %s",

@@ -224,6 +224,49 @@ static void test_supervisor_cancel_stops_and_holds(void **state) {
   rig_close(&r);
 }
 
+/* An operator's stop while nothing waits: the ramp under way stops where
+ * it is, every oven holds, and the supervisor latches. */
+static void test_supervisor_hold_stops_ramp_and_latches(void **state) {
+  rig r;
+  rig_open(&r, NULL);
+  assert_int_equal(shp_supervisor_request(r.sup, 0, 100.0), SHP_OK);
+  for (int k = 0; k < 5; k++) {
+    shp_clock_sleep_s(r.clock, 10.0);
+    assert_int_equal(shp_supervisor_step(r.sup), SHP_OK);
+  }
+  size_t sent = count_kind(r.j, SHP_SUP_SETPOINT);
+  double last_sp = 0;
+  for (size_t i = 0; i < r.j->n; i++)
+    if (r.j->ev[i].kind == SHP_SUP_SETPOINT)
+      last_sp = r.j->ev[i].value_c;
+  assert_true(last_sp > 66.7432 && last_sp < 100.0);
+
+  assert_int_equal(shp_supervisor_hold(r.sup, "emergency stop"),
+                   SHP_ERR_CANCELLED);
+  const shp_sup_fault *f = shp_supervisor_fault(r.sup);
+  assert_non_null(f);
+  assert_int_equal(f->code, SHP_ERR_CANCELLED);
+  assert_int_equal(f->crystal, -1);
+  assert_string_equal(f->message, "emergency stop");
+  assert_int_equal(r.j->faults, 1);
+  assert_int_equal(r.j->holds, 4);
+  /* Later polls send nothing: the ramp stopped at its last setpoint. */
+  shp_clock_sleep_s(r.clock, 300.0);
+  assert_int_equal(shp_supervisor_step(r.sup), SHP_ERR_CANCELLED);
+  assert_int_equal(count_kind(r.j, SHP_SUP_SETPOINT), sent);
+  shp_oven_status st;
+  assert_int_equal(shp_supervisor_status(r.sup, 0, &st), SHP_OK);
+  assert_near(st.reading.setpoint_c, last_sp, 0);
+  assert_true(st.reading.output_on);
+  assert_int_equal(shp_supervisor_request(r.sup, 1, 70.0), SHP_ERR_SAFETY);
+  /* A second stop holds again and keeps the first fault. */
+  assert_int_equal(shp_supervisor_hold(r.sup, "again"), SHP_ERR_CANCELLED);
+  assert_string_equal(shp_supervisor_fault(r.sup)->message, "emergency stop");
+  assert_int_equal(r.j->faults, 1);
+  assert_int_equal(r.j->holds, 8);
+  rig_close(&r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_supervisor_refuses_setpoint_outside_limits),
@@ -236,6 +279,7 @@ int main(void) {
       cmocka_unit_test(test_supervisor_trips_on_impossible_reading),
       cmocka_unit_test(test_supervisor_holds_on_autocorrelator_fault),
       cmocka_unit_test(test_supervisor_cancel_stops_and_holds),
+      cmocka_unit_test(test_supervisor_hold_stops_ramp_and_latches),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

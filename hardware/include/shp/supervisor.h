@@ -120,6 +120,16 @@ int shp_supervisor_acquire(shp_supervisor *s, size_t averages,
  * Async-signal-safe. */
 void shp_supervisor_cancel(shp_supervisor *s);
 
+/* Stop now, from the thread that uses the supervisor: ask every oven to
+ * hold where it is and latch, as a fault does, with SHP_ERR_CANCELLED and
+ * reason (NULL: "stopped on request") as the fault's message, logging one
+ * SHP_SUP_FAULT and a SHP_SUP_HOLD per oven. For an operator's emergency
+ * stop while no wait or acquire runs; while one runs on another thread,
+ * call shp_supervisor_cancel instead, which does the same at its next poll.
+ * When already latched, every oven is asked to hold again and the first
+ * fault is kept. Returns SHP_ERR_CANCELLED, or the latched fault's code. */
+int shp_supervisor_hold(shp_supervisor *s, const char *reason);
+
 /* The latched fault, or NULL. Valid until the supervisor is closed. */
 const shp_sup_fault *shp_supervisor_fault(const shp_supervisor *s);
 
