@@ -82,5 +82,7 @@ int cmd_optimize(int argc, char **argv);
 int cmd_tolerance(int argc, char **argv);
 int cmd_design(int argc, char **argv);
 int cmd_hw(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_journal(int argc, char **argv);
 
 #endif

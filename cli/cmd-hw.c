@@ -2,6 +2,7 @@
  * supervisor. Without a lab file every subcommand runs against the built-in
  * simulated lab on examples/stacks/fan4.yml. */
 #include "cli.h"
+#include "lab-session.h"
 #include "output.h"
 
 #include "shp/datadir.h"
@@ -42,83 +43,9 @@ static const char usage[] =
     "and whether it is present (a tty node that exists, a USB vendor:product\n"
     "[:serial] on the bus; sim always). Nothing present is not an error.\n";
 
-/* The open lab: its file, clock and supervisor. */
-typedef struct {
-  shp_lab *lab;
-  shp_clock *clock;
-  shp_supervisor *sup;
-  bool progress; /* stderr is a terminal */
-  double last_progress_s;
-} hw_session;
-
-static shp_supervisor *volatile interrupted_sup;
-
-static void on_interrupt(int sig) {
-  (void)sig;
-  if (interrupted_sup != NULL)
-    shp_supervisor_cancel(interrupted_sup);
-}
-
-static void on_event(const shp_sup_event *e, void *user) {
-  hw_session *h = user;
-  switch (e->kind) {
-  case SHP_SUP_FAULT:
-  case SHP_SUP_HOLD:
-  case SHP_SUP_SETTLED:
-    fprintf(stderr, "shapectl: [%.1f s] %s\n", e->time_s, e->message);
-    break;
-  case SHP_SUP_PROGRESS:
-    /* A line every ten seconds of lab time is enough to watch a ramp. */
-    if (h->progress && e->time_s - h->last_progress_s >= 10.0) {
-      h->last_progress_s = e->time_s;
-      fprintf(stderr, "shapectl: [%.1f s] %s\n", e->time_s, e->message);
-    }
-    break;
-  case SHP_SUP_SETPOINT:
-    break;
-  }
-}
-
-static void hw_close(hw_session *h) {
-  interrupted_sup = NULL;
-  shp_supervisor_close(h->sup);
-  shp_clock_free(h->clock);
-  shp_lab_free(h->lab);
-}
-
-static int hw_open(const char *path, hw_session *h) {
-  *h = (hw_session){.progress = isatty(2), .last_progress_s = -1e300};
-  if (path != NULL) {
-    h->lab = shp_lab_load(path);
-  } else {
-    char stack[PATH_MAX];
-    if (shp_data_find("examples/stacks/fan4.yml", stack, sizeof stack) !=
-        SHP_OK)
-      return cli_fail_lib(shp_error_last());
-    fprintf(stderr, "shapectl: no lab file: using the simulated lab on %s\n",
-            stack);
-    h->lab = shp_lab_default_sim(stack);
-  }
-  if (h->lab == NULL)
-    return cli_fail_lib(shp_error_last());
-  double speedup = shp_lab_sim_speedup(h->lab);
-  h->clock = speedup < 0 ? shp_clock_new_real() : shp_clock_new_sim(speedup);
-  if (h->clock == NULL) {
-    cli_error("out of memory");
-    return CLI_FAILURE;
-  }
-  h->sup = shp_supervisor_open(h->lab, h->clock, on_event, h);
-  if (h->sup == NULL)
-    return cli_fail_lib(shp_error_last());
-  interrupted_sup = h->sup;
-  signal(SIGINT, on_interrupt);
-  signal(SIGTERM, on_interrupt);
-  return CLI_OK;
-}
-
 /* ---- status -------------------------------------------------------------- */
 
-static json_t *oven_json(const hw_session *h, size_t i,
+static json_t *oven_json(const cli_lab *h, size_t i,
                          const shp_oven_status *st, int rc) {
   const shp_lab_oven *o = &h->lab->ovens[i];
   const shp_oven_reading *r = &st->reading;
@@ -137,7 +64,7 @@ static json_t *oven_json(const hw_session *h, size_t i,
          : json_string(shp_error_detail()));
 }
 
-static void oven_text(const hw_session *h, size_t i, const shp_oven_status *st,
+static void oven_text(const cli_lab *h, size_t i, const shp_oven_status *st,
                       int rc) {
   const shp_lab_oven *o = &h->lab->ovens[i];
   const shp_oven_reading *r = &st->reading;
@@ -157,7 +84,7 @@ static void oven_text(const hw_session *h, size_t i, const shp_oven_status *st,
          o->min_c, o->max_c);
 }
 
-static int status_run(hw_session *h, bool json) {
+static int status_run(cli_lab *h, bool json) {
   json_t *ovens = json_array();
   int status = CLI_OK;
   for (size_t i = 0; i < h->lab->oven_count; i++) {
@@ -191,7 +118,7 @@ static int status_run(hw_session *h, bool json) {
 /* ---- set ------------------------------------------------------------------
  */
 
-static int set_run(hw_session *h, size_t crystal, double t, bool wait) {
+static int set_run(cli_lab *h, size_t crystal, double t, bool wait) {
   int rc = shp_supervisor_request(h->sup, crystal, t);
   if (rc != SHP_OK) {
     cli_error("%s", shp_error_detail());
@@ -228,7 +155,7 @@ static int plot_trace(const char *file, const shp_trace *tr) {
   return CLI_OK;
 }
 
-static int acquire_run(hw_session *h, size_t averages, bool json,
+static int acquire_run(cli_lab *h, size_t averages, bool json,
                        const char *csv, const char *plot) {
   const shp_trace *tr;
   int rc = shp_supervisor_acquire(h->sup, averages, &tr);
@@ -327,8 +254,8 @@ static int hw_run(const char *cmd, int argc, char **argv) {
     return rc;
   if (strcmp(cmd, "list") == 0)
     return cli_hw_list(a.lab, a.json);
-  hw_session h;
-  if ((rc = hw_open(a.lab, &h)) == CLI_OK) {
+  cli_lab h;
+  if ((rc = cli_lab_open(a.lab, NULL, &h)) == CLI_OK) {
     if (strcmp(cmd, "status") == 0)
       rc = status_run(&h, a.json);
     else if (strcmp(cmd, "set") == 0)
@@ -340,7 +267,7 @@ static int hw_run(const char *cmd, int argc, char **argv) {
     else
       rc = acquire_run(&h, a.averages, a.json, a.csv, a.plot);
   }
-  hw_close(&h);
+  cli_lab_close(&h);
   return rc;
 }
 

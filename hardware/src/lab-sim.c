@@ -5,6 +5,9 @@
 #include "shp/error.h"
 #include "shp/yamlfile.h"
 
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -213,4 +216,53 @@ int shp_lab_read_sim(shp_yaml *y, yaml_node_t *map, shp_lab_sim *sim,
   if (rc == SHP_OK)
     rc = read_faults(y, map, sim, n);
   return rc;
+}
+
+/* ---- the hidden truth ------------------------------------------------------ */
+
+static double hidden(gsl_rng *r, const shp_sim_error *e, size_t i) {
+  /* Draw even when the value is given, so that giving one error explicitly
+   * does not change the others drawn from the same seed. */
+  double drawn = e->sigma > 0 ? gsl_ran_gaussian(r, e->sigma) : 0.0;
+  return e->values ? e->values[i] : drawn;
+}
+
+shp_stack *shp_lab_sim_truth_of(const shp_lab *lab, const shp_lab_sim *p) {
+  shp_stack *truth = shp_stack_load(lab->stack_path);
+  if (truth == NULL)
+    return NULL;
+  gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+  if (r == NULL) {
+    shp_stack_free(truth);
+    shp_error_set(SHP_ERR_NOMEM, "sim: out of memory");
+    return NULL;
+  }
+  gsl_rng_set(r, p->seed);
+  for (size_t i = 0; i < truth->crystal_count; i++) {
+    shp_stack_crystal *c = &truth->crystals[i];
+    c->phase_offset_rad += hidden(r, &p->phase_offset_rad, i);
+    c->azimuth_deg += hidden(r, &p->azimuth_error_deg, i);
+    c->length_mm += 1e-3 * hidden(r, &p->length_error_um, i);
+    c->has_temperature = c->has_phase_offset = true;
+  }
+  gsl_rng_free(r);
+  return truth;
+}
+
+shp_stack *shp_lab_sim_truth(const shp_lab *lab) {
+  if (shp_lab_sim_speedup(lab) < 0) {
+    shp_error_set(SHP_ERR_INVALID, "%s: not a simulated lab",
+                  lab->path ? lab->path : "lab");
+    return NULL;
+  }
+  if (lab->sim != NULL)
+    return shp_lab_sim_truth_of(lab, lab->sim);
+  shp_lab_sim *p = shp_lab_sim_new(lab->oven_count, lab->stack);
+  if (p == NULL) {
+    shp_error_set(SHP_ERR_NOMEM, "sim: out of memory");
+    return NULL;
+  }
+  shp_stack *t = shp_lab_sim_truth_of(lab, p);
+  shp_lab_sim_free(p);
+  return t;
 }

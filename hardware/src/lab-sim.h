@@ -53,6 +53,9 @@ struct shp_lab_sim {
 shp_lab_sim *shp_lab_sim_new(size_t n, const shp_stack *stack);
 void shp_lab_sim_free(shp_lab_sim *s);
 
+/* The true stack for these sim parameters (see shp_lab_sim_truth). */
+shp_stack *shp_lab_sim_truth_of(const shp_lab *lab, const shp_lab_sim *p);
+
 /* Read a lab file's sim mapping over the defaults in sim. Errors name the
  * file, line and key. */
 int shp_lab_read_sim(shp_yaml *y, yaml_node_t *map, shp_lab_sim *sim,

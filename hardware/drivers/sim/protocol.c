@@ -8,37 +8,18 @@
 
 #include <gsl/gsl_randist.h>
 #include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* ---- the true stack ------------------------------------------------------ */
 
-static double hidden(gsl_rng *r, const shp_sim_error *e, size_t i) {
-  /* Draw even when the value is given, so that giving one error explicitly
-   * does not change the others drawn from the same seed. */
-  double drawn = e->sigma > 0 ? gsl_ran_gaussian(r, e->sigma) : 0.0;
-  return e->values ? e->values[i] : drawn;
-}
-
 /* The stack file with the hidden errors applied: what the light really
  * goes through. Kept only here, on the instrument side. */
 static int make_truth(shp_device *d) {
-  d->truth = shp_stack_load(d->lab->stack_path);
-  if (d->truth == NULL)
-    return shp_error_last();
-  gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-  if (r == NULL)
-    return shp_error_set(SHP_ERR_NOMEM, "sim: out of memory");
-  gsl_rng_set(r, d->p->seed);
-  for (size_t i = 0; i < d->truth->crystal_count; i++) {
-    shp_stack_crystal *c = &d->truth->crystals[i];
-    c->phase_offset_rad += hidden(r, &d->p->phase_offset_rad, i);
-    c->azimuth_deg += hidden(r, &d->p->azimuth_error_deg, i);
-    c->length_mm += 1e-3 * hidden(r, &d->p->length_error_um, i);
-    c->has_temperature = c->has_phase_offset = true;
-  }
-  gsl_rng_free(r);
-  return SHP_OK;
+  d->truth = shp_lab_sim_truth_of(d->lab, d->p);
+  return d->truth ? SHP_OK : shp_error_last();
 }
 
 /* ---- lifecycle ----------------------------------------------------------- */
@@ -56,9 +37,12 @@ int sim_device_init(shp_device *d, const shp_lab *lab, shp_clock *clock,
   d->oven_count = lab->oven_count;
   d->ovens = calloc(d->oven_count, sizeof *d->ovens);
   d->noise = gsl_rng_alloc(gsl_rng_mt19937);
+  d->ac_noise = gsl_rng_alloc(gsl_rng_mt19937);
+  d->ac_setpoints = calloc(d->oven_count, sizeof *d->ac_setpoints);
   d->ac = calloc(d->p->points, sizeof *d->ac);
   d->ac_sum = calloc(d->p->points, sizeof *d->ac_sum);
   if (d->ovens == NULL || d->noise == NULL || d->ac == NULL ||
+      d->ac_noise == NULL || d->ac_setpoints == NULL ||
       d->ac_sum == NULL)
     return shp_error_set(SHP_ERR_NOMEM, "sim: out of memory");
   /* A seed of its own, so the noise never shifts the hidden errors. */
@@ -75,6 +59,8 @@ int sim_device_init(shp_device *d, const shp_lab *lab, shp_clock *clock,
 void sim_device_clear(shp_device *d) {
   shp_stack_free(d->truth);
   gsl_rng_free(d->noise);
+  gsl_rng_free(d->ac_noise);
+  free(d->ac_setpoints);
   free(d->ovens);
   free(d->ac);
   free(d->ac_sum);
@@ -187,6 +173,28 @@ static int true_trace(shp_device *d) {
   return SHP_OK;
 }
 
+/* FNV-1a over the seed, the setpoints (to a microkelvin) and the count of
+ * traces taken at them. */
+static void seed_trace_noise(shp_device *d) {
+  bool same = true;
+  for (size_t i = 0; i < d->oven_count; i++)
+    same = same && d->ac_setpoints[i] == d->ovens[i].setpoint_c;
+  d->ac_count = same ? d->ac_count + 1 : 0;
+  uint64_t h = 1469598103934665603u;
+  uint64_t words[3] = {d->p->seed, d->ac_count, 0};
+  for (size_t i = 0; i < d->oven_count + 2; i++) {
+    uint64_t w = i < 2 ? words[i]
+                       : (uint64_t)llround(d->ovens[i - 2].setpoint_c * 1e6);
+    for (int b = 0; b < 8; b++) {
+      h ^= (w >> (8 * b)) & 0xffu;
+      h *= 1099511628211u;
+    }
+  }
+  for (size_t i = 0; i < d->oven_count; i++)
+    d->ac_setpoints[i] = d->ovens[i].setpoint_c;
+  gsl_rng_set(d->ac_noise, (unsigned long)(h ^ (h >> 32)));
+}
+
 int sim_acquire(shp_device *d, size_t averages, shp_trace *trace) {
   const shp_lab_sim *p = d->p;
   const shp_lab_autocorrelator *a = &d->lab->autocorrelator;
@@ -200,6 +208,7 @@ int sim_acquire(shp_device *d, size_t averages, shp_trace *trace) {
                          trace->capacity, p->points);
   if ((rc = true_trace(d)) != SHP_OK)
     return rc;
+  seed_trace_noise(d);
   memset(d->ac_sum, 0, p->points * sizeof *d->ac_sum);
   for (size_t scan = 0; scan < averages; scan++) {
     shp_clock_sleep_s(d->clock, p->scan_time_s);
@@ -207,7 +216,7 @@ int sim_acquire(shp_device *d, size_t averages, shp_trace *trace) {
       return rc;
     for (size_t k = 0; k < p->points; k++)
       d->ac_sum[k] += d->ac[k] + p->background +
-                      (p->noise > 0 ? gsl_ran_gaussian(d->noise, p->noise) : 0);
+                      (p->noise > 0 ? gsl_ran_gaussian(d->ac_noise, p->noise) : 0);
   }
   /* The instrument's own delay axis, which the lab's calibration maps back
    * to picoseconds: delay_ps = scale * d + offset_ps. */

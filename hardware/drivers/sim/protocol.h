@@ -30,7 +30,13 @@ struct shp_device {
   double timeout_s;
   sim_oven *ovens; /* one per crystal */
   size_t oven_count;
-  gsl_rng *noise;   /* sensor and trace noise */
+  gsl_rng *noise;   /* sensor noise */
+  /* Trace noise: seeded from the lab's seed, the ovens' setpoints and how
+   * many traces were taken at them, so that a run resumed in a new process
+   * sees the noise the interrupted one would have seen. */
+  gsl_rng *ac_noise;
+  double *ac_setpoints; /* the setpoints the count is for */
+  unsigned long ac_count;
   shp_stack *truth; /* the stack as it really is */
   double *ac;       /* points, one scan */
   double *ac_sum;   /* points, the running sum over scans */

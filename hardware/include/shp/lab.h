@@ -85,6 +85,14 @@ shp_lab *shp_lab_default_sim(const char *stack_path);
 
 void shp_lab_free(shp_lab *lab);
 
+/* The simulated lab's true stack: the stack file with the hidden errors
+ * (phase offsets, azimuth and length errors) applied, as the sim driver
+ * builds it. For showing what the light really did, after a run, and for
+ * tests: the closed loop never calls it. Returns NULL with
+ * shp_error_detail() (SHP_ERR_INVALID for a lab with no simulated devices).
+ * Owned by the caller: shp_stack_free. */
+shp_stack *shp_lab_sim_truth(const shp_lab *lab);
+
 /* The clock a lab runs on: when every device uses the sim driver, the
  * speedup of its sim section (>= 0, see shp_clock_new_sim); otherwise -1,
  * meaning real time. */

@@ -1,0 +1,153 @@
+/* shapectl journal show: what a run journal recorded, and its convergence. */
+#include "cli.h"
+#include "output.h"
+
+#include "shp/error.h"
+#include "shp/journal.h"
+#include "shp/plot.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+    "usage: shapectl journal show FILE [--plot FILE] [--json]\n"
+    "\n"
+    "Summarises a run journal (shapectl run --journal): the run's inputs,\n"
+    "every measured autocorrelation error, fit and oven move, and how it\n"
+    "ended (or that it did not: a crash leaves no end record, and `run\n"
+    "--resume` continues it). --plot draws the measured error and the\n"
+    "model's prediction against oven moves.\n";
+
+static const char *str(json_t *rec, const char *key) {
+  const char *s = json_string_value(json_object_get(rec, key));
+  return s ? s : "-";
+}
+
+static int show(const char *path, const char *plot, bool json) {
+  json_t *recs;
+  size_t valid;
+  bool torn;
+  if (shp_journal_read(path, &recs, &valid, &torn) != SHP_OK)
+    return cli_fail_lib(shp_error_last());
+  size_t n = json_array_size(recs);
+  json_t *start = json_array_get(recs, 0);
+  if (n == 0 || strcmp(str(start, "type"), "start") != 0) {
+    json_decref(recs);
+    cli_error("journal: %s: not a run journal (no start record)", path);
+    return CLI_USAGE;
+  }
+  double *it = calloc(n, sizeof *it), *err = calloc(n, sizeof *err);
+  double *pit = calloc(n, sizeof *pit), *pred = calloc(n, sizeof *pred);
+  if (it == NULL || err == NULL || pit == NULL || pred == NULL) {
+    free(it);
+    free(err);
+    free(pit);
+    free(pred);
+    json_decref(recs);
+    return cli_fail_lib(shp_error_set(SHP_ERR_NOMEM, "out of memory"));
+  }
+  size_t nm = 0, np = 0, fits = 0, resumes = 0;
+  json_t *end = NULL, *fault = NULL;
+  for (size_t k = 0; k < n; k++) {
+    json_t *r = json_array_get(recs, k);
+    const char *t = str(r, "type");
+    double i = json_number_value(json_object_get(r, "iteration"));
+    if (strcmp(t, "measure") == 0) {
+      it[nm] = i;
+      err[nm++] = json_number_value(json_object_get(r, "error"));
+    } else if (strcmp(t, "plan") == 0) {
+      double p = json_number_value(json_object_get(r, "predicted_error"));
+      if (p >= 0) {
+        pit[np] = i + 1;
+        pred[np++] = p;
+      }
+    } else if (strcmp(t, "fit") == 0) {
+      fits++;
+    } else if (strcmp(t, "resume") == 0) {
+      resumes++;
+    } else if (strcmp(t, "fault") == 0) {
+      fault = r;
+    } else if (strcmp(t, "end") == 0) {
+      end = r;
+    }
+  }
+  int rc = CLI_OK;
+  if (json) {
+    json_t *o = json_pack(
+        "{s:s, s:s, s:s, s:s, s:o, s:I, s:I, s:I, s:b, s:o, s:O?}", "journal",
+        path, "lab", str(start, "lab"), "stack", str(start, "stack"), "mode",
+        str(start, "mode"), "errors", out_array(err, nm), "measurements",
+        (json_int_t)nm, "fits", (json_int_t)fits, "resumes",
+        (json_int_t)resumes, "torn", torn, "fault",
+        fault ? json_string(str(fault, "message")) : json_null(), "end", end);
+    rc = cli_print_json(o);
+  } else {
+    printf("journal %s: %s run, started %s\n", path, str(start, "mode"),
+           str(start, "time"));
+    printf("  lab %s\n  stack %s\n  target %s\n", str(start, "lab"),
+           str(start, "stack"), str(start, "target"));
+    for (size_t k = 0; k < nm; k++)
+      printf("  moves %3.0f  measured error %.4f\n", it[k], err[k]);
+    printf("  %zu fit%s, %zu resume%s%s\n", fits, fits == 1 ? "" : "s",
+           resumes, resumes == 1 ? "" : "s",
+           torn ? "; the last record is torn (a crash mid-write)" : "");
+    if (fault != NULL)
+      printf("  fault: %s\n", str(fault, "message"));
+    if (end != NULL)
+      printf("  ended: %s\n", str(end, "message"));
+    else
+      printf("  no end record: the run was cut off (shapectl run --resume "
+             "%s continues it)\n",
+             path);
+  }
+  if (rc == CLI_OK && plot != NULL && nm > 0) {
+    shp_plot_series s[] = {
+        {it, err, nm, "measured", SHP_PLOT_LINE, 0},
+        {pit, pred, np, "model's prediction", SHP_PLOT_DASHED, 1}};
+    shp_plot_panel panel = {.title = "Convergence",
+                            .xlabel = "oven moves",
+                            .ylabel = "autocorrelation error (relative RMS)",
+                            .series = s,
+                            .series_count = np > 0 ? 2 : 1};
+    shp_plot_figure fig = {.title = path, .panels = &panel, .panel_count = 1};
+    int prc = shp_plot_save(&fig, plot, 900, 500);
+    if (prc != SHP_OK)
+      rc = cli_fail_lib(prc);
+    else
+      fprintf(stderr, "shapectl: wrote %s\n", plot);
+  }
+  free(it);
+  free(err);
+  free(pit);
+  free(pred);
+  json_decref(recs);
+  return rc;
+}
+
+static int journal_show(int argc, char **argv) {
+  const char *plot = NULL;
+  bool json = false;
+  cli_opt opts[] = {CLI_OPT("plot", CLI_STRING, &plot),
+                    CLI_OPT("json", CLI_FLAG, &json), CLI_OPT_END};
+  char *pos[1] = {NULL};
+  size_t count = 0;
+  int rc = cli_parse(argc, argv, opts, usage, pos, 1, &count);
+  if (rc != CLI_OK)
+    return rc < 0 ? CLI_OK : rc;
+  if (count != 1) {
+    cli_error("journal show: expected one journal file");
+    return CLI_USAGE;
+  }
+  if (plot != NULL && !cli_plot_path_ok(plot))
+    return CLI_USAGE;
+  return show(pos[0], plot, json);
+}
+
+int cmd_journal(int argc, char **argv) {
+  static const cli_command table[] = {
+      {"show", journal_show, "summary and convergence plot of a run journal"},
+      {NULL, NULL, NULL}};
+  return cli_dispatch("journal", table, argc, argv);
+}

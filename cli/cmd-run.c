@@ -1,0 +1,301 @@
+/* shapectl run: the closed loop on a lab (default: the simulated lab). */
+#include "cli.h"
+#include "lab-session.h"
+#include "output.h"
+
+#include "shp/error.h"
+#include "shp/planning.h"
+#include "shp/plot.h"
+#include "shp/run.h"
+#include "shp/simulation.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+    "usage: shapectl run [LAB.yml] --target TARGET.yml [--stack STACK.yml]\n"
+    "           [--max-iterations N] [--tolerance X] [--averages N]\n"
+    "           [--model-free] [--seed S] [--journal FILE | --resume FILE]\n"
+    "           [--json] [--plot FILE]\n"
+    "\n"
+    "Closed-loop shaping: each iteration acquires an averaged\n"
+    "autocorrelation, fits the model's unknowns (per-crystal phase offsets,\n"
+    "pulse width, the autocorrelator's scale, background and delay\n"
+    "calibration) to every trace so far, optimises the temperatures on the\n"
+    "fitted model for the target, and moves the ovens through the safety\n"
+    "supervisor, until the measured autocorrelation matches the target's\n"
+    "within --tolerance (relative RMS, default 0.02) or --max-iterations oven\n"
+    "moves (default 20; 200 with --model-free, a direct search on the\n"
+    "measured error). Progress goes to stderr; --json prints the result.\n"
+    "\n"
+    "--journal FILE records every step (JSON Lines, synced before each\n"
+    "action); --resume FILE continues an interrupted run from its journal.\n"
+    "Ctrl-C or a fault stops the run with every oven holding (exit 1).\n"
+    "Without LAB.yml the simulated lab runs on --stack (default\n"
+    "examples/stacks/design-flat-top-5ps.yml), its crystal errors hidden\n"
+    "from the controller. --plot draws the target, the measured and target\n"
+    "autocorrelations and, on a simulated lab, the true output pulse.\n";
+
+typedef struct {
+  const char *lab, *target, *stack, *journal, *resume, *plot;
+  size_t max_iterations, averages, seed;
+  double tolerance;
+  bool model_free, json;
+} run_args;
+
+typedef struct {
+  double *delay, *signal, *target_ac;
+  size_t count;
+} last_trace;
+
+static void on_progress(const shp_run_event *e, void *user) {
+  last_trace *t = user;
+  switch (e->kind) {
+  case SHP_RUN_EV_MEASURED:
+    fprintf(stderr, "shapectl: %s\n", e->message);
+    if (e->trace != NULL && e->trace->count > 0) {
+      size_t n = e->trace->count;
+      double *d = realloc(t->delay, n * sizeof *d);
+      if (d != NULL)
+        t->delay = d;
+      double *s = realloc(t->signal, n * sizeof *s);
+      if (s != NULL)
+        t->signal = s;
+      double *a = realloc(t->target_ac, n * sizeof *a);
+      if (a != NULL)
+        t->target_ac = a;
+      if (d == NULL || s == NULL || a == NULL) {
+        t->count = 0;
+        break;
+      }
+      memcpy(t->delay, e->trace->delay_ps, n * sizeof *d);
+      memcpy(t->signal, e->trace->signal, n * sizeof *s);
+      memcpy(t->target_ac, e->target_ac, n * sizeof *a);
+      t->count = n;
+    }
+    break;
+  case SHP_RUN_EV_FITTED:
+  case SHP_RUN_EV_PLANNED:
+    fprintf(stderr, "shapectl: %s\n", e->message);
+    break;
+  case SHP_RUN_EV_MOVED:
+    fprintf(stderr, "shapectl: %s\n", e->message);
+    break;
+  case SHP_RUN_EV_DONE:
+    break;
+  }
+}
+
+/* The measured trace scaled onto the target's (best amplitude and
+ * background), for the plot. */
+static void scale_onto(const last_trace *t, double *out) {
+  double sx = 0, sy = 0, sxx = 0, sxy = 0, n = (double)t->count;
+  for (size_t k = 0; k < t->count; k++) {
+    sx += t->signal[k];
+    sy += t->target_ac[k];
+    sxx += t->signal[k] * t->signal[k];
+    sxy += t->signal[k] * t->target_ac[k];
+  }
+  double det = n * sxx - sx * sx;
+  double a = det != 0 ? (n * sxy - sx * sy) / det : 1.0;
+  double b = (sy - a * sx) / n;
+  for (size_t k = 0; k < t->count; k++)
+    out[k] = a * t->signal[k] + b;
+}
+
+/* Target and measured autocorrelation; with a simulated lab, the true
+ * output pulse at the final setpoints against the target. */
+static int plot_run(const char *file, const cli_lab *h,
+                    const shp_target *target, const shp_run_result *r,
+                    const last_trace *t) {
+  double *scaled = calloc(t->count ? t->count : 1, sizeof *scaled);
+  if (scaled == NULL)
+    return cli_fail_lib(shp_error_set(SHP_ERR_NOMEM, "out of memory"));
+  scale_onto(t, scaled);
+  shp_simulation *sim = NULL;
+  shp_stack *truth = NULL;
+  if (shp_lab_sim_speedup(h->lab) >= 0 &&
+      (truth = shp_lab_sim_truth(h->lab)) != NULL) {
+    for (size_t i = 0; i < truth->crystal_count; i++)
+      truth->crystals[i].temperature_c = r->setpoints_c[i];
+    sim = shp_simulate(truth, target, false);
+  }
+  shp_plot_series ac[] = {
+      {t->delay, scaled, t->count, "measured", SHP_PLOT_LINE, 0},
+      {t->delay, t->target_ac, t->count, "target", SHP_PLOT_DASHED, 1}};
+  double *tx = NULL, *ty = NULL;
+  shp_plot_series pulse[2];
+  size_t np = 0;
+  if (sim != NULL && sim->target != NULL) {
+    size_t n = sim->n;
+    tx = malloc(n * sizeof *tx);
+    ty = malloc(n * sizeof *ty);
+    if (tx != NULL && ty != NULL) {
+      for (size_t j = 0; j < n; j++) {
+        tx[j] = sim->time_ps[j] - sim->metrics.error_shift_ps;
+        ty[j] = sim->target[j] / sim->metrics.error_scale;
+      }
+      pulse[np++] = (shp_plot_series){sim->time_ps, sim->intensity, n,
+                                      "true output (simulated lab)",
+                                      SHP_PLOT_LINE, 0};
+      pulse[np++] =
+          (shp_plot_series){tx, ty, n, "target", SHP_PLOT_DASHED, 1};
+    }
+  }
+  shp_plot_panel panels[2] = {
+      {.title = "Output pulse",
+       .xlabel = "time (ps)",
+       .ylabel = "intensity (1/ps)",
+       .series = pulse,
+       .series_count = np},
+      {.title = "Autocorrelation",
+       .xlabel = "delay (ps)",
+       .ylabel = "autocorrelation",
+       .series = ac,
+       .series_count = 2}};
+  char title[600];
+  snprintf(title, sizeof title, "%s%s", r->message,
+           sim ? "" : " (no simulated truth to show)");
+  shp_plot_figure fig = {.title = title,
+                         .panels = np ? panels : panels + 1,
+                         .panel_count = np ? 2 : 1};
+  int rc = shp_plot_save(&fig, file, 1200, np ? 800 : 450);
+  free(tx);
+  free(ty);
+  free(scaled);
+  shp_simulation_free(sim);
+  shp_stack_free(truth);
+  if (rc != SHP_OK)
+    return cli_fail_lib(rc);
+  fprintf(stderr, "shapectl: wrote %s\n", file);
+  return CLI_OK;
+}
+
+static int print_result(const shp_run_result *r, const run_args *a) {
+  if (!a->json) {
+    printf("%s\n", r->message);
+    for (size_t i = 0; i < r->crystal_count; i++) {
+      printf("crystal %zu  setpoint %.4f C", i, r->setpoints_c[i]);
+      if (r->phase_offsets_rad != NULL)
+        printf("  fitted phase offset %+.4f rad", r->phase_offsets_rad[i]);
+      printf("\n");
+    }
+    return CLI_OK;
+  }
+  json_t *o = json_pack(
+      "{s:b, s:I, s:o, s:s, s:o, s:o, s:s}", "converged", r->converged,
+      "iterations", (json_int_t)r->iterations, "final_error",
+      out_number(r->final_error), "mode",
+      a->model_free ? "model-free" : "model", "setpoints_c",
+      out_array(r->setpoints_c, r->crystal_count), "phase_offsets_rad",
+      r->phase_offsets_rad ? out_array(r->phase_offsets_rad, r->crystal_count)
+                           : json_null(),
+      "message", r->message);
+  return cli_print_json(o);
+}
+
+static int parse(int argc, char **argv, run_args *a) {
+  *a = (run_args){.tolerance = 0.02, .seed = 1};
+  bool seen_tol = false;
+  cli_opt opts[] = {CLI_OPT("target", CLI_STRING, &a->target),
+                    CLI_OPT("stack", CLI_STRING, &a->stack),
+                    CLI_OPT("max-iterations", CLI_SIZE, &a->max_iterations),
+                    CLI_OPT_SEEN("tolerance", CLI_DOUBLE, &a->tolerance,
+                                 &seen_tol),
+                    CLI_OPT("averages", CLI_SIZE, &a->averages),
+                    CLI_OPT("seed", CLI_SIZE, &a->seed),
+                    CLI_OPT("model-free", CLI_FLAG, &a->model_free),
+                    CLI_OPT("journal", CLI_STRING, &a->journal),
+                    CLI_OPT("resume", CLI_STRING, &a->resume),
+                    CLI_OPT("json", CLI_FLAG, &a->json),
+                    CLI_OPT("plot", CLI_STRING, &a->plot),
+                    CLI_OPT_END};
+  char *pos[1] = {NULL};
+  size_t count = 0;
+  int rc = cli_parse(argc, argv, opts, usage, pos, 1, &count);
+  if (rc != CLI_OK)
+    return rc;
+  a->lab = pos[0];
+  if (count > 1 || a->target == NULL) {
+    cli_error("run: expected [LAB.yml] and --target TARGET.yml");
+    return CLI_USAGE;
+  }
+  if (!(a->tolerance > 0 && a->tolerance < 1)) {
+    cli_error("run: --tolerance must be between 0 and 1, got %g",
+              a->tolerance);
+    return CLI_USAGE;
+  }
+  if (a->journal != NULL && a->resume != NULL) {
+    cli_error("run: --journal and --resume exclude each other (a resumed "
+              "run appends to the journal it resumes)");
+    return CLI_USAGE;
+  }
+  if (a->lab != NULL && a->stack != NULL) {
+    cli_error("run: --stack is for the simulated lab; LAB.yml names its "
+              "own stack");
+    return CLI_USAGE;
+  }
+  if (a->plot != NULL && !cli_plot_path_ok(a->plot))
+    return CLI_USAGE;
+  return CLI_OK;
+}
+
+int cmd_run(int argc, char **argv) {
+  run_args a;
+  int rc = parse(argc, argv, &a);
+  if (rc != CLI_OK)
+    return rc < 0 ? CLI_OK : rc;
+  /* Every process plans alike, so a resumed run recomputes exactly. */
+  shp_set_plan_effort(SHP_PLAN_ESTIMATE);
+  shp_target *target = shp_target_load(a.target);
+  if (target == NULL)
+    return cli_fail_lib(shp_error_last());
+  cli_lab h;
+  const char *stack =
+      a.stack ? a.stack : "examples/stacks/design-flat-top-5ps.yml";
+  rc = cli_lab_open(a.lab, stack, &h);
+  h.quiet = true;
+  if (rc != CLI_OK) {
+    cli_lab_close(&h);
+    shp_target_free(target);
+    return rc;
+  }
+  shp_run_spec spec = {.lab = h.lab,
+                       .target = target,
+                       .mode = a.model_free ? SHP_RUN_MODEL_FREE : SHP_RUN_MODEL,
+                       .max_iterations = a.max_iterations,
+                       .tolerance = a.tolerance,
+                       .averages = a.averages,
+                       .seed = a.seed,
+                       .journal_path = a.journal,
+                       .resume_path = a.resume};
+  last_trace t = {0};
+  shp_run_result r;
+  int lrc = shp_run(h.sup, &spec, on_progress, &t, &r);
+  fprintf(stderr, "shapectl: %s\n", r.message);
+  if (lrc == SHP_OK || r.setpoints_c != NULL) {
+    int prc = print_result(&r, &a);
+    if (a.plot != NULL && t.count > 0 && r.setpoints_c != NULL) {
+      int plrc = plot_run(a.plot, &h, target, &r, &t);
+      if (prc == CLI_OK)
+        prc = plrc;
+    }
+    if (lrc == SHP_OK)
+      rc = prc;
+  }
+  if (lrc != SHP_OK) {
+    cli_error("%s", r.message);
+    /* A journal that belongs to another run is bad input. */
+    rc = lrc == SHP_ERR_PARSE || lrc == SHP_ERR_INVALID ? CLI_USAGE
+                                                         : CLI_FAILURE;
+  }
+  shp_run_result_clear(&r);
+  free(t.delay);
+  free(t.signal);
+  free(t.target_ac);
+  cli_lab_close(&h);
+  shp_target_free(target);
+  return rc;
+}

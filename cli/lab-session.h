@@ -1,0 +1,28 @@
+/* An open lab for the commands that drive one (hw, calibrate, run): the
+ * lab file or the built-in simulated lab, its clock, and the safety
+ * supervisor, with Ctrl-C and SIGTERM cancelling through the supervisor
+ * (the ovens then hold). */
+#ifndef SHP_CLI_LAB_SESSION_H
+#define SHP_CLI_LAB_SESSION_H
+
+#include "shp/lab.h"
+#include "shp/supervisor.h"
+
+#include <stdbool.h>
+
+typedef struct {
+  shp_lab *lab;
+  shp_clock *clock;
+  shp_supervisor *sup;
+  bool progress; /* stderr is a terminal */
+  bool quiet;    /* no line per settled oven (the run reports its moves) */
+  double last_progress_s;
+} cli_lab;
+
+/* Open path, or without one the simulated lab on default_stack (a data
+ * path such as "examples/stacks/fan4.yml", or NULL for that one). Returns
+ * CLI_OK or the exit status after printing why. */
+int cli_lab_open(const char *path, const char *default_stack, cli_lab *h);
+void cli_lab_close(cli_lab *h);
+
+#endif

@@ -1,0 +1,111 @@
+/* The closed loop in the lab, and crystal-phase calibration: both drive a
+ * lab only through its safety supervisor and see only what a real lab
+ * shows, oven readbacks and autocorrelator traces.
+ *
+ * A run repeats: acquire an averaged autocorrelation at the present oven
+ * temperatures; fit the model's unknowns (per-crystal phase offsets, input
+ * pulse width, the autocorrelator's scale, background and delay
+ * calibration) to every trace measured so far (shp/acfit.h); optimise the
+ * temperatures on the fitted model for the target; move the ovens through
+ * the supervisor and wait for them to settle. It stops when the measured
+ * autocorrelation matches the target's within the tolerance (relative RMS
+ * after the best scale and background, shp_ac_error), after max_iterations
+ * oven moves, on a fault or on a cancel (shp_supervisor_cancel, from any
+ * thread or a signal handler): then every oven holds.
+ *
+ * The model-free mode is a direct search (Nelder-Mead) on the measured
+ * error, every evaluation an oven move: for comparison and as a fallback.
+ *
+ * With a journal every step is appended as one JSON line and fsync'd before
+ * the step's action is taken (shp/journal.h); a run resumed from a journal
+ * replays what it recorded, re-sends the last accepted setpoints, and goes
+ * on from there. */
+#ifndef SHP_RUN_H
+#define SHP_RUN_H
+
+#include "shp/acfit.h"
+#include "shp/supervisor.h"
+#include "shp/target.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- types -------------------------------------------------------------- */
+
+typedef enum { SHP_RUN_MODEL = 0, SHP_RUN_MODEL_FREE = 1 } shp_run_mode;
+
+typedef struct {
+  const shp_lab *lab;       /* borrowed: its stack is the model's start */
+  const shp_target *target; /* borrowed */
+  shp_run_mode mode;
+  size_t max_iterations; /* oven moves (default 20; model-free 200) */
+  double tolerance;      /* relative RMS AC error (default 0.02) */
+  size_t averages;       /* per trace; 0: the lab's */
+  unsigned long seed;    /* the optimizer's, for reproducible runs */
+  const char *journal_path; /* NULL: no journal */
+  const char *resume_path;  /* NULL: a new run; else continue this journal
+                               (then journal_path is ignored: the run
+                               appends to the journal it resumes) */
+} shp_run_spec;
+
+typedef enum {
+  SHP_RUN_EV_MEASURED, /* a trace at the present temperatures: error */
+  SHP_RUN_EV_FITTED,   /* fit: fit (residual, parameters) */
+  SHP_RUN_EV_PLANNED,  /* the next setpoints: setpoints_c, predicted_error */
+  SHP_RUN_EV_MOVED,    /* the ovens have settled at setpoints_c */
+  SHP_RUN_EV_DONE      /* the run ended: see the result */
+} shp_run_event_kind;
+
+/* What a run reports as it goes (on the thread running it). Pointers are
+ * valid during the callback only. */
+typedef struct {
+  shp_run_event_kind kind;
+  size_t iteration;    /* oven moves so far */
+  double error;        /* MEASURED: the measured AC error */
+  double predicted_error; /* PLANNED: the model's AC error at setpoints_c */
+  const double *setpoints_c; /* PLANNED, MOVED: one per crystal */
+  const double *actual_c;    /* MEASURED: oven readbacks */
+  size_t crystal_count;
+  const shp_trace *trace;       /* MEASURED: calibrated */
+  const double *target_ac;      /* MEASURED: the target's AC on trace's axis */
+  const shp_acfit_result *fit;  /* FITTED */
+  const char *message;          /* a line for people */
+} shp_run_event;
+
+typedef void (*shp_run_progress_fn)(const shp_run_event *event, void *user);
+
+typedef struct {
+  bool converged;
+  size_t iterations;  /* oven moves made (resumed runs: in total) */
+  double final_error; /* the last measured AC error */
+  size_t crystal_count;
+  double *setpoints_c; /* crystal_count, the last accepted; owned */
+  double *phase_offsets_rad; /* the last fit's, or NULL (model-free) */
+  double *phase_sigma_rad;   /* their 1-sigma (INFINITY: undetermined) */
+  int code;                  /* SHP_OK, or why the run stopped */
+  char message[512];         /* for people: converged, limit, or the fault */
+} shp_run_result;
+
+/* ---- operations --------------------------------------------------------- */
+
+/* Run the loop on sup (borrowed, opened on spec->lab). progress may be
+ * NULL. Returns SHP_OK when the run ended by converging or reaching its
+ * iteration limit (result->converged tells which), or the error that
+ * stopped it: SHP_ERR_CANCELLED, a device or safety error (the supervisor
+ * has latched and every oven holds), SHP_ERR_IO for a journal that cannot be
+ * written, SHP_ERR_PARSE for a journal that cannot be resumed (a different
+ * lab, stack or target). result is filled in either way; free with
+ * shp_run_result_clear. */
+int shp_run(shp_supervisor *sup, const shp_run_spec *spec,
+            shp_run_progress_fn progress, void *user, shp_run_result *result);
+
+void shp_run_result_clear(shp_run_result *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,53 @@
+/* Inside the closed loop: the state run.c (the controller) and
+ * run-journal.c (records, replay) share. */
+#ifndef SHP_RUN_PRIVATE_H
+#define SHP_RUN_PRIVATE_H
+
+#include "shp/acfit.h"
+#include "shp/journal.h"
+#include "shp/run.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct {
+  shp_supervisor *sup;
+  const shp_run_spec *spec;
+  const shp_lab *lab;
+  shp_run_progress_fn progress;
+  void *user;
+  size_t nc;
+  shp_stack *model; /* the lab's stack, loaded afresh: the model's values */
+  shp_acfit *fit;
+  shp_acfit_result fitres;
+  bool have_fit;
+  shp_journal *journal;
+  json_t *replay; /* records of a resumed journal, or NULL */
+  size_t cursor;
+  bool restore;        /* replayed moves: re-send setpoints before acting */
+  double *setpoints;   /* nc: the last accepted */
+  double *actual;      /* nc: readbacks of the last trace */
+  double *lo, *hi;     /* nc: the crystals' limits */
+  double *delay, *signal, *target_ac, *scratch; /* the last trace */
+  size_t trace_count, trace_cap;
+  size_t iteration; /* oven moves */
+  double error;     /* the last measured */
+  bool measured;
+  size_t measurements; /* traces taken (or replayed) */
+  int code;             /* a failure inside a GSL callback */
+  shp_run_result *result;
+} run_ctx;
+
+/* run-journal.c */
+int run_journal_begin(run_ctx *c);
+int run_journal_record(run_ctx *c, json_t *record); /* steals record */
+json_t *run_replay_next(run_ctx *c, const char *type);
+json_t *run_json_array(const double *v, size_t n);
+int run_json_doubles(json_t *a, double *v, size_t n);
+int run_journal_end(run_ctx *c);
+
+/* run.c, for the journal's replay */
+void run_emit(run_ctx *c, shp_run_event_kind kind, const char *fmt, ...);
+
+#endif

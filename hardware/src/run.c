@@ -1,0 +1,550 @@
+/* The closed loop: measure, fit the model, optimise the model, move the
+ * ovens; or, model-free, a direct search on the measured error. */
+#include "run-private.h"
+
+#include "shp/error.h"
+#include "shp/optimize.h"
+#include "shp/problem.h"
+
+#include <gsl/gsl_multimin.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Planned moves smaller than this (K) on every crystal are no move: the
+ * model has nothing better to offer. */
+#define NO_MOVE_K 0.01
+
+void run_emit(run_ctx *c, shp_run_event_kind kind, const char *fmt, ...) {
+  if (c->progress == NULL)
+    return;
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  shp_run_event e = {.kind = kind,
+                     .iteration = c->iteration,
+                     .error = c->error,
+                     .setpoints_c = c->setpoints,
+                     .actual_c = c->actual,
+                     .crystal_count = c->nc,
+                     .message = msg};
+  shp_trace tr = {.capacity = c->trace_cap,
+                  .count = c->trace_count,
+                  .delay_ps = c->delay,
+                  .signal = c->signal};
+  if (kind == SHP_RUN_EV_MEASURED) {
+    e.trace = &tr;
+    e.target_ac = c->target_ac;
+  }
+  if (kind == SHP_RUN_EV_FITTED)
+    e.fit = &c->fitres;
+  if (kind == SHP_RUN_EV_PLANNED)
+    e.predicted_error = c->result->final_error;
+  c->progress(&e, c->user);
+}
+
+/* ---- setup ---------------------------------------------------------------- */
+
+static int ctx_init(run_ctx *c) {
+  const shp_lab *lab = c->lab;
+  c->nc = lab->oven_count;
+  size_t nc = c->nc;
+  c->setpoints = calloc(nc, sizeof *c->setpoints);
+  c->actual = calloc(nc, sizeof *c->actual);
+  c->lo = calloc(nc, sizeof *c->lo);
+  c->hi = calloc(nc, sizeof *c->hi);
+  if (c->setpoints == NULL || c->actual == NULL || c->lo == NULL ||
+      c->hi == NULL)
+    return shp_error_set(SHP_ERR_NOMEM, "out of memory");
+  for (size_t i = 0; i < nc; i++) {
+    c->lo[i] = lab->ovens[i].min_c;
+    c->hi[i] = lab->ovens[i].max_c;
+    shp_oven_status st;
+    int rc = shp_supervisor_status(c->sup, i, &st);
+    if (rc != SHP_OK)
+      return rc;
+    c->setpoints[i] = st.target_c;
+  }
+  c->model = shp_stack_load(lab->stack_path);
+  if (c->model == NULL)
+    return shp_error_last();
+  shp_acfit_opts fo = {.seed = c->spec->seed};
+  if (c->spec->mode == SHP_RUN_MODEL &&
+      (c->fit = shp_acfit_new(c->model, &fo)) == NULL)
+    return shp_error_last();
+  return SHP_OK;
+}
+
+static void ctx_clear(run_ctx *c) {
+  shp_journal_close(c->journal);
+  json_decref(c->replay);
+  shp_acfit_result_clear(&c->fitres);
+  shp_acfit_free(c->fit);
+  shp_stack_free(c->model);
+  free(c->setpoints);
+  free(c->actual);
+  free(c->lo);
+  free(c->hi);
+  free(c->delay);
+  free(c->signal);
+  free(c->target_ac);
+  free(c->scratch);
+}
+
+static int grow_trace(run_ctx *c, size_t n) {
+  if (n <= c->trace_cap)
+    return SHP_OK;
+  double *p[4] = {realloc(c->delay, n * sizeof(double)),
+                  realloc(c->signal, n * sizeof(double)),
+                  realloc(c->target_ac, n * sizeof(double)),
+                  realloc(c->scratch, n * sizeof(double))};
+  c->delay = p[0] ? p[0] : c->delay;
+  c->signal = p[1] ? p[1] : c->signal;
+  c->target_ac = p[2] ? p[2] : c->target_ac;
+  c->scratch = p[3] ? p[3] : c->scratch;
+  if (!p[0] || !p[1] || !p[2] || !p[3])
+    return shp_error_set(SHP_ERR_NOMEM, "out of memory");
+  c->trace_cap = n;
+  return SHP_OK;
+}
+
+/* ---- acting through the supervisor --------------------------------------- */
+
+/* Send setpoints and wait until every oven has settled. */
+static int move_ovens(run_ctx *c, const double *x) {
+  double budget = 0;
+  for (size_t i = 0; i < c->nc; i++)
+    budget = fmax(budget, shp_supervisor_budget_s(c->sup, i, x[i]));
+  for (size_t i = 0; i < c->nc; i++) {
+    int rc = shp_supervisor_request(c->sup, i, x[i]);
+    if (rc != SHP_OK)
+      return rc;
+  }
+  return shp_supervisor_wait(c->sup, true, budget);
+}
+
+/* After replaying moves, the ovens must be put back where the journal
+ * left them before anything live happens. */
+static int restore(run_ctx *c) {
+  if (!c->restore)
+    return SHP_OK;
+  c->restore = false;
+  return move_ovens(c, c->setpoints);
+}
+
+/* The target's autocorrelation on the trace's delays and the error. */
+static int score_trace(run_ctx *c) {
+  shp_acfit *f = c->fit;
+  shp_acfit *own = NULL;
+  if (f == NULL && (f = own = shp_acfit_new(c->model, NULL)) == NULL)
+    return shp_error_last();
+  int rc = shp_acfit_target_ac(f, NULL, c->spec->target, c->delay,
+                               c->trace_count, c->target_ac);
+  shp_acfit_free(own);
+  if (rc != SHP_OK)
+    return rc;
+  c->error = shp_ac_error(c->signal, c->target_ac, c->trace_count);
+  return SHP_OK;
+}
+
+static int replayed_measure(run_ctx *c, json_t *rec) {
+  json_t *d = json_object_get(rec, "delay_ps");
+  size_t n = json_array_size(d);
+  int rc = grow_trace(c, n);
+  if (rc == SHP_OK &&
+      (n < 8 || run_json_doubles(d, c->delay, n) != SHP_OK ||
+       run_json_doubles(json_object_get(rec, "signal"), c->signal, n) !=
+           SHP_OK ||
+       run_json_doubles(json_object_get(rec, "actual_c"), c->actual, c->nc) !=
+           SHP_OK))
+    rc = shp_error_set(SHP_ERR_PARSE, "%s: a measure record is damaged",
+                       c->spec->resume_path);
+  c->trace_count = n;
+  return rc;
+}
+
+/* Acquire a trace (or replay the journal's), journal it, score it. */
+static int measure(run_ctx *c) {
+  json_t *rec = run_replay_next(c, "measure");
+  int rc;
+  if (rec != NULL) {
+    rc = replayed_measure(c, rec);
+  } else {
+    if ((rc = restore(c)) != SHP_OK)
+      return rc;
+    const shp_trace *t;
+    if ((rc = shp_supervisor_acquire(c->sup, c->spec->averages, &t)) != SHP_OK)
+      return rc;
+    for (size_t i = 0; i < c->nc; i++) {
+      shp_oven_status st;
+      if ((rc = shp_supervisor_status(c->sup, i, &st)) != SHP_OK)
+        return rc;
+      c->actual[i] = st.reading.actual_c;
+    }
+    if ((rc = grow_trace(c, t->count)) != SHP_OK)
+      return rc;
+    memcpy(c->delay, t->delay_ps, t->count * sizeof *c->delay);
+    memcpy(c->signal, t->signal, t->count * sizeof *c->signal);
+    c->trace_count = t->count;
+  }
+  if (rc == SHP_OK)
+    rc = score_trace(c);
+  if (rc != SHP_OK)
+    return rc;
+  c->measured = true;
+  c->measurements++;
+  if (rec == NULL) {
+    json_t *j = json_pack(
+        "{s:s, s:I, s:o, s:o, s:o, s:o, s:f}", "type", "measure", "iteration",
+        (json_int_t)c->iteration, "setpoints_c",
+        run_json_array(c->setpoints, c->nc), "actual_c",
+        run_json_array(c->actual, c->nc), "delay_ps",
+        run_json_array(c->delay, c->trace_count), "signal",
+        run_json_array(c->signal, c->trace_count), "error", c->error);
+    if ((rc = run_journal_record(c, j)) != SHP_OK)
+      return rc;
+  }
+  run_emit(c, SHP_RUN_EV_MEASURED, "[%zu] measured error %.4f%s",
+           c->iteration, c->error, rec ? " (journal)" : "");
+  return SHP_OK;
+}
+
+/* Move to x (or replay the journal's plan and move), journal first. */
+static int move(run_ctx *c, const double *x, double predicted) {
+  json_t *plan = run_replay_next(c, "plan");
+  double *to = c->scratch;
+  int rc = grow_trace(c, c->nc);
+  if (rc != SHP_OK)
+    return rc;
+  to = c->scratch;
+  if (plan != NULL) {
+    /* The journal is what happened: its setpoints, whatever this run
+     * would compute (the same, unless the floating point differs). */
+    if (run_json_doubles(json_object_get(plan, "setpoints_c"), to, c->nc) !=
+        SHP_OK)
+      return shp_error_set(SHP_ERR_PARSE, "%s: a plan record is damaged",
+                           c->spec->resume_path);
+  } else {
+    memcpy(to, x, c->nc * sizeof *to);
+    json_t *j = json_pack("{s:s, s:I, s:o, s:f}", "type", "plan", "iteration",
+                          (json_int_t)c->iteration, "setpoints_c",
+                          run_json_array(to, c->nc), "predicted_error",
+                          isfinite(predicted) ? predicted : -1.0);
+    if ((rc = run_journal_record(c, j)) != SHP_OK)
+      return rc;
+  }
+  c->result->final_error = predicted;
+  memcpy(c->setpoints, to, c->nc * sizeof *to);
+  run_emit(c, SHP_RUN_EV_PLANNED, "[%zu] moving the ovens", c->iteration);
+  json_t *moved = plan ? run_replay_next(c, "moved") : NULL;
+  if (moved != NULL) {
+    c->restore = true;
+  } else {
+    if ((rc = restore(c)) != SHP_OK || (rc = move_ovens(c, to)) != SHP_OK)
+      return rc;
+  }
+  c->iteration++;
+  if (moved == NULL) {
+    json_t *j = json_pack("{s:s, s:I, s:o}", "type", "moved", "iteration",
+                          (json_int_t)c->iteration, "setpoints_c",
+                          run_json_array(c->setpoints, c->nc));
+    if ((rc = run_journal_record(c, j)) != SHP_OK)
+      return rc;
+  }
+  run_emit(c, SHP_RUN_EV_MOVED, "[%zu] ovens settled", c->iteration);
+  return SHP_OK;
+}
+
+/* ---- the model-based step -------------------------------------------------- */
+
+static int fit_step(run_ctx *c) {
+  shp_ac_measurement m = {.temperatures_c = c->actual,
+                          .count = c->trace_count,
+                          .delay_ps = c->delay,
+                          .signal = c->signal};
+  int rc = shp_acfit_add(c->fit, &m);
+  if (rc == SHP_OK)
+    rc = shp_acfit_solve(c->fit, &c->fitres);
+  if (rc != SHP_OK)
+    return rc;
+  c->have_fit = true;
+  const shp_acfit_result *r = &c->fitres;
+  if (c->replay == NULL) {
+    json_t *j = json_pack(
+        "{s:s, s:I, s:o, s:o, s:f, s:f, s:f, s:f, s:b, s:s}", "type", "fit",
+        "iteration", (json_int_t)c->iteration, "phase_offset_rad",
+        run_json_array(r->phase_offset_rad, c->nc), "phase_sigma_rad",
+        run_json_array(r->phase_sigma_rad, c->nc), "pulse_width_scale",
+        r->pulse_width_scale, "delay_scale", r->delay_scale,
+        "delay_offset_ps", r->delay_offset_ps, "residual_rms",
+        r->residual_rms, "ambiguous", r->ambiguous, "report", r->report);
+    /* Uncertainties may be infinite, which JSON cannot hold. */
+    json_t *sig = json_object_get(j, "phase_sigma_rad");
+    for (size_t i = 0; i < json_array_size(sig); i++)
+      if (!isfinite(r->phase_sigma_rad[i]))
+        json_array_set_new(sig, i, json_null());
+    if ((rc = run_journal_record(c, j)) != SHP_OK)
+      return rc;
+  }
+  run_emit(c, SHP_RUN_EV_FITTED, "[%zu] fitted %zu trace%s: residual %.4f%s",
+           c->iteration, r->measurement_count,
+           r->measurement_count == 1 ? "" : "s", r->residual_rms,
+           r->ambiguous ? " (ambiguous)" : "");
+  return SHP_OK;
+}
+
+/* Optimise the fitted model's temperatures for the target. */
+static int plan_step(run_ctx *c, double *x, double *predicted) {
+  shp_stack *m = shp_stack_load(c->lab->stack_path);
+  if (m == NULL)
+    return shp_error_last();
+  shp_acfit_apply(&c->fitres, m);
+  for (size_t i = 0; i < c->nc; i++)
+    m->crystals[i].temperature_c = c->setpoints[i];
+  shp_problem_spec ps = {.stack = m,
+                         .target = c->spec->target,
+                         .vary = SHP_VARY_TEMPERATURE,
+                         .temperature_min_c = NAN,
+                         .temperature_max_c = NAN,
+                         .crystal_min_c = c->lo,
+                         .crystal_max_c = c->hi};
+  shp_problem *p = shp_problem_new(&ps);
+  int rc = p ? SHP_OK : shp_error_last();
+  shp_search *s = NULL;
+  if (rc == SHP_OK) {
+    shp_search_opts so = {.starts = 16,
+                          .seed = c->spec->seed + c->iteration,
+                          .polish = 3};
+    if ((s = shp_search_new(p, &so)) == NULL)
+      rc = shp_error_last();
+  }
+  while (rc == SHP_OK && (rc = shp_search_iterate(s)) == SHP_SEARCH_CONTINUE)
+    rc = SHP_OK;
+  if (rc == SHP_SEARCH_DONE)
+    rc = SHP_OK;
+  if (rc == SHP_OK) {
+    shp_search_best(s, x);
+    rc = shp_acfit_predict(c->fit, &c->fitres, x, c->delay, c->trace_count,
+                           c->scratch);
+  }
+  if (rc == SHP_OK)
+    *predicted = shp_ac_error(c->scratch, c->target_ac, c->trace_count);
+  shp_search_free(s);
+  shp_problem_free(p);
+  shp_stack_free(m);
+  return rc;
+}
+
+/* ---- the model-free search ------------------------------------------------- */
+
+static double measured_error(const gsl_vector *v, void *user) {
+  run_ctx *c = user;
+  if (c->code != SHP_OK)
+    return GSL_NAN;
+  double *x = malloc(c->nc * sizeof *x);
+  if (x == NULL) {
+    c->code = shp_error_set(SHP_ERR_NOMEM, "out of memory");
+    return GSL_NAN;
+  }
+  /* Outside the limits costs more the further out, and nothing is sent. */
+  double penalty = 0;
+  for (size_t i = 0; i < c->nc; i++) {
+    double t = gsl_vector_get(v, i);
+    x[i] = fmin(fmax(t, c->lo[i]), c->hi[i]);
+    penalty += fabs(t - x[i]);
+  }
+  int rc = SHP_OK;
+  if (c->measured) {
+    bool same = true;
+    for (size_t i = 0; i < c->nc; i++)
+      same = same && fabs(x[i] - c->setpoints[i]) < 1e-9;
+    if (!same && c->iteration >= c->spec->max_iterations)
+      rc = SHP_ERR_RANGE; /* out of moves: stop the search */
+    else if (!same)
+      rc = move(c, x, NAN);
+    if (rc == SHP_OK && !same)
+      rc = measure(c);
+  } else {
+    rc = measure(c);
+  }
+  free(x);
+  if (rc != SHP_OK) {
+    c->code = rc;
+    return GSL_NAN;
+  }
+  return c->error + penalty;
+}
+
+static int model_free(run_ctx *c) {
+  size_t n = c->nc;
+  gsl_multimin_fminimizer *m =
+      gsl_multimin_fminimizer_alloc(gsl_multimin_fminimizer_nmsimplex2, n);
+  gsl_vector *x = gsl_vector_alloc(n), *step = gsl_vector_alloc(n);
+  if (m == NULL || x == NULL || step == NULL) {
+    gsl_multimin_fminimizer_free(m);
+    gsl_vector_free(x);
+    gsl_vector_free(step);
+    return shp_error_set(SHP_ERR_NOMEM, "out of memory");
+  }
+  for (size_t i = 0; i < n; i++) {
+    const shp_stack_crystal *cr = &c->model->crystals[i];
+    shp_material_props pr;
+    double period = 10.0;
+    if (shp_material_props_at(cr->material,
+                              c->model->pulse.center_wavelength_nm,
+                              c->setpoints[i], cr->length_mm, &pr) == SHP_OK)
+      period = pr.full_wave_temperature_k;
+    gsl_vector_set(x, i, c->setpoints[i]);
+    gsl_vector_set(step, i, 0.05 * period);
+  }
+  gsl_multimin_function fn = {.f = measured_error, .n = n, .params = c};
+  c->code = SHP_OK;
+  int rc = gsl_multimin_fminimizer_set(m, &fn, x, step) == GSL_SUCCESS
+               ? SHP_OK
+               : c->code;
+  while (rc == SHP_OK && c->error > c->spec->tolerance) {
+    if (gsl_multimin_fminimizer_iterate(m) != GSL_SUCCESS) {
+      rc = c->code;
+      break;
+    }
+    if (gsl_multimin_fminimizer_size(m) < 1e-4)
+      break; /* collapsed: no better point nearby */
+  }
+  if (rc == SHP_ERR_RANGE)
+    rc = SHP_OK; /* the iteration limit */
+  gsl_multimin_fminimizer_free(m);
+  gsl_vector_free(x);
+  gsl_vector_free(step);
+  return rc;
+}
+
+/* ---- the loop ----------------------------------------------------------------- */
+
+static int model_loop(run_ctx *c) {
+  double *x = malloc(c->nc * sizeof *x);
+  if (x == NULL)
+    return shp_error_set(SHP_ERR_NOMEM, "out of memory");
+  int rc = measure(c);
+  while (rc == SHP_OK && c->error > c->spec->tolerance &&
+         c->iteration < c->spec->max_iterations) {
+    double predicted = NAN;
+    if ((rc = fit_step(c)) != SHP_OK ||
+        (rc = plan_step(c, x, &predicted)) != SHP_OK)
+      break;
+    double largest = 0;
+    for (size_t i = 0; i < c->nc; i++)
+      largest = fmax(largest, fabs(x[i] - c->setpoints[i]));
+    if (largest < NO_MOVE_K) {
+      /* The model sees nothing better: search on the measurements. */
+      run_emit(c, SHP_RUN_EV_PLANNED,
+               "[%zu] the model predicts no better setpoints; searching "
+               "model-free",
+               c->iteration);
+      rc = model_free(c);
+      break;
+    }
+    if ((rc = move(c, x, predicted)) != SHP_OK || (rc = measure(c)) != SHP_OK)
+      break;
+  }
+  /* The last trace too: what the run reports of the crystals then rests on
+   * every trace (and two temperature sets resolve the conjugate phases). */
+  if (rc == SHP_OK && c->have_fit && shp_acfit_count(c->fit) < c->measurements)
+    rc = fit_step(c);
+  free(x);
+  return rc;
+}
+
+static void fill_result(run_ctx *c, int rc) {
+  shp_run_result *r = c->result;
+  r->code = rc;
+  r->iterations = c->iteration;
+  r->final_error = c->measured ? c->error : NAN;
+  r->converged = rc == SHP_OK && c->measured && c->error <= c->spec->tolerance;
+  if (r->setpoints_c != NULL)
+    memcpy(r->setpoints_c, c->setpoints, c->nc * sizeof *c->setpoints);
+  if (c->have_fit && r->phase_offsets_rad == NULL &&
+      (r->phase_offsets_rad = calloc(c->nc, sizeof(double))) != NULL &&
+      (r->phase_sigma_rad = calloc(c->nc, sizeof(double))) != NULL) {
+    memcpy(r->phase_offsets_rad, c->fitres.phase_offset_rad,
+           c->nc * sizeof(double));
+    memcpy(r->phase_sigma_rad, c->fitres.phase_sigma_rad,
+           c->nc * sizeof(double));
+  }
+  if (rc != SHP_OK)
+    snprintf(r->message, sizeof r->message, "%s", shp_error_detail());
+  else if (r->converged)
+    snprintf(r->message, sizeof r->message,
+             "converged after %zu oven move%s: error %.4f <= %.4f",
+             r->iterations, r->iterations == 1 ? "" : "s", r->final_error,
+             c->spec->tolerance);
+  else
+    snprintf(r->message, sizeof r->message,
+             "not converged after %zu oven move%s: error %.4f > %.4f",
+             r->iterations, r->iterations == 1 ? "" : "s", r->final_error,
+             c->spec->tolerance);
+}
+
+int shp_run(shp_supervisor *sup, const shp_run_spec *spec,
+            shp_run_progress_fn progress, void *user, shp_run_result *result) {
+  memset(result, 0, sizeof *result);
+  result->final_error = NAN;
+  shp_run_spec s = *spec;
+  if (s.max_iterations == 0)
+    s.max_iterations = s.mode == SHP_RUN_MODEL_FREE ? 200 : 20;
+  if (!(s.tolerance > 0))
+    s.tolerance = 0.02;
+  run_ctx c = {.sup = sup,
+               .spec = &s,
+               .lab = spec->lab,
+               .progress = progress,
+               .user = user,
+               .result = result};
+  result->crystal_count = spec->lab->oven_count;
+  result->setpoints_c = calloc(result->crystal_count, sizeof(double));
+  int rc = result->setpoints_c ? SHP_OK
+                               : shp_error_set(SHP_ERR_NOMEM, "out of memory");
+  if (rc == SHP_OK && spec->target == NULL)
+    rc = shp_error_set(SHP_ERR_INVALID, "a run needs a target");
+  if (rc == SHP_OK)
+    rc = ctx_init(&c);
+  if (rc == SHP_OK)
+    rc = run_journal_begin(&c);
+  if (rc == SHP_OK)
+    rc = s.mode == SHP_RUN_MODEL_FREE ? model_free(&c) : model_loop(&c);
+  if (rc != SHP_OK && shp_supervisor_fault(sup) == NULL &&
+      rc != SHP_ERR_PARSE && rc != SHP_ERR_INVALID) {
+    /* A failure of the controller itself (the model, the journal) stops
+     * the run like a fault: the ovens hold where they are. */
+    char why[256];
+    snprintf(why, sizeof why, "%s", shp_error_detail());
+    shp_supervisor_hold(sup, why);
+    shp_error_set(rc, "%s", why);
+  }
+  if (c.nc > 0 && c.setpoints != NULL)
+    fill_result(&c, rc);
+  else
+    snprintf(result->message, sizeof result->message, "%s",
+             shp_error_detail());
+  result->code = rc;
+  if (c.journal != NULL) {
+    int jrc = run_journal_end(&c);
+    if (rc == SHP_OK && jrc != SHP_OK)
+      rc = result->code = jrc;
+  }
+  run_emit(&c, SHP_RUN_EV_DONE, "%s", result->message);
+  ctx_clear(&c);
+  return rc;
+}
+
+void shp_run_result_clear(shp_run_result *r) {
+  if (r == NULL)
+    return;
+  free(r->setpoints_c);
+  free(r->phase_offsets_rad);
+  free(r->phase_sigma_rad);
+  memset(r, 0, sizeof *r);
+}
