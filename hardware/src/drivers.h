@@ -5,6 +5,7 @@
 
 #include "shp/hw.h"
 #include "shp/transport.h"
+#include "shp/usbtmc.h"
 
 #include <stddef.h>
 
@@ -15,6 +16,9 @@ extern const shp_driver shp_driver_sim;
 extern const shp_driver shp_driver_tc200;
 extern const shp_driver shp_driver_covesion;
 extern const shp_driver shp_driver_mecom;
+extern const shp_driver shp_driver_ted4000;
+extern const shp_driver shp_driver_scope_ac;
+extern const shp_driver shp_driver_pulsecheck;
 
 /* For the USB-serial drivers (serial.c). shp_serial_check: the connection
  * must be a tty, and the driver's options mapping may hold only the allowed
@@ -29,5 +33,15 @@ int shp_serial_open(const shp_device_config *cfg, int default_baud,
 /* A one-channel controller's channel check. */
 int shp_serial_single_channel(const shp_transport *io, const char *what,
                               int channel);
+
+/* For the USBTMC drivers (usb.c). shp_usb_check: the connection must be
+ * kind usb with vendor and product ids, and the options mapping may hold
+ * only the allowed keys (NULL: none); ctx as for shp_serial_check.
+ * shp_usb_open: the instrument with the connection's vendor, product,
+ * serial and timeout_s (shp_usbtmc_open). Both return SHP_OK or an error
+ * with its message. */
+int shp_usb_check(const shp_device_config *cfg, const char *driver,
+                  const char *const *allowed, char *ctx, size_t ctx_size);
+int shp_usb_open(const shp_device_config *cfg, shp_usbtmc **io);
 
 #endif

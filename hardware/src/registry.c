@@ -9,6 +9,9 @@ const shp_driver *const shp_hw_drivers[] = {
     &shp_driver_tc200,
     &shp_driver_covesion,
     &shp_driver_mecom,
+    &shp_driver_ted4000,
+    &shp_driver_scope_ac,
+    &shp_driver_pulsecheck,
     NULL,
 };
 

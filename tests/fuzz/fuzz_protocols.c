@@ -13,6 +13,7 @@
 #include "shp/proto/tc200.h"
 #include "shp/proto/usbtmc.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   int code, rc;
   char cmd;
   shp_error_clear();
-  switch (data[0] % 12) {
+  switch (data[0] % 14) {
   case 0:
     rc = shp_proto_tc200_reply_body(s, n, "tact?", &span, &slen);
     check_rc(rc);
@@ -126,7 +127,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     break;
   }
-  default: {
+  case 12: {
+    double values[64];
+    size_t count = 0;
+    rc = shp_proto_scpi_decode_number_list(s, n, values, 64, &count);
+    check_rc(rc);
+    if (rc == SHP_OK && (count == 0 || count > 64))
+      abort();
+    break;
+  }
+  case 13: {
+    /* The first data byte picks the width and byte order. */
+    double values[64];
+    size_t count = 0, width = n > 0 && (u[0] & 1) ? 8 : 4;
+    bool big = n > 0 && (u[0] & 2);
+    rc = shp_proto_ieee4882_decode_reals(n ? u + 1 : u, n ? n - 1 : 0, width,
+                                         big, values, 64, &count);
+    check_rc(rc);
+    if (rc == SHP_OK && count * width != (n ? n - 1 : 0))
+      abort();
+    break;
+  }
+  default: { /* 11 */
     shp_proto_usbtmc_in in;
     rc = shp_proto_usbtmc_decode_in(u, n, n > 1 ? u[1] : 1, &in);
     check_rc(rc);

@@ -101,7 +101,20 @@ static void test_lab_malformed_files_name_line_and_key(void **state) {
                      "settle_tolerance_k: 0.1, settle_time_s: 10}\n" AC,
                SHP_ERR_NOT_FOUND,
                "6: ovens[3].driver: unknown driver \"tc999\" (known: sim, "
-               "tc200, covesion, mecom)");
+               "tc200, covesion, mecom, ted4000)");
+  /* An autocorrelator's list names only the drivers that have one. */
+  expect_error(STACK OVENS
+               "autocorrelator: {driver: ape9, connection: {kind: tcp}}\n",
+               SHP_ERR_NOT_FOUND,
+               "7: autocorrelator.driver: unknown driver \"ape9\" (known: "
+               "sim, scope-ac, pulsecheck)");
+  expect_error(STACK "ovens:\n" OVEN OVEN OVEN
+                     "  - {driver: pulsecheck, connection: {kind: tcp}, "
+                     "channel: 0, min_c: 20, max_c: 80, "
+                     "max_ramp_k_per_min: 5, settle_tolerance_k: 0.1, "
+                     "settle_time_s: 10}\n" AC,
+               SHP_ERR_PARSE,
+               "6: ovens[3].driver: driver \"pulsecheck\" has no ovens");
   expect_error(STACK OVENS AC "sim:\n  phase_offset_rad: [0.1, 0.2]\n",
                SHP_ERR_PARSE,
                "9: sim.phase_offset_rad: expected 4 numbers, one per "

@@ -533,6 +533,111 @@ static void test_preamble_scales_samples(void **state) {
   }
 }
 
+/* ASCII traces: comma-separated NR1/NR2/NR3 fields (IEEE 488.2 8.7.2-4),
+ * as an autocorrelator answers a trace query in ASCII form. */
+static void test_scpi_number_list_decodes_ascii_traces(void **state) {
+  double v[4];
+  size_t n = 0;
+  char *r = dup_exact("0.0,1.5E-01,-2\n", 15);
+  assert_int_equal(shp_proto_scpi_decode_number_list(r, 15, v, 4, &n), SHP_OK);
+  free(r);
+  assert_int_equal(n, 3);
+  assert_float_equal(v[0], 0.0, 0);
+  assert_float_equal(v[1], 0.15, 0);
+  assert_float_equal(v[2], -2.0, 0);
+  r = dup_exact(" 1 , 2 ,3\r\n", 11);
+  assert_int_equal(shp_proto_scpi_decode_number_list(r, 11, v, 3, &n), SHP_OK);
+  free(r);
+  assert_int_equal(n, 3);
+  assert_float_equal(v[2], 3.0, 0);
+  r = dup_exact("42", 2);
+  assert_int_equal(shp_proto_scpi_decode_number_list(r, 2, v, 1, &n), SHP_OK);
+  free(r);
+  assert_int_equal(n, 1);
+  assert_float_equal(v[0], 42.0, 0);
+  /* One value more than room for. */
+  r = dup_exact("1,2,3", 5);
+  assert_int_equal(shp_proto_scpi_decode_number_list(r, 5, v, 2, &n),
+                   SHP_ERR_PROTOCOL);
+  free(r);
+  assert_non_null(strstr(shp_error_detail(), "more than 2 values"));
+  static const char *const bad[] = {"",           "\n",    "1,,2",  "1,2,",
+                                    ",1",         "1,abc", "1,2 3", "9.91E37",
+                                    "1,-9.91E37", "1;2",   "1,2e",  "1,\"2\""};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    size_t len = strlen(bad[i]);
+    r = dup_exact(bad[i], len);
+    if (shp_proto_scpi_decode_number_list(r, len, v, 4, &n) != SHP_ERR_PROTOCOL)
+      fail_msg("'%s' was not refused", bad[i]);
+    free(r);
+  }
+  r = dup_exact("1,2,x", 5);
+  assert_int_equal(shp_proto_scpi_decode_number_list(r, 5, v, 4, &n),
+                   SHP_ERR_PROTOCOL);
+  free(r);
+  assert_non_null(strstr(shp_error_detail(), "field 3"));
+}
+
+/* IEEE 754 binary32/binary64 in block data (SCPI FORMat REAL,32 / REAL,64),
+ * in either byte order: 1.0f is 3F800000, -2.5f C0200000, 1.0 3FF0...0
+ * and 0.1 3FB999999999999A. */
+static void test_ieee4882_reals_decode_both_widths_and_orders(void **state) {
+  static const uint8_t f32le[8] = {0x00, 0x00, 0x80, 0x3f,
+                                   0x00, 0x00, 0x20, 0xc0};
+  static const uint8_t f32be[8] = {0x3f, 0x80, 0x00, 0x00,
+                                   0xc0, 0x20, 0x00, 0x00};
+  static const uint8_t f64le[16] = {0,    0,    0,    0,    0,    0,
+                                    0xf0, 0x3f, 0x9a, 0x99, 0x99, 0x99,
+                                    0x99, 0x99, 0xb9, 0x3f};
+  static const uint8_t f64be[16] = {0x3f, 0xf0, 0,    0,    0,    0,
+                                    0,    0,    0x3f, 0xb9, 0x99, 0x99,
+                                    0x99, 0x99, 0x99, 0x9a};
+  double v[4];
+  size_t n = 0;
+  const struct {
+    const uint8_t *bytes;
+    size_t len, width;
+    bool big;
+    double a, b;
+  } good[] = {{f32le, 8, 4, false, 1.0, -2.5},
+              {f32be, 8, 4, true, 1.0, -2.5},
+              {f64le, 16, 8, false, 1.0, 0.1},
+              {f64be, 16, 8, true, 1.0, 0.1}};
+  for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+    uint8_t *r = (uint8_t *)dup_exact(good[i].bytes, good[i].len);
+    assert_int_equal(shp_proto_ieee4882_decode_reals(
+                         r, good[i].len, good[i].width, good[i].big, v, 4, &n),
+                     SHP_OK);
+    free(r);
+    assert_int_equal(n, 2);
+    assert_float_equal(v[0], good[i].a, 0);
+    assert_float_equal(v[1], good[i].b, 0);
+  }
+  assert_int_equal(
+      shp_proto_ieee4882_decode_reals(f32le, 0, 4, false, v, 4, &n), SHP_OK);
+  assert_int_equal(n, 0);
+  /* A partial value, more values than room, NaN and infinity. */
+  assert_int_equal(
+      shp_proto_ieee4882_decode_reals(f32le, 7, 4, false, v, 4, &n),
+      SHP_ERR_PROTOCOL);
+  assert_non_null(strstr(shp_error_detail(), "not a whole number"));
+  assert_int_equal(
+      shp_proto_ieee4882_decode_reals(f32le, 8, 4, false, v, 1, &n),
+      SHP_ERR_PROTOCOL);
+  static const uint8_t nan32[4] = {0x00, 0x00, 0xc0, 0x7f};
+  static const uint8_t inf64[8] = {0, 0, 0, 0, 0, 0, 0xf0, 0x7f};
+  assert_int_equal(
+      shp_proto_ieee4882_decode_reals(nan32, 4, 4, false, v, 4, &n),
+      SHP_ERR_PROTOCOL);
+  assert_int_equal(
+      shp_proto_ieee4882_decode_reals(inf64, 8, 8, false, v, 4, &n),
+      SHP_ERR_PROTOCOL);
+  assert_non_null(strstr(shp_error_detail(), "value 1 is not finite"));
+  assert_int_equal(
+      shp_proto_ieee4882_decode_reals(f32le, 8, 2, false, v, 4, &n),
+      SHP_ERR_INVALID);
+}
+
 /* ---- USBTMC (USB TMC 1.0, sections 3.2.1.1, 3.2.1.2, 3.3.1.1) ---- */
 
 static void test_usbtmc_out_header_layout(void **state) {
@@ -639,6 +744,8 @@ int main(void) {
       cmocka_unit_test(test_scpi_commands_and_numbers),
       cmocka_unit_test(test_ieee4882_definite_blocks),
       cmocka_unit_test(test_preamble_scales_samples),
+      cmocka_unit_test(test_scpi_number_list_decodes_ascii_traces),
+      cmocka_unit_test(test_ieee4882_reals_decode_both_widths_and_orders),
       cmocka_unit_test(test_usbtmc_out_header_layout),
       cmocka_unit_test(test_usbtmc_request_in_header_layout),
       cmocka_unit_test(test_usbtmc_in_reply_checks),

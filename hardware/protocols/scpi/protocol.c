@@ -6,6 +6,7 @@
 #include "util.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 static bool is_blank(char c) {
@@ -267,5 +268,92 @@ int shp_proto_scpi_scale_samples(const shp_proto_scpi_preamble *pre,
     else
       volts[i] = (code - pre->y_reference) * pre->y_increment_v + pre->y_origin;
   }
+  return SHP_OK;
+}
+
+int shp_proto_scpi_decode_number_list(const char *reply, size_t len,
+                                      double *values, size_t capacity,
+                                      size_t *count) {
+  char ex[32];
+  size_t b, e, n = 0;
+  trim(reply, len, &b, &e);
+  if (b == e)
+    return shp_error_set(SHP_ERR_PROTOCOL, "scpi list: empty answer");
+  for (size_t pos = b;;) {
+    const char *comma = memchr(reply + pos, ',', e - pos);
+    size_t stop = comma ? (size_t)(comma - reply) : e, fb, fe, used;
+    trim(reply + pos, stop - pos, &fb, &fe);
+    if (fb == fe)
+      return shp_error_set(SHP_ERR_PROTOCOL, "scpi list: field %zu is empty",
+                           n + 1);
+    if (n == capacity)
+      return shp_error_set(SHP_ERR_PROTOCOL, "scpi list: more than %zu values",
+                           capacity);
+    char what[40];
+    snprintf(what, sizeof what, "scpi list: field %zu", n + 1);
+    int rc = shp_proto_parse_number(reply + pos + fb, fe - fb, what, &values[n],
+                                    &used);
+    if (rc != SHP_OK)
+      return rc;
+    if (used != fe - fb)
+      return shp_error_set(SHP_ERR_PROTOCOL,
+                           "scpi list: field %zu is not a number: '%s'", n + 1,
+                           shp_proto_excerpt(ex, reply + pos + fb, fe - fb));
+    if (fabs(values[n]) >= SHP_PROTO_SCPI_NAN_THRESHOLD)
+      return shp_error_set(SHP_ERR_PROTOCOL,
+                           "scpi list: field %zu: the instrument has no "
+                           "valid value (%g)",
+                           n + 1, values[n]);
+    n++;
+    if (comma == NULL)
+      break;
+    pos = stop + 1;
+  }
+  *count = n;
+  return SHP_OK;
+}
+
+/* The bytes are copied into a float or double as they are: both must be
+ * the IEEE 754 binary32 and binary64 of every platform the toolkit runs on. */
+_Static_assert(sizeof(float) == 4 && sizeof(double) == 8,
+               "IEEE 754 binary32 and binary64 expected");
+
+int shp_proto_ieee4882_decode_reals(const uint8_t *data, size_t n_bytes,
+                                    size_t width, bool big_endian,
+                                    double *values, size_t capacity,
+                                    size_t *count) {
+  if (width != 4 && width != 8)
+    return shp_error_set(SHP_ERR_INVALID,
+                         "ieee 488.2 reals: width %zu is not 4 or 8", width);
+  if (n_bytes % width != 0)
+    return shp_error_set(SHP_ERR_PROTOCOL,
+                         "ieee 488.2 reals: %zu bytes is not a whole number "
+                         "of %zu-byte values",
+                         n_bytes, width);
+  size_t n = n_bytes / width;
+  if (n > capacity)
+    return shp_error_set(SHP_ERR_PROTOCOL,
+                         "ieee 488.2 reals: %zu values, room for %zu", n,
+                         capacity);
+  for (size_t i = 0; i < n; i++) {
+    const uint8_t *p = data + i * width;
+    uint64_t bits = 0;
+    for (size_t k = 0; k < width; k++)
+      bits = (bits << 8) | p[big_endian ? k : width - 1 - k];
+    double v;
+    if (width == 4) {
+      uint32_t b32 = (uint32_t)bits;
+      float f;
+      memcpy(&f, &b32, sizeof f);
+      v = (double)f;
+    } else {
+      memcpy(&v, &bits, sizeof v);
+    }
+    if (!isfinite(v))
+      return shp_error_set(SHP_ERR_PROTOCOL,
+                           "ieee 488.2 reals: value %zu is not finite", i + 1);
+    values[i] = v;
+  }
+  *count = n;
   return SHP_OK;
 }

@@ -86,6 +86,26 @@ int shp_proto_scpi_scale_samples(const shp_proto_scpi_preamble *pre,
                                  bool msb_first, const uint8_t *raw,
                                  size_t n_bytes, double *volts, size_t n_volts);
 
+/* A comma-separated list of numbers, such as an ASCII trace
+ * "0.0,1.5E-01,-2\n": each field NR1, NR2 or NR3 with optional blanks
+ * around it, the whole with an optional final LF or CR LF. Stores at most
+ * capacity values and their count. SHP_ERR_PROTOCOL for an empty answer or
+ * field, garbage, SCPI's not-a-number, or more than capacity values. */
+int shp_proto_scpi_decode_number_list(const char *reply, size_t len,
+                                      double *values, size_t capacity,
+                                      size_t *count);
+
+/* IEEE 754 binary reals, as a block's data carries them (SCPI FORMat
+ * REAL,32 or REAL,64): width 4 or 8 bytes each, least significant byte
+ * first unless big_endian. n_bytes must be a whole number of values.
+ * Stores n_bytes / width values and their count. SHP_ERR_PROTOCOL for a
+ * partial value, a NaN or an infinity, or more than capacity values;
+ * SHP_ERR_INVALID for a width other than 4 or 8. */
+int shp_proto_ieee4882_decode_reals(const uint8_t *data, size_t n_bytes,
+                                    size_t width, bool big_endian,
+                                    double *values, size_t capacity,
+                                    size_t *count);
+
 #ifdef __cplusplus
 }
 #endif
