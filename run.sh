@@ -11,7 +11,7 @@ cd "$(dirname "$0")"
 PACKAGES=(build-essential cmake ninja-build pkg-config
           libfftw3-dev libgsl-dev liblapacke-dev libusb-1.0-0-dev
           libyaml-dev libjansson-dev libcmocka-dev libcairo2-dev
-          libgtk-4-dev umockdev xvfb clang libclang-rt-14-dev)
+          libgtk-4-dev umockdev xvfb xauth clang libclang-rt-14-dev)
 
 install_packages() {
   local missing=()

@@ -22,6 +22,16 @@ echo "$out" | grep -q "\"path\": \"$prefix/share/shaper/calibrations/materials/"
 env -u SHP_DATA_DIR "$prefix/bin/shapectl" hw status --json >/dev/null ||
   { echo "installed shapectl hw status failed"; exit 1; }
 
+# shaper-gui, when built, comes with its desktop file and icon, and the
+# example it opens with is installed.
+if [ -e "$prefix/bin/shaper-gui" ]; then
+  for f in share/applications/org.shaper.ShaperGui.desktop \
+           share/icons/hicolor/scalable/apps/org.shaper.ShaperGui.svg \
+           share/shaper/examples/targets/flat-top-4ps.yml; do
+    test -s "$prefix/$f" || { echo "shaper-gui: $f not installed"; exit 1; }
+  done
+fi
+
 if [ "$sanitized" = 1 ]; then
   echo "skipping the pkg-config build: the library is instrumented"
   exit 0
