@@ -87,8 +87,8 @@ static double quantile(double *v, size_t n, double q) {
 }
 
 /* A lab file for stack_path with the hidden errors drawn from seed. */
-static int write_lab(const char *path, const char *stack_path,
-                     size_t crystals, unsigned long seed) {
+static int write_lab(const char *path, const char *stack_path, size_t crystals,
+                     unsigned long seed) {
   FILE *f = fopen(path, "w");
   if (f == NULL)
     return SHP_ERR_IO;
@@ -118,8 +118,8 @@ static int write_lab(const char *path, const char *stack_path,
 
 /* One closed-loop run on a fresh simulated lab. */
 static int run_one(const char *lab_path, const shp_target *target,
-                   shp_run_mode mode, size_t max_iterations,
-                   unsigned long seed, run_outcome *out) {
+                   shp_run_mode mode, size_t max_iterations, unsigned long seed,
+                   run_outcome *out) {
   shp_lab *lab = shp_lab_load(lab_path);
   if (lab == NULL)
     return shp_error_last();
@@ -179,8 +179,7 @@ static double bench_mode(const bench_case *c, size_t m, const char *dir,
                    seed, &o);
     remove(lab_path);
     if (rc != SHP_OK) {
-      fprintf(stderr, "closed_loop: seed %lu: %s\n", seed,
-              shp_error_detail());
+      fprintf(stderr, "closed_loop: seed %lu: %s\n", seed, shp_error_detail());
       continue;
     }
     walls[ran++] = o.wall_s;

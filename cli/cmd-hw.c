@@ -45,8 +45,8 @@ static const char usage[] =
 
 /* ---- status -------------------------------------------------------------- */
 
-static json_t *oven_json(const cli_lab *h, size_t i,
-                         const shp_oven_status *st, int rc) {
+static json_t *oven_json(const cli_lab *h, size_t i, const shp_oven_status *st,
+                         int rc) {
   const shp_lab_oven *o = &h->lab->ovens[i];
   const shp_oven_reading *r = &st->reading;
   bool ok = rc == SHP_OK;
@@ -155,8 +155,8 @@ static int plot_trace(const char *file, const shp_trace *tr) {
   return CLI_OK;
 }
 
-static int acquire_run(cli_lab *h, size_t averages, bool json,
-                       const char *csv, const char *plot) {
+static int acquire_run(cli_lab *h, size_t averages, bool json, const char *csv,
+                       const char *plot) {
   const shp_trace *tr;
   int rc = shp_supervisor_acquire(h->sup, averages, &tr);
   if (rc != SHP_OK) {

@@ -90,8 +90,8 @@ static int show(const char *path, const char *plot, bool json) {
            str(start, "stack"), str(start, "target"));
     for (size_t k = 0; k < nm; k++)
       printf("  moves %3.0f  measured error %.4f\n", it[k], err[k]);
-    printf("  %zu fit%s, %zu resume%s%s\n", fits, fits == 1 ? "" : "s",
-           resumes, resumes == 1 ? "" : "s",
+    printf("  %zu fit%s, %zu resume%s%s\n", fits, fits == 1 ? "" : "s", resumes,
+           resumes == 1 ? "" : "s",
            torn ? "; the last record is torn (a crash mid-write)" : "");
     if (fault != NULL)
       printf("  fault: %s\n", str(fault, "message"));

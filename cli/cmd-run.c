@@ -137,24 +137,25 @@ static int plot_run(const char *file, const cli_lab *h,
         tx[j] = sim->time_ps[j] - sim->metrics.error_shift_ps;
         ty[j] = sim->target[j] / sim->metrics.error_scale;
       }
-      pulse[np++] = (shp_plot_series){sim->time_ps, sim->intensity, n,
+      pulse[np++] = (shp_plot_series){sim->time_ps,
+                                      sim->intensity,
+                                      n,
                                       "true output (simulated lab)",
-                                      SHP_PLOT_LINE, 0};
-      pulse[np++] =
-          (shp_plot_series){tx, ty, n, "target", SHP_PLOT_DASHED, 1};
+                                      SHP_PLOT_LINE,
+                                      0};
+      pulse[np++] = (shp_plot_series){tx, ty, n, "target", SHP_PLOT_DASHED, 1};
     }
   }
-  shp_plot_panel panels[2] = {
-      {.title = "Output pulse",
-       .xlabel = "time (ps)",
-       .ylabel = "intensity (1/ps)",
-       .series = pulse,
-       .series_count = np},
-      {.title = "Autocorrelation",
-       .xlabel = "delay (ps)",
-       .ylabel = "autocorrelation",
-       .series = ac,
-       .series_count = 2}};
+  shp_plot_panel panels[2] = {{.title = "Output pulse",
+                               .xlabel = "time (ps)",
+                               .ylabel = "intensity (1/ps)",
+                               .series = pulse,
+                               .series_count = np},
+                              {.title = "Autocorrelation",
+                               .xlabel = "delay (ps)",
+                               .ylabel = "autocorrelation",
+                               .series = ac,
+                               .series_count = 2}};
   char title[600];
   snprintf(title, sizeof title, "%s%s", r->message,
            sim ? "" : " (no simulated truth to show)");
@@ -199,19 +200,19 @@ static int print_result(const shp_run_result *r, const run_args *a) {
 static int parse(int argc, char **argv, run_args *a) {
   *a = (run_args){.tolerance = 0.02, .seed = 1};
   bool seen_tol = false;
-  cli_opt opts[] = {CLI_OPT("target", CLI_STRING, &a->target),
-                    CLI_OPT("stack", CLI_STRING, &a->stack),
-                    CLI_OPT("max-iterations", CLI_SIZE, &a->max_iterations),
-                    CLI_OPT_SEEN("tolerance", CLI_DOUBLE, &a->tolerance,
-                                 &seen_tol),
-                    CLI_OPT("averages", CLI_SIZE, &a->averages),
-                    CLI_OPT("seed", CLI_SIZE, &a->seed),
-                    CLI_OPT("model-free", CLI_FLAG, &a->model_free),
-                    CLI_OPT("journal", CLI_STRING, &a->journal),
-                    CLI_OPT("resume", CLI_STRING, &a->resume),
-                    CLI_OPT("json", CLI_FLAG, &a->json),
-                    CLI_OPT("plot", CLI_STRING, &a->plot),
-                    CLI_OPT_END};
+  cli_opt opts[] = {
+      CLI_OPT("target", CLI_STRING, &a->target),
+      CLI_OPT("stack", CLI_STRING, &a->stack),
+      CLI_OPT("max-iterations", CLI_SIZE, &a->max_iterations),
+      CLI_OPT_SEEN("tolerance", CLI_DOUBLE, &a->tolerance, &seen_tol),
+      CLI_OPT("averages", CLI_SIZE, &a->averages),
+      CLI_OPT("seed", CLI_SIZE, &a->seed),
+      CLI_OPT("model-free", CLI_FLAG, &a->model_free),
+      CLI_OPT("journal", CLI_STRING, &a->journal),
+      CLI_OPT("resume", CLI_STRING, &a->resume),
+      CLI_OPT("json", CLI_FLAG, &a->json),
+      CLI_OPT("plot", CLI_STRING, &a->plot),
+      CLI_OPT_END};
   char *pos[1] = {NULL};
   size_t count = 0;
   int rc = cli_parse(argc, argv, opts, usage, pos, 1, &count);
@@ -223,8 +224,7 @@ static int parse(int argc, char **argv, run_args *a) {
     return CLI_USAGE;
   }
   if (!(a->tolerance > 0 && a->tolerance < 1)) {
-    cli_error("run: --tolerance must be between 0 and 1, got %g",
-              a->tolerance);
+    cli_error("run: --tolerance must be between 0 and 1, got %g", a->tolerance);
     return CLI_USAGE;
   }
   if (a->journal != NULL && a->resume != NULL) {
@@ -264,7 +264,8 @@ int cmd_run(int argc, char **argv) {
   }
   shp_run_spec spec = {.lab = h.lab,
                        .target = target,
-                       .mode = a.model_free ? SHP_RUN_MODEL_FREE : SHP_RUN_MODEL,
+                       .mode =
+                           a.model_free ? SHP_RUN_MODEL_FREE : SHP_RUN_MODEL,
                        .max_iterations = a.max_iterations,
                        .tolerance = a.tolerance,
                        .averages = a.averages,
@@ -289,7 +290,7 @@ int cmd_run(int argc, char **argv) {
     cli_error("%s", r.message);
     /* A journal that belongs to another run is bad input. */
     rc = lrc == SHP_ERR_PARSE || lrc == SHP_ERR_INVALID ? CLI_USAGE
-                                                         : CLI_FAILURE;
+                                                        : CLI_FAILURE;
   }
   shp_run_result_clear(&r);
   free(t.delay);

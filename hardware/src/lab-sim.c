@@ -218,7 +218,8 @@ int shp_lab_read_sim(shp_yaml *y, yaml_node_t *map, shp_lab_sim *sim,
   return rc;
 }
 
-/* ---- the hidden truth ------------------------------------------------------ */
+/* ---- the hidden truth ------------------------------------------------------
+ */
 
 static double hidden(gsl_rng *r, const shp_sim_error *e, size_t i) {
   /* Draw even when the value is given, so that giving one error explicitly

@@ -58,12 +58,11 @@ static json_t *start_record(const run_ctx *c) {
   const shp_run_spec *s = c->spec;
   return json_pack(
       "{s:s, s:i, s:s, s:s?, s:s, s:s?, s:s, s:i, s:f, s:i, s:I, s:o, s:o}",
-      "type", "start", "version", 1, "time", when, "lab", c->lab->path,
-      "stack", c->lab->stack_path, "target", s->target->path, "mode",
-      mode_name(s->mode), "max_iterations", (int)s->max_iterations,
-      "tolerance", s->tolerance, "averages", (int)s->averages, "seed",
-      (json_int_t)s->seed, "min_c", run_json_array(c->lo, c->nc), "max_c",
-      run_json_array(c->hi, c->nc));
+      "type", "start", "version", 1, "time", when, "lab", c->lab->path, "stack",
+      c->lab->stack_path, "target", s->target->path, "mode", mode_name(s->mode),
+      "max_iterations", (int)s->max_iterations, "tolerance", s->tolerance,
+      "averages", (int)s->averages, "seed", (json_int_t)s->seed, "min_c",
+      run_json_array(c->lo, c->nc), "max_c", run_json_array(c->hi, c->nc));
 }
 
 static bool same_string(json_t *rec, const char *key, const char *value) {
@@ -148,14 +147,14 @@ json_t *run_replay_next(run_ctx *c, const char *type) {
 int run_journal_end(run_ctx *c) {
   shp_run_result *r = c->result;
   if (r->code != SHP_OK && r->code != SHP_ERR_CANCELLED)
-    run_journal_record(c, json_pack("{s:s, s:s, s:s}", "type", "fault",
-                                    "code", shp_error_name(r->code),
-                                    "message", r->message));
+    run_journal_record(c, json_pack("{s:s, s:s, s:s}", "type", "fault", "code",
+                                    shp_error_name(r->code), "message",
+                                    r->message));
   json_t *end = json_pack(
       "{s:s, s:b, s:I, s:f, s:o, s:s, s:s}", "type", "end", "converged",
-      r->converged, "iterations", (json_int_t)r->iterations,
-      "final_error", isfinite(r->final_error) ? r->final_error : -1.0,
-      "setpoints_c", run_json_array(r->setpoints_c, r->crystal_count), "code",
+      r->converged, "iterations", (json_int_t)r->iterations, "final_error",
+      isfinite(r->final_error) ? r->final_error : -1.0, "setpoints_c",
+      run_json_array(r->setpoints_c, r->crystal_count), "code",
       shp_error_name(r->code), "message", r->message);
   int rc = run_journal_record(c, end);
   int crc = shp_journal_close(c->journal);

@@ -25,17 +25,17 @@ typedef struct {
   shp_journal *journal;
   json_t *replay; /* records of a resumed journal, or NULL */
   size_t cursor;
-  bool restore;        /* replayed moves: re-send setpoints before acting */
-  double *setpoints;   /* nc: the last accepted */
-  double *actual;      /* nc: readbacks of the last trace */
-  double *lo, *hi;     /* nc: the crystals' limits */
+  bool restore;      /* replayed moves: re-send setpoints before acting */
+  double *setpoints; /* nc: the last accepted */
+  double *actual;    /* nc: readbacks of the last trace */
+  double *lo, *hi;   /* nc: the crystals' limits */
   double *delay, *signal, *target_ac, *scratch; /* the last trace */
   size_t trace_count, trace_cap;
   size_t iteration; /* oven moves */
   double error;     /* the last measured */
   bool measured;
   size_t measurements; /* traces taken (or replayed) */
-  int code;             /* a failure inside a GSL callback */
+  int code;            /* a failure inside a GSL callback */
   shp_run_result *result;
 } run_ctx;
 

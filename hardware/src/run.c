@@ -47,7 +47,8 @@ void run_emit(run_ctx *c, shp_run_event_kind kind, const char *fmt, ...) {
   c->progress(&e, c->user);
 }
 
-/* ---- setup ---------------------------------------------------------------- */
+/* ---- setup ----------------------------------------------------------------
+ */
 
 static int ctx_init(run_ctx *c) {
   const shp_lab *lab = c->lab;
@@ -155,12 +156,11 @@ static int replayed_measure(run_ctx *c, json_t *rec) {
   json_t *d = json_object_get(rec, "delay_ps");
   size_t n = json_array_size(d);
   int rc = grow_trace(c, n);
-  if (rc == SHP_OK &&
-      (n < 8 || run_json_doubles(d, c->delay, n) != SHP_OK ||
-       run_json_doubles(json_object_get(rec, "signal"), c->signal, n) !=
-           SHP_OK ||
-       run_json_doubles(json_object_get(rec, "actual_c"), c->actual, c->nc) !=
-           SHP_OK))
+  if (rc == SHP_OK && (n < 8 || run_json_doubles(d, c->delay, n) != SHP_OK ||
+                       run_json_doubles(json_object_get(rec, "signal"),
+                                        c->signal, n) != SHP_OK ||
+                       run_json_doubles(json_object_get(rec, "actual_c"),
+                                        c->actual, c->nc) != SHP_OK))
     rc = shp_error_set(SHP_ERR_PARSE, "%s: a measure record is damaged",
                        c->spec->resume_path);
   c->trace_count = n;
@@ -198,18 +198,18 @@ static int measure(run_ctx *c) {
   c->measured = true;
   c->measurements++;
   if (rec == NULL) {
-    json_t *j = json_pack(
-        "{s:s, s:I, s:o, s:o, s:o, s:o, s:f}", "type", "measure", "iteration",
-        (json_int_t)c->iteration, "setpoints_c",
-        run_json_array(c->setpoints, c->nc), "actual_c",
-        run_json_array(c->actual, c->nc), "delay_ps",
-        run_json_array(c->delay, c->trace_count), "signal",
-        run_json_array(c->signal, c->trace_count), "error", c->error);
+    json_t *j =
+        json_pack("{s:s, s:I, s:o, s:o, s:o, s:o, s:f}", "type", "measure",
+                  "iteration", (json_int_t)c->iteration, "setpoints_c",
+                  run_json_array(c->setpoints, c->nc), "actual_c",
+                  run_json_array(c->actual, c->nc), "delay_ps",
+                  run_json_array(c->delay, c->trace_count), "signal",
+                  run_json_array(c->signal, c->trace_count), "error", c->error);
     if ((rc = run_journal_record(c, j)) != SHP_OK)
       return rc;
   }
-  run_emit(c, SHP_RUN_EV_MEASURED, "[%zu] measured error %.4f%s",
-           c->iteration, c->error, rec ? " (journal)" : "");
+  run_emit(c, SHP_RUN_EV_MEASURED, "[%zu] measured error %.4f%s", c->iteration,
+           c->error, rec ? " (journal)" : "");
   return SHP_OK;
 }
 
@@ -259,7 +259,8 @@ static int move(run_ctx *c, const double *x, double predicted) {
   return SHP_OK;
 }
 
-/* ---- the model-based step -------------------------------------------------- */
+/* ---- the model-based step --------------------------------------------------
+ */
 
 static int fit_step(run_ctx *c) {
   shp_ac_measurement m = {.temperatures_c = c->actual,
@@ -279,9 +280,9 @@ static int fit_step(run_ctx *c) {
         "iteration", (json_int_t)c->iteration, "phase_offset_rad",
         run_json_array(r->phase_offset_rad, c->nc), "phase_sigma_rad",
         run_json_array(r->phase_sigma_rad, c->nc), "pulse_width_scale",
-        r->pulse_width_scale, "delay_scale", r->delay_scale,
-        "delay_offset_ps", r->delay_offset_ps, "residual_rms",
-        r->residual_rms, "ambiguous", r->ambiguous, "report", r->report);
+        r->pulse_width_scale, "delay_scale", r->delay_scale, "delay_offset_ps",
+        r->delay_offset_ps, "residual_rms", r->residual_rms, "ambiguous",
+        r->ambiguous, "report", r->report);
     /* Uncertainties may be infinite, which JSON cannot hold. */
     json_t *sig = json_object_get(j, "phase_sigma_rad");
     for (size_t i = 0; i < json_array_size(sig); i++)
@@ -316,9 +317,8 @@ static int plan_step(run_ctx *c, double *x, double *predicted) {
   int rc = p ? SHP_OK : shp_error_last();
   shp_search *s = NULL;
   if (rc == SHP_OK) {
-    shp_search_opts so = {.starts = 16,
-                          .seed = c->spec->seed + c->iteration,
-                          .polish = 3};
+    shp_search_opts so = {
+        .starts = 16, .seed = c->spec->seed + c->iteration, .polish = 3};
     if ((s = shp_search_new(p, &so)) == NULL)
       rc = shp_error_last();
   }
@@ -339,7 +339,8 @@ static int plan_step(run_ctx *c, double *x, double *predicted) {
   return rc;
 }
 
-/* ---- the model-free search ------------------------------------------------- */
+/* ---- the model-free search -------------------------------------------------
+ */
 
 static double measured_error(const gsl_vector *v, void *user) {
   run_ctx *c = user;
@@ -422,7 +423,8 @@ static int model_free(run_ctx *c) {
   return rc;
 }
 
-/* ---- the loop ----------------------------------------------------------------- */
+/* ---- the loop
+ * ----------------------------------------------------------------- */
 
 static int model_loop(run_ctx *c) {
   double *x = malloc(c->nc * sizeof *x);
@@ -515,6 +517,10 @@ int shp_run(shp_supervisor *sup, const shp_run_spec *spec,
     rc = run_journal_begin(&c);
   if (rc == SHP_OK)
     rc = s.mode == SHP_RUN_MODEL_FREE ? model_free(&c) : model_loop(&c);
+  /* A journal replayed to its end acted on nothing: the ovens must still
+   * be put where the run left them. */
+  if (rc == SHP_OK)
+    rc = restore(&c);
   if (rc != SHP_OK && shp_supervisor_fault(sup) == NULL &&
       rc != SHP_ERR_PARSE && rc != SHP_ERR_INVALID) {
     /* A failure of the controller itself (the model, the journal) stops
@@ -527,8 +533,7 @@ int shp_run(shp_supervisor *sup, const shp_run_spec *spec,
   if (c.nc > 0 && c.setpoints != NULL)
     fill_result(&c, rc);
   else
-    snprintf(result->message, sizeof result->message, "%s",
-             shp_error_detail());
+    snprintf(result->message, sizeof result->message, "%s", shp_error_detail());
   result->code = rc;
   if (c.journal != NULL) {
     int jrc = run_journal_end(&c);

@@ -25,10 +25,10 @@ struct shp_acfit {
   size_t nc; /* crystals */
   size_t np; /* parameters */
   bool fit_width, fit_delay;
-  double *prior;  /* nc */
-  double *vt;     /* np x np: the last fit's right singular vectors */
-  double *slope;  /* nc, the model's phase per kelvin */
-  double *tref;   /* nc, the stack's temperatures */
+  double *prior; /* nc */
+  double *vt;    /* np x np: the last fit's right singular vectors */
+  double *slope; /* nc, the model's phase per kelvin */
+  double *tref;  /* nc, the stack's temperatures */
   shp_grid grid;
   shp_element *elements;
   shp_path path;

@@ -98,9 +98,8 @@ static int uncertainties(shp_acfit *f, double *J, size_t nr, double s2,
       J[k * np + j] /= scale[j];
   }
   lapack_int info =
-      LAPACKE_dgesvd(LAPACK_ROW_MAJOR, 'N', 'A', (lapack_int)nr,
-                     (lapack_int)np, J, (lapack_int)np, s, NULL, 1, vt,
-                     (lapack_int)np, superb);
+      LAPACKE_dgesvd(LAPACK_ROW_MAJOR, 'N', 'A', (lapack_int)nr, (lapack_int)np,
+                     J, (lapack_int)np, s, NULL, 1, vt, (lapack_int)np, superb);
   if (info != 0) {
     rc = shp_error_set(SHP_ERR_NUMERIC, "the fit's Jacobian has no SVD");
     goto done;

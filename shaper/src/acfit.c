@@ -27,7 +27,8 @@ double acfit_wrap(double x) {
   return w - SHP_PI;
 }
 
-/* ---- lifecycle ------------------------------------------------------------ */
+/* ---- lifecycle ------------------------------------------------------------
+ */
 
 static int make_grid(shp_acfit *f) {
   const shp_stack *s = f->stack;
@@ -39,11 +40,10 @@ static int make_grid(shp_acfit *f) {
   narrow.fwhm_ps *= WIDTH_MIN;
   wide.fwhm_ps *= WIDTH_MAX;
   shp_grid_needs needs, wneeds;
-  int rc = shp_pulse_needs(&narrow, &needs.pulse_fwhm_ps,
-                           &needs.pulse_extent_ps);
+  int rc =
+      shp_pulse_needs(&narrow, &needs.pulse_fwhm_ps, &needs.pulse_extent_ps);
   if (rc == SHP_OK)
-    rc = shp_pulse_needs(&wide, &wneeds.pulse_fwhm_ps,
-                         &wneeds.pulse_extent_ps);
+    rc = shp_pulse_needs(&wide, &wneeds.pulse_fwhm_ps, &wneeds.pulse_extent_ps);
   if (rc == SHP_OK)
     rc = shp_path_delay_span_ps(&f->path, s->pulse.center_wavelength_nm,
                                 &needs.delay_span_ps);
@@ -88,8 +88,8 @@ shp_acfit *shp_acfit_new(const shp_stack *stack, const shp_acfit_opts *opts) {
     f->opts.starts = 8;
   if (f->opts.max_iterations == 0)
     f->opts.max_iterations = 60;
-  f->fit_width = !f->opts.fixed_pulse_width &&
-                 stack->pulse.shape != SHP_PULSE_SPECTRUM;
+  f->fit_width =
+      !f->opts.fixed_pulse_width && stack->pulse.shape != SHP_PULSE_SPECTRUM;
   f->fit_delay = !f->opts.fixed_delay;
   f->np = f->nc * (f->opts.fit_phase_slope ? 2 : 1) + (f->fit_width ? 1 : 0) +
           (f->fit_delay ? 2 : 0);
@@ -201,8 +201,8 @@ int shp_acfit_add(shp_acfit *f, const shp_ac_measurement *m) {
   double *model = realloc(f->model, (f->npoints + m->count) * sizeof *model);
   if (model != NULL)
     f->model = model;
-  double *rbuf = realloc(f->rbuf, (f->npoints + m->count + 2 * f->nc) *
-                                      sizeof *rbuf);
+  double *rbuf =
+      realloc(f->rbuf, (f->npoints + m->count + 2 * f->nc) * sizeof *rbuf);
   if (rbuf != NULL)
     f->rbuf = rbuf;
   if (a->temps == NULL || a->delay == NULL || a->signal == NULL ||
@@ -222,7 +222,8 @@ int shp_acfit_add(shp_acfit *f, const shp_ac_measurement *m) {
 
 size_t shp_acfit_count(const shp_acfit *f) { return f->nm; }
 
-/* ---- the model ------------------------------------------------------------ */
+/* ---- the model ------------------------------------------------------------
+ */
 
 void acfit_unpack(const shp_acfit *f, const double *p, acfit_params *q) {
   size_t k = 0;
@@ -363,7 +364,8 @@ double acfit_lm(shp_acfit *f, double *p, size_t iterations) {
   size_t nr = acfit_residual_count(f);
   gsl_multifit_nlinear_fdf fdf = {
       .f = lm_f, .df = NULL, .fvv = NULL, .n = nr, .p = f->np, .params = f};
-  gsl_multifit_nlinear_parameters fp = gsl_multifit_nlinear_default_parameters();
+  gsl_multifit_nlinear_parameters fp =
+      gsl_multifit_nlinear_default_parameters();
   fp.h_df = 1e-7;
   gsl_multifit_nlinear_workspace *w =
       gsl_multifit_nlinear_alloc(gsl_multifit_nlinear_trust, &fp, nr, f->np);
@@ -499,7 +501,8 @@ done:
   return rc;
 }
 
-/* ---- using a fit ---------------------------------------------------------- */
+/* ---- using a fit ----------------------------------------------------------
+ */
 
 /* The parameter vector of a result (what acfit_fill_result unpacked). */
 static void params_of(const shp_acfit *f, const shp_acfit_result *fit,
@@ -544,8 +547,8 @@ int shp_acfit_target_ac(shp_acfit *f, const shp_acfit_result *fit,
                         size_t count, double *ac) {
   int rc = shp_target_sample(target, &f->grid, f->intensity, NULL);
   if (rc == SHP_OK)
-    rc = shp_diag_autocorrelation(f->diag, f->intensity,
-                                  SHP_AC_BACKGROUND_FREE, f->ac);
+    rc = shp_diag_autocorrelation(f->diag, f->intensity, SHP_AC_BACKGROUND_FREE,
+                                  f->ac);
   if (rc != SHP_OK)
     return rc;
   double phase[1] = {0};

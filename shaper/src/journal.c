@@ -81,8 +81,7 @@ int shp_journal_append(shp_journal *j, json_t *record) {
     return shp_error_set(SHP_ERR_IO, "%s: an earlier write failed", j->path);
   char *line = json_dumps(record, JSON_COMPACT | JSON_REAL_PRECISION(17));
   if (line == NULL)
-    return shp_error_set(SHP_ERR_NOMEM, "%s: cannot encode a record",
-                         j->path);
+    return shp_error_set(SHP_ERR_NOMEM, "%s: cannot encode a record", j->path);
   size_t len = strlen(line);
   line[len] = '\n'; /* json_dumps's terminator becomes the line's end */
   size_t done = 0;

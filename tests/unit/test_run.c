@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include "labfile.h"
@@ -60,8 +61,8 @@ static void on_sup(const shp_sup_event *e, void *user) {
   run_lab *r = user;
   if (e->kind == SHP_SUP_SETPOINT && e->crystal >= 0) {
     const shp_lab_oven *o = &r->lab->ovens[e->crystal];
-    r->max_sent_excess = fmax(r->max_sent_excess,
-                              fmax(e->value_c - o->max_c, o->min_c - e->value_c));
+    r->max_sent_excess = fmax(
+        r->max_sent_excess, fmax(e->value_c - o->max_c, o->min_c - e->value_c));
   }
   if (e->kind == SHP_SUP_HOLD)
     r->holds++;
@@ -236,7 +237,8 @@ static void test_run_fault_holds_every_oven(void **state) {
   fault_run("{kind: stuck_sensor, at_s: 1.0, crystal: 1}", SHP_ERR_SAFETY);
 }
 
-/* ---- resuming ------------------------------------------------------------- */
+/* ---- resuming -------------------------------------------------------------
+ */
 
 static const char *const RESUME_LINES =
     "  seed: 3\n  phase_offset_sigma_rad: 1.5\n  azimuth_sigma_deg: 0.2\n"
@@ -323,8 +325,8 @@ static void test_cli_run_survives_sigkill(void **state) {
   snprintf(ref, sizeof ref, "%s/ref.jsonl", dir);
   snprintf(killed, sizeof killed, "%s/killed.jsonl", dir);
   const char *target = SHP_SOURCE_DATADIR "/examples/targets/flat-top-5ps.yml";
-  const char *ref_args[] = {"run", lab, "--target", target, "--journal", ref,
-                            "--json", NULL};
+  const char *ref_args[] = {"run",       lab, "--target", target,
+                            "--journal", ref, "--json",   NULL};
   spawn_result a = spawn_run(SHAPECTL_PATH, NULL, NULL, ref_args);
   assert_int_equal(a.status, 0);
   srand((unsigned)getpid());
@@ -360,8 +362,8 @@ static void test_cli_run_survives_sigkill(void **state) {
   assert_int_equal(shp_journal_read(killed, &recs, &valid, &torn), SHP_OK);
   assert_true(json_array_size(recs) >= 1);
   json_decref(recs);
-  const char *resume_args[] = {"run", lab, "--target", target, "--resume", killed,
-                               "--json", NULL};
+  const char *resume_args[] = {"run",      lab,    "--target", target,
+                               "--resume", killed, "--json",   NULL};
   spawn_result b = spawn_run(SHAPECTL_PATH, NULL, NULL, resume_args);
   assert_int_equal(b.status, 0);
   json_error_t err;
@@ -405,8 +407,7 @@ static void test_journal_is_never_overwritten(void **state) {
   run_lab r;
   open_lab(&r, "  seed: 3\n");
   shp_run_result res;
-  assert_int_equal(run_on(&r, SHP_RUN_MODEL, NULL, path, &res),
-                   SHP_ERR_PARSE);
+  assert_int_equal(run_on(&r, SHP_RUN_MODEL, NULL, path, &res), SHP_ERR_PARSE);
   assert_non_null(strstr(res.message, "cannot resume"));
   shp_run_result_clear(&res);
   close_lab(&r);

@@ -42,8 +42,7 @@ int sim_device_init(shp_device *d, const shp_lab *lab, shp_clock *clock,
   d->ac = calloc(d->p->points, sizeof *d->ac);
   d->ac_sum = calloc(d->p->points, sizeof *d->ac_sum);
   if (d->ovens == NULL || d->noise == NULL || d->ac == NULL ||
-      d->ac_noise == NULL || d->ac_setpoints == NULL ||
-      d->ac_sum == NULL)
+      d->ac_noise == NULL || d->ac_setpoints == NULL || d->ac_sum == NULL)
     return shp_error_set(SHP_ERR_NOMEM, "sim: out of memory");
   /* A seed of its own, so the noise never shifts the hidden errors. */
   gsl_rng_set(d->noise, d->p->seed + 1);
@@ -183,8 +182,8 @@ static void seed_trace_noise(shp_device *d) {
   uint64_t h = 1469598103934665603u;
   uint64_t words[3] = {d->p->seed, d->ac_count, 0};
   for (size_t i = 0; i < d->oven_count + 2; i++) {
-    uint64_t w = i < 2 ? words[i]
-                       : (uint64_t)llround(d->ovens[i - 2].setpoint_c * 1e6);
+    uint64_t w =
+        i < 2 ? words[i] : (uint64_t)llround(d->ovens[i - 2].setpoint_c * 1e6);
     for (int b = 0; b < 8; b++) {
       h ^= (w >> (8 * b)) & 0xffu;
       h *= 1099511628211u;
@@ -215,8 +214,9 @@ int sim_acquire(shp_device *d, size_t averages, shp_trace *trace) {
     if ((rc = sim_check_fault(d, -1)) != SHP_OK)
       return rc;
     for (size_t k = 0; k < p->points; k++)
-      d->ac_sum[k] += d->ac[k] + p->background +
-                      (p->noise > 0 ? gsl_ran_gaussian(d->ac_noise, p->noise) : 0);
+      d->ac_sum[k] +=
+          d->ac[k] + p->background +
+          (p->noise > 0 ? gsl_ran_gaussian(d->ac_noise, p->noise) : 0);
   }
   /* The instrument's own delay axis, which the lab's calibration maps back
    * to picoseconds: delay_ps = scale * d + offset_ps. */

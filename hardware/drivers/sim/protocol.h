@@ -30,7 +30,7 @@ struct shp_device {
   double timeout_s;
   sim_oven *ovens; /* one per crystal */
   size_t oven_count;
-  gsl_rng *noise;   /* sensor noise */
+  gsl_rng *noise; /* sensor noise */
   /* Trace noise: seeded from the lab's seed, the ovens' setpoints and how
    * many traces were taken at them, so that a run resumed in a new process
    * sees the noise the interrupted one would have seen. */

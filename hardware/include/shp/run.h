@@ -42,10 +42,10 @@ typedef struct {
   const shp_lab *lab;       /* borrowed: its stack is the model's start */
   const shp_target *target; /* borrowed */
   shp_run_mode mode;
-  size_t max_iterations; /* oven moves (default 20; model-free 200) */
-  double tolerance;      /* relative RMS AC error (default 0.02) */
-  size_t averages;       /* per trace; 0: the lab's */
-  unsigned long seed;    /* the optimizer's, for reproducible runs */
+  size_t max_iterations;    /* oven moves (default 20; model-free 200) */
+  double tolerance;         /* relative RMS AC error (default 0.02) */
+  size_t averages;          /* per trace; 0: the lab's */
+  unsigned long seed;       /* the optimizer's, for reproducible runs */
   const char *journal_path; /* NULL: no journal */
   const char *resume_path;  /* NULL: a new run; else continue this journal
                                (then journal_path is ignored: the run
@@ -64,16 +64,16 @@ typedef enum {
  * valid during the callback only. */
 typedef struct {
   shp_run_event_kind kind;
-  size_t iteration;    /* oven moves so far */
-  double error;        /* MEASURED: the measured AC error */
-  double predicted_error; /* PLANNED: the model's AC error at setpoints_c */
+  size_t iteration;          /* oven moves so far */
+  double error;              /* MEASURED: the measured AC error */
+  double predicted_error;    /* PLANNED: the model's AC error at setpoints_c */
   const double *setpoints_c; /* PLANNED, MOVED: one per crystal */
   const double *actual_c;    /* MEASURED: oven readbacks */
   size_t crystal_count;
-  const shp_trace *trace;       /* MEASURED: calibrated */
-  const double *target_ac;      /* MEASURED: the target's AC on trace's axis */
-  const shp_acfit_result *fit;  /* FITTED */
-  const char *message;          /* a line for people */
+  const shp_trace *trace;      /* MEASURED: calibrated */
+  const double *target_ac;     /* MEASURED: the target's AC on trace's axis */
+  const shp_acfit_result *fit; /* FITTED */
+  const char *message;         /* a line for people */
 } shp_run_event;
 
 typedef void (*shp_run_progress_fn)(const shp_run_event *event, void *user);
@@ -83,7 +83,7 @@ typedef struct {
   size_t iterations;  /* oven moves made (resumed runs: in total) */
   double final_error; /* the last measured AC error */
   size_t crystal_count;
-  double *setpoints_c; /* crystal_count, the last accepted; owned */
+  double *setpoints_c;       /* crystal_count, the last accepted; owned */
   double *phase_offsets_rad; /* the last fit's, or NULL (model-free) */
   double *phase_sigma_rad;   /* their 1-sigma (INFINITY: undetermined) */
   int code;                  /* SHP_OK, or why the run stopped */

@@ -62,14 +62,14 @@ typedef struct {
    * material model's by default) about the stack's temperature:
    * calibration, which scans the temperature. */
   bool fit_phase_slope;
-  size_t max_iterations;  /* per LM run (default 60) */
+  size_t max_iterations; /* per LM run (default 60) */
 } shp_acfit_opts;
 
 typedef struct {
   size_t crystal_count;
-  double *phase_offset_rad;   /* to put in the stack: wrapped to (-pi, pi] */
-  double *phase_sigma_rad;    /* 1 sigma; INFINITY when not determined */
-  double *slope_rad_per_k;    /* the model's slope (+ fitted correction) */
+  double *phase_offset_rad;      /* to put in the stack: wrapped to (-pi, pi] */
+  double *phase_sigma_rad;       /* 1 sigma; INFINITY when not determined */
+  double *slope_rad_per_k;       /* the model's slope (+ fitted correction) */
   double *slope_sigma_rad_per_k; /* 0 when not fitted */
   double pulse_width_scale, pulse_width_sigma;
   double delay_scale, delay_scale_sigma;
