@@ -125,8 +125,9 @@ int shp_acfit_target_ac(shp_acfit *f, const shp_acfit_result *fit,
                         const shp_target *target, const double *delay_ps,
                         size_t count, double *ac);
 
-/* Write a fit's phase offsets and pulse width into s (a stack of the same
- * structure as the fit's). */
+/* Write a fit's phase offsets and pulse width into s, a stack of the same
+ * structure as the fit's as read from its file: its pulse FWHM is
+ * multiplied by the fitted scale, so apply a fit to a given copy once. */
 void shp_acfit_apply(const shp_acfit_result *fit, shp_stack *s);
 
 /* The relative RMS difference of a measured trace from a reference (peak 1),
