@@ -44,4 +44,16 @@ int shp_usb_check(const shp_device_config *cfg, const char *driver,
                   const char *const *allowed, char *ctx, size_t ctx_size);
 int shp_usb_open(const shp_device_config *cfg, shp_usbtmc **io);
 
+/* SCPI over USBTMC, shared by the USBTMC drivers. shp_usb_excerpt: a
+ * printable copy of at most 72 bytes of an answer (final CR/LF dropped) for
+ * messages. shp_usb_scpi_write / _query: text (without its LF) as one
+ * message, and its answer. shp_usb_scpi_check_errors: SYST:ERR?, and a
+ * non-zero code as SHP_ERR_PROTOCOL "NAME: AFTER: the instrument reports
+ * error CODE "MESSAGE"". */
+const char *shp_usb_excerpt(char out[80], const char *s, size_t len);
+int shp_usb_scpi_write(shp_usbtmc *c, const char *text);
+int shp_usb_scpi_query(shp_usbtmc *c, const char *text, char *reply,
+                       size_t size, size_t *len);
+int shp_usb_scpi_check_errors(shp_usbtmc *c, const char *after);
+
 #endif

@@ -5,14 +5,10 @@
 #include <string.h>
 
 const shp_driver *const shp_hw_drivers[] = {
-    &shp_driver_sim,
-    &shp_driver_tc200,
-    &shp_driver_covesion,
-    &shp_driver_mecom,
-    &shp_driver_ted4000,
-    &shp_driver_scope_ac,
-    &shp_driver_pulsecheck,
-    NULL,
+    &shp_driver_sim,        &shp_driver_tc200,
+    &shp_driver_covesion,   &shp_driver_mecom,
+    &shp_driver_ted4000,    &shp_driver_scope_ac,
+    &shp_driver_pulsecheck, NULL,
 };
 
 const shp_driver *shp_hw_driver_find(const char *name) {

@@ -3,6 +3,8 @@
  * README.md here for the command set, its sources and the assumptions. */
 #include "protocol.h"
 
+#include "drivers.h"
+
 #include "shp/error.h"
 
 #include <math.h>
@@ -19,50 +21,8 @@ static const char *name_of(const shp_device *d) {
   return shp_usbtmc_name(d->io);
 }
 
-/* A printable copy of at most 72 bytes of an answer, for messages. */
-static const char *excerpt(char out[80], const char *s, size_t len) {
-  size_t n = 0;
-  while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r'))
-    len--;
-  for (size_t i = 0; i < len && n < 72; i++)
-    out[n++] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '.';
-  out[n] = '\0';
-  return out;
-}
-
-static int send_command(shp_device *d, const char *text) {
-  char msg[80];
-  int n = shp_proto_scpi_encode_command(msg, sizeof msg, text);
-  if (n < 0)
-    return shp_error_prefix("%s: ", name_of(d));
-  return shp_usbtmc_write(d->io, msg, (size_t)n);
-}
-
-static int query(shp_device *d, const char *text, char *reply, size_t size,
-                 size_t *len) {
-  char msg[80];
-  int n = shp_proto_scpi_encode_command(msg, sizeof msg, text);
-  if (n < 0)
-    return shp_error_prefix("%s: ", name_of(d));
-  return shp_usbtmc_query(d->io, msg, reply, size, len);
-}
-
 static int check_errors(shp_device *d, const char *after) {
-  char reply[SCOPE_AC_REPLY_MAX], ex[80];
-  size_t len = 0, message_len;
-  const char *message;
-  int code;
-  int rc = query(d, "SYST:ERR?", reply, sizeof reply, &len);
-  if (rc != SHP_OK)
-    return rc;
-  if (shp_proto_scpi_decode_error(reply, len, &code, &message, &message_len) !=
-      SHP_OK)
-    return shp_error_prefix("%s: SYST:ERR?: ", name_of(d));
-  if (code != 0)
-    return shp_error_set(
-        SHP_ERR_PROTOCOL, "%s: %s: the instrument reports error %d \"%s\"",
-        name_of(d), after, code, excerpt(ex, message, message_len));
-  return SHP_OK;
+  return shp_usb_scpi_check_errors(d->io, after);
 }
 
 /* ---- opening -------------------------------------------------------------
@@ -77,7 +37,7 @@ static int identify(shp_device *d) {
   static const char *const rigol[] = {"RIGOL TECHNOLOGIES", NULL};
   char reply[SCOPE_AC_REPLY_MAX], ex[80];
   size_t len = 0;
-  int rc = query(d, "*IDN?", reply, sizeof reply, &len);
+  int rc = shp_usb_scpi_query(d->io, "*IDN?", reply, sizeof reply, &len);
   if (rc != SHP_OK)
     return rc;
   bool is_keysight = d->opt.flavour == SHP_PROTO_SCPI_WAVEFORM_KEYSIGHT;
@@ -90,7 +50,7 @@ static int identify(shp_device *d) {
   return shp_error_set(SHP_ERR_PROTOCOL,
                        "%s: *IDN? answered \"%s\": not a %s oscilloscope "
                        "(options.flavour: %s)",
-                       name_of(d), excerpt(ex, reply, len),
+                       name_of(d), shp_usb_excerpt(ex, reply, len),
                        is_keysight ? "Keysight/Agilent" : "Rigol",
                        is_keysight ? "keysight" : "rigol");
 }
@@ -117,7 +77,7 @@ static int setup(shp_device *d) {
   if (!d->opt.scope_averages)
     snprintf(cmd[n++], sizeof cmd[0], ":ACQ:TYPE NORM");
   for (int i = 0; i < n; i++) {
-    int rc = send_command(d, cmd[i]);
+    int rc = shp_usb_scpi_write(d->io, cmd[i]);
     if (rc != SHP_OK)
       return rc;
   }
@@ -175,9 +135,9 @@ static int digitize_keysight(shp_device *d) {
   size_t len = 0;
   double done;
   snprintf(cmd, sizeof cmd, ":DIG CHAN%d", d->opt.channel);
-  int rc = send_command(d, cmd);
+  int rc = shp_usb_scpi_write(d->io, cmd);
   if (rc == SHP_OK)
-    rc = query(d, "*OPC?", reply, sizeof reply, &len);
+    rc = shp_usb_scpi_query(d->io, "*OPC?", reply, sizeof reply, &len);
   if (rc != SHP_OK)
     return rc;
   if (shp_proto_scpi_decode_number(reply, len, &done) != SHP_OK)
@@ -194,13 +154,14 @@ static int digitize_keysight(shp_device *d) {
 static int single_rigol(shp_device *d) {
   static const char *const waiting[] = {"TD", "WAIT", "RUN", "AUTO", NULL};
   char reply[SCOPE_AC_REPLY_MAX], ex[80];
-  int rc = send_command(d, ":SING");
+  int rc = shp_usb_scpi_write(d->io, ":SING");
   if (rc != SHP_OK)
     return rc;
   double deadline = shp_clock_now_s(d->clock) + d->timeout_s;
   for (;;) {
     size_t len = 0;
-    if ((rc = query(d, ":TRIG:STAT?", reply, sizeof reply, &len)) != SHP_OK)
+    if ((rc = shp_usb_scpi_query(d->io, ":TRIG:STAT?", reply, sizeof reply,
+                                 &len)) != SHP_OK)
       return rc;
     while (len > 0 && (reply[len - 1] == '\n' || reply[len - 1] == '\r'))
       reply[--len] = '\0';
@@ -213,7 +174,7 @@ static int single_rigol(shp_device *d) {
       return shp_error_set(SHP_ERR_PROTOCOL,
                            "%s: :TRIG:STAT? answered \"%s\", expected STOP, "
                            "TD, WAIT, RUN or AUTO",
-                           name_of(d), excerpt(ex, reply, len));
+                           name_of(d), shp_usb_excerpt(ex, reply, len));
     if (shp_clock_now_s(d->clock) >= deadline)
       return shp_error_set(SHP_ERR_TIMEOUT,
                            "%s: no complete acquisition within %g s (trigger "
@@ -226,7 +187,7 @@ static int single_rigol(shp_device *d) {
 static int read_preamble(shp_device *d, shp_proto_scpi_preamble *pre) {
   char reply[SCOPE_AC_REPLY_MAX];
   size_t len = 0;
-  int rc = query(d, ":WAV:PRE?", reply, sizeof reply, &len);
+  int rc = shp_usb_scpi_query(d->io, ":WAV:PRE?", reply, sizeof reply, &len);
   if (rc != SHP_OK)
     return rc;
   if (shp_proto_scpi_decode_preamble(reply, len, pre) != SHP_OK)
@@ -266,7 +227,7 @@ static int check_preamble(shp_device *d, const shp_proto_scpi_preamble *pre,
 static int read_block(shp_device *d, const shp_proto_scpi_preamble *pre,
                       const uint8_t **data, size_t *data_len) {
   size_t len = 0, consumed;
-  int rc = send_command(d, ":WAV:DATA?");
+  int rc = shp_usb_scpi_write(d->io, ":WAV:DATA?");
   if (rc == SHP_OK)
     rc = shp_usbtmc_read(d->io, d->raw, d->raw_cap, &len);
   if (rc != SHP_OK)
@@ -327,12 +288,12 @@ static int set_scope_averaging(shp_device *d, size_t averages) {
   char cmd[48];
   int rc;
   if (averages == 1) {
-    rc = send_command(d, ":ACQ:TYPE NORM");
+    rc = shp_usb_scpi_write(d->io, ":ACQ:TYPE NORM");
   } else {
     snprintf(cmd, sizeof cmd, ":ACQ:COUN %zu", averages);
-    rc = send_command(d, ":ACQ:TYPE AVER");
+    rc = shp_usb_scpi_write(d->io, ":ACQ:TYPE AVER");
     if (rc == SHP_OK)
-      rc = send_command(d, cmd);
+      rc = shp_usb_scpi_write(d->io, cmd);
   }
   if (rc == SHP_OK)
     rc = check_errors(d, "setting the scope's averaging");

@@ -2,6 +2,8 @@
  * See README.md here for the command set, its sources and the assumptions. */
 #include "protocol.h"
 
+#include "drivers.h"
+
 #include "shp/error.h"
 #include "shp/proto/scpi.h"
 
@@ -11,39 +13,10 @@
 #include <string.h>
 #include <strings.h>
 
-/* A printable copy of at most 72 bytes of an answer, for messages. */
-static const char *excerpt(char out[80], const char *s, size_t len) {
-  size_t n = 0;
-  while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r'))
-    len--;
-  for (size_t i = 0; i < len && n < 72; i++)
-    out[n++] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '.';
-  out[n] = '\0';
-  return out;
-}
-
-/* Sends text (without its LF) as one message. */
-static int send_command(shp_usbtmc *c, const char *text) {
-  char msg[80];
-  int n = shp_proto_scpi_encode_command(msg, sizeof msg, text);
-  if (n < 0)
-    return shp_error_prefix("%s: ", shp_usbtmc_name(c));
-  return shp_usbtmc_write(c, msg, (size_t)n);
-}
-
-static int query(shp_usbtmc *c, const char *text, char *reply, size_t size,
-                 size_t *len) {
-  char msg[80];
-  int n = shp_proto_scpi_encode_command(msg, sizeof msg, text);
-  if (n < 0)
-    return shp_error_prefix("%s: ", shp_usbtmc_name(c));
-  return shp_usbtmc_query(c, msg, reply, size, len);
-}
-
 static int query_number(shp_usbtmc *c, const char *text, double *value) {
   char reply[TED4000_REPLY_MAX];
   size_t len = 0;
-  int rc = query(c, text, reply, sizeof reply, &len);
+  int rc = shp_usb_scpi_query(c, text, reply, sizeof reply, &len);
   if (rc != SHP_OK)
     return rc;
   if (shp_proto_scpi_decode_number(reply, len, value) != SHP_OK)
@@ -68,27 +41,13 @@ static int query_whole(shp_usbtmc *c, const char *text, double lo, double hi,
 }
 
 int ted4000_check_errors(shp_usbtmc *c, const char *after) {
-  char reply[TED4000_REPLY_MAX], ex[80];
-  size_t len = 0, message_len;
-  const char *message;
-  int code;
-  int rc = query(c, "SYST:ERR?", reply, sizeof reply, &len);
-  if (rc != SHP_OK)
-    return rc;
-  if (shp_proto_scpi_decode_error(reply, len, &code, &message, &message_len) !=
-      SHP_OK)
-    return shp_error_prefix("%s: SYST:ERR?: ", shp_usbtmc_name(c));
-  if (code != 0)
-    return shp_error_set(
-        SHP_ERR_PROTOCOL, "%s: %s: the instrument reports error %d \"%s\"",
-        shp_usbtmc_name(c), after, code, excerpt(ex, message, message_len));
-  return SHP_OK;
+  return shp_usb_scpi_check_errors(c, after);
 }
 
 int ted4000_identify(shp_usbtmc *c) {
   char reply[TED4000_REPLY_MAX], ex[80];
   size_t len = 0;
-  int rc = query(c, "*IDN?", reply, sizeof reply, &len);
+  int rc = shp_usb_scpi_query(c, "*IDN?", reply, sizeof reply, &len);
   if (rc != SHP_OK)
     return rc;
   /* THORLABS,TED4015,<serial>,<firmware>: the manufacturer, then the
@@ -102,7 +61,7 @@ int ted4000_identify(shp_usbtmc *c) {
     return shp_error_set(SHP_ERR_PROTOCOL,
                          "%s: *IDN? answered \"%s\": not a Thorlabs "
                          "TED4000-series controller",
-                         shp_usbtmc_name(c), excerpt(ex, reply, len));
+                         shp_usbtmc_name(c), shp_usb_excerpt(ex, reply, len));
   return SHP_OK;
 }
 
@@ -118,9 +77,9 @@ int ted4000_device_new(shp_usbtmc *io, shp_device **out) {
    * setting, the output least of all. */
   int rc = ted4000_identify(io);
   if (rc == SHP_OK)
-    rc = send_command(io, "*CLS");
+    rc = shp_usb_scpi_write(io, "*CLS");
   if (rc == SHP_OK)
-    rc = send_command(io, "UNIT:TEMP C");
+    rc = shp_usb_scpi_write(io, "UNIT:TEMP C");
   if (rc == SHP_OK)
     rc = ted4000_check_errors(io, "UNIT:TEMP C");
   if (rc != SHP_OK) {
