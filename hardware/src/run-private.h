@@ -33,6 +33,7 @@ typedef struct {
   size_t trace_count, trace_cap;
   size_t iteration; /* oven moves */
   double error;     /* the last measured */
+  double predicted; /* the model's error at the last plan (NAN: none) */
   bool measured;
   size_t measurements; /* traces taken (or replayed) */
   int code;            /* a failure inside a GSL callback */

@@ -43,7 +43,7 @@ void run_emit(run_ctx *c, shp_run_event_kind kind, const char *fmt, ...) {
   if (kind == SHP_RUN_EV_FITTED)
     e.fit = &c->fitres;
   if (kind == SHP_RUN_EV_PLANNED)
-    e.predicted_error = c->result->final_error;
+    e.predicted_error = c->predicted;
   c->progress(&e, c->user);
 }
 
@@ -216,11 +216,10 @@ static int measure(run_ctx *c) {
 /* Move to x (or replay the journal's plan and move), journal first. */
 static int move(run_ctx *c, const double *x, double predicted) {
   json_t *plan = run_replay_next(c, "plan");
-  double *to = c->scratch;
   int rc = grow_trace(c, c->nc);
   if (rc != SHP_OK)
     return rc;
-  to = c->scratch;
+  double *to = c->scratch; /* the last trace's scratch is free by now */
   if (plan != NULL) {
     /* The journal is what happened: its setpoints, whatever this run
      * would compute (the same, unless the floating point differs). */
@@ -237,7 +236,7 @@ static int move(run_ctx *c, const double *x, double predicted) {
     if ((rc = run_journal_record(c, j)) != SHP_OK)
       return rc;
   }
-  c->result->final_error = predicted;
+  c->predicted = predicted;
   memcpy(c->setpoints, to, c->nc * sizeof *to);
   run_emit(c, SHP_RUN_EV_PLANNED, "[%zu] moving the ovens", c->iteration);
   json_t *moved = plan ? run_replay_next(c, "moved") : NULL;
