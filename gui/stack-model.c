@@ -302,6 +302,8 @@ shp_stack *shp_stack_model_dup_stack(ShpStackModel *self, GError **error) {
     to->has_temperature = from->has_temperature;
     to->phase_offset_rad = from->phase_offset_rad;
     to->has_phase_offset = from->has_phase_offset;
+    to->slope_correction_rad_per_k = from->slope_correction_rad_per_k;
+    to->has_slope_correction = from->has_slope_correction;
   }
   if (rc != SHP_OK) {
     shp_gui_set_error(error, rc);

@@ -322,10 +322,11 @@ static int check_values(const shp_path *path) {
                              "crystals[%zu].temperature_c: must be a finite "
                              "temperature above absolute zero, got %g",
                              i, c->temperature_c);
-      if (!isfinite(c->azimuth_deg) || !isfinite(c->phase_offset_rad))
+      if (!isfinite(c->azimuth_deg) || !isfinite(c->phase_offset_rad) ||
+          !isfinite(c->slope_correction_rad_per_k))
         return shp_error_set(SHP_ERR_INVALID,
-                             "crystals[%zu]: azimuth_deg and phase_offset_rad "
-                             "must be finite",
+                             "crystals[%zu]: azimuth_deg, phase_offset_rad and "
+                             "slope_correction_rad_per_k must be finite",
                              i);
       break;
     }
@@ -459,7 +460,8 @@ static void crystal_setup(shp_propagator *p, bound_crystal *c,
                (cr->temperature_c - t0);
   /* (dn_S + ddn) omega / c L = L (a0 + b0 dw + rho) + L ddn omega / c */
   c->A = plate * (m->a0 + ddn * g->center_omega / SHP_C_MM_PER_PS) +
-         cr->phase_offset_rad;
+         cr->phase_offset_rad +
+         cr->slope_correction_rad_per_k * (cr->temperature_c - t0);
   c->B = plate * (m->b0 + ddn / SHP_C_MM_PER_PS);
   c->h = 0.5 * dl;
   m->s_corr += dl;

@@ -2,6 +2,7 @@
 
 #include "shp/error.h"
 #include "shp/yamlfile.h"
+#include "yaml-write.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -228,9 +229,13 @@ static int read_grid(reader *r, yaml_node_t *root) {
   return SHP_OK;
 }
 
-static const char *const crystal_keys[] = {"material",         "length_mm",
-                                           "azimuth_deg",      "temperature_c",
-                                           "phase_offset_rad", NULL};
+static const char *const crystal_keys[] = {"material",
+                                           "length_mm",
+                                           "azimuth_deg",
+                                           "temperature_c",
+                                           "phase_offset_rad",
+                                           "slope_correction_rad_per_k",
+                                           NULL};
 
 static int read_crystal(reader *r, yaml_node_t *map, size_t i) {
   shp_yaml *y = r->y;
@@ -261,7 +266,10 @@ static int read_crystal(reader *r, yaml_node_t *map, size_t i) {
                                 &c->has_temperature)) != SHP_OK ||
       (rc = shp_yaml_number_opt(y, map, ctx, "phase_offset_rad",
                                 &c->phase_offset_rad, &c->has_phase_offset)) !=
-          SHP_OK)
+          SHP_OK ||
+      (rc = shp_yaml_number_opt(y, map, ctx, "slope_correction_rad_per_k",
+                                &c->slope_correction_rad_per_k,
+                                &c->has_slope_correction)) != SHP_OK)
     return rc;
   if (c->temperature_c <= -273.15)
     return shp_yaml_fail_code(
@@ -349,183 +357,72 @@ shp_stack *shp_stack_load(const char *path) {
 
 /* ---- writing ------------------------------------------------------------ */
 
-/* The shortest decimal that reads back as the same double, so a stack that
- * is written and read again is identical. */
-static void format_number(char *buf, size_t size, double v) {
-  for (int digits = 6; digits <= 17; digits++) {
-    snprintf(buf, size, "%.*g", digits, v);
-    if (strtod(buf, NULL) == v)
-      break;
-  }
-  /* Keep a decimal point so YAML readers see a float. */
-  if (strpbrk(buf, ".eEn") == NULL && strlen(buf) + 3 < size)
-    strcat(buf, ".0");
-}
-
-typedef struct {
-  yaml_emitter_t em;
-  bool ok;
-} writer;
-
-static void emit(writer *w, yaml_event_t *ev) {
-  if (w->ok && !yaml_emitter_emit(&w->em, ev))
-    w->ok = false;
-}
-
-static void scalar(writer *w, const char *text, bool plain) {
-  yaml_event_t ev;
-  yaml_scalar_event_initialize(
-      &ev, NULL, NULL, (yaml_char_t *)text, (int)strlen(text), 1, 1,
-      plain ? YAML_PLAIN_SCALAR_STYLE : YAML_ANY_SCALAR_STYLE);
-  emit(w, &ev);
-}
-
-static void key_string(writer *w, const char *key, const char *value) {
-  scalar(w, key, true);
-  scalar(w, value, false);
-}
-
-static void key_number(writer *w, const char *key, double v) {
-  char buf[64];
-  format_number(buf, sizeof buf, v);
-  scalar(w, key, true);
-  scalar(w, buf, true);
-}
-
-static void mapping(writer *w, bool start, bool flow) {
-  yaml_event_t ev;
-  if (start)
-    yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1,
-                                        flow ? YAML_FLOW_MAPPING_STYLE
-                                             : YAML_BLOCK_MAPPING_STYLE);
-  else
-    yaml_mapping_end_event_initialize(&ev);
-  emit(w, &ev);
-}
-
-static void write_pulse(writer *w, const shp_stack *s) {
+static void write_pulse(shp_yaml_writer *w, const shp_stack *s) {
   const shp_pulse *p = &s->pulse;
-  scalar(w, "pulse", true);
-  mapping(w, true, false);
-  key_number(w, "center_wavelength_nm", p->center_wavelength_nm);
+  shp_yw_scalar(w, "pulse", true);
+  shp_yw_mapping(w, true, false);
+  shp_yw_key_number(w, "center_wavelength_nm", p->center_wavelength_nm);
   if (p->shape == SHP_PULSE_SPECTRUM && s->spectrum_file != NULL) {
-    key_string(w, "spectrum_file", s->spectrum_file);
+    shp_yw_key_string(w, "spectrum_file", s->spectrum_file);
   } else {
-    key_number(w, "fwhm_ps", p->fwhm_ps);
-    key_string(w, "shape", p->shape == SHP_PULSE_SECH2 ? "sech2" : "gaussian");
+    shp_yw_key_number(w, "fwhm_ps", p->fwhm_ps);
+    shp_yw_key_string(w, "shape",
+                      p->shape == SHP_PULSE_SECH2 ? "sech2" : "gaussian");
   }
   if (p->gdd_fs2 != 0)
-    key_number(w, "gdd_fs2", p->gdd_fs2);
+    shp_yw_key_number(w, "gdd_fs2", p->gdd_fs2);
   if (p->tod_fs3 != 0)
-    key_number(w, "tod_fs3", p->tod_fs3);
-  mapping(w, false, false);
+    shp_yw_key_number(w, "tod_fs3", p->tod_fs3);
+  shp_yw_mapping(w, false, false);
 }
 
-static void write_crystals(writer *w, const shp_stack *s) {
-  yaml_event_t ev;
-  scalar(w, "crystals", true);
-  yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
-                                       YAML_BLOCK_SEQUENCE_STYLE);
-  emit(w, &ev);
+static void write_crystals(shp_yaml_writer *w, const shp_stack *s) {
+  shp_yw_scalar(w, "crystals", true);
+  shp_yw_sequence(w, true, false);
   for (size_t i = 0; i < s->crystal_count; i++) {
     const shp_stack_crystal *c = &s->crystals[i];
-    mapping(w, true, false);
-    key_string(w, "material", c->material_name);
-    key_number(w, "length_mm", c->length_mm);
-    key_number(w, "azimuth_deg", c->azimuth_deg);
+    shp_yw_mapping(w, true, false);
+    shp_yw_key_string(w, "material", c->material_name);
+    shp_yw_key_number(w, "length_mm", c->length_mm);
+    shp_yw_key_number(w, "azimuth_deg", c->azimuth_deg);
     if (c->has_temperature)
-      key_number(w, "temperature_c", c->temperature_c);
+      shp_yw_key_number(w, "temperature_c", c->temperature_c);
     if (c->has_phase_offset)
-      key_number(w, "phase_offset_rad", c->phase_offset_rad);
-    mapping(w, false, false);
+      shp_yw_key_number(w, "phase_offset_rad", c->phase_offset_rad);
+    if (c->has_slope_correction)
+      shp_yw_key_number(w, "slope_correction_rad_per_k",
+                        c->slope_correction_rad_per_k);
+    shp_yw_mapping(w, false, false);
   }
-  yaml_sequence_end_event_initialize(&ev);
-  emit(w, &ev);
+  shp_yw_sequence(w, false, false);
 }
 
-static void write_document(writer *w, const shp_stack *s) {
-  yaml_event_t ev;
-  yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING);
-  emit(w, &ev);
-  yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1);
-  emit(w, &ev);
-  mapping(w, true, false);
-  key_string(w, "name", s->name ? s->name : "");
+static void write_document(shp_yaml_writer *w, const void *doc) {
+  const shp_stack *s = doc;
+  shp_yw_mapping(w, true, false);
+  shp_yw_key_string(w, "name", s->name ? s->name : "");
   write_pulse(w, s);
   if (s->has_grid) {
-    scalar(w, "grid", true);
-    mapping(w, true, false);
-    key_number(w, "points", (double)s->grid_points);
-    key_number(w, "window_ps", s->grid_window_ps);
-    mapping(w, false, false);
+    shp_yw_scalar(w, "grid", true);
+    shp_yw_mapping(w, true, false);
+    shp_yw_key_number(w, "points", (double)s->grid_points);
+    shp_yw_key_number(w, "window_ps", s->grid_window_ps);
+    shp_yw_mapping(w, false, false);
   }
   if (s->has_input_polarizer)
-    key_number(w, "input_polarizer_deg", s->input_polarizer_deg);
+    shp_yw_key_number(w, "input_polarizer_deg", s->input_polarizer_deg);
   write_crystals(w, s);
   if (s->has_output_polarizer)
-    key_number(w, "output_polarizer_deg", s->output_polarizer_deg);
+    shp_yw_key_number(w, "output_polarizer_deg", s->output_polarizer_deg);
   if (s->double_pass) {
-    scalar(w, "double_pass", true);
-    scalar(w, "true", true);
+    shp_yw_scalar(w, "double_pass", true);
+    shp_yw_scalar(w, "true", true);
   }
-  mapping(w, false, false);
-  yaml_document_end_event_initialize(&ev, 1);
-  emit(w, &ev);
-  yaml_stream_end_event_initialize(&ev);
-  emit(w, &ev);
-}
-
-static int write_to(const shp_stack *s, FILE *f, const char *path) {
-  writer w = {.ok = true};
-  if (!yaml_emitter_initialize(&w.em))
-    return shp_error_set(SHP_ERR_NOMEM, "%s: out of memory", path);
-  yaml_emitter_set_output_file(&w.em, f);
-  yaml_emitter_set_unicode(&w.em, 1);
-  yaml_emitter_set_width(&w.em, 100);
-  write_document(&w, s);
-  int ok = w.ok && yaml_emitter_flush(&w.em);
-  yaml_emitter_delete(&w.em);
-  if (!ok)
-    return shp_error_set(SHP_ERR_IO, "%s: cannot write", path);
-  return SHP_OK;
+  shp_yw_mapping(w, false, false);
 }
 
 int shp_stack_save(const shp_stack *s, const char *path) {
-  if (strcmp(path, "-") == 0) {
-    int rc = write_to(s, stdout, "standard output");
-    if (rc == SHP_OK && fflush(stdout) != 0)
-      rc = shp_error_set(SHP_ERR_IO, "standard output: cannot write");
-    return rc;
-  }
-  char tmp[PATH_MAX];
-  if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= (int)sizeof tmp)
-    return shp_error_set(SHP_ERR_IO, "%s: path too long", path);
-  int fd = mkstemp(tmp);
-  if (fd < 0)
-    return shp_error_set(SHP_ERR_IO, "%s: cannot create: %s", path,
-                         strerror(errno));
-  FILE *f = fdopen(fd, "w");
-  if (f == NULL) {
-    close(fd);
-    unlink(tmp);
-    return shp_error_set(SHP_ERR_IO, "%s: %s", path, strerror(errno));
-  }
-  /* mkstemp makes the file private; a stack file is an ordinary document. */
-  int rc = fchmod(fd, 0644) == 0
-               ? write_to(s, f, path)
-               : shp_error_set(SHP_ERR_IO, "%s: %s", path, strerror(errno));
-  if (rc == SHP_OK && (fflush(f) != 0 || fsync(fd) != 0))
-    rc = shp_error_set(SHP_ERR_IO, "%s: cannot write: %s", path,
-                       strerror(errno));
-  if (fclose(f) != 0 && rc == SHP_OK)
-    rc = shp_error_set(SHP_ERR_IO, "%s: cannot write: %s", path,
-                       strerror(errno));
-  if (rc == SHP_OK && rename(tmp, path) != 0)
-    rc = shp_error_set(SHP_ERR_IO, "%s: cannot replace: %s", path,
-                       strerror(errno));
-  if (rc != SHP_OK)
-    unlink(tmp);
-  return rc;
+  return shp_yw_save(path, write_document, s);
 }
 
 /* ---- use ---------------------------------------------------------------- */
@@ -534,12 +431,13 @@ void shp_stack_path(const shp_stack *s, shp_element *elements, shp_path *path) {
   for (size_t i = 0; i < s->crystal_count; i++) {
     const shp_stack_crystal *c = &s->crystals[i];
     elements[i].kind = SHP_ELEMENT_CRYSTAL;
-    elements[i].crystal =
-        (shp_crystal){.material = c->material,
-                      .length_mm = c->length_mm,
-                      .azimuth_deg = c->azimuth_deg,
-                      .temperature_c = c->temperature_c,
-                      .phase_offset_rad = c->phase_offset_rad};
+    elements[i].crystal = (shp_crystal){.material = c->material,
+                                        .length_mm = c->length_mm,
+                                        .azimuth_deg = c->azimuth_deg,
+                                        .temperature_c = c->temperature_c,
+                                        .phase_offset_rad = c->phase_offset_rad,
+                                        .slope_correction_rad_per_k =
+                                            c->slope_correction_rad_per_k};
   }
   memset(path, 0, sizeof *path);
   path->elements = elements;

@@ -443,6 +443,45 @@ static void test_retuned_temperature_matches_fresh_binding(void **state) {
   free(in);
 }
 
+/* A calibrated slope correction s is a phase of s (T - T0) on top of the
+ * material model: at any temperature it equals the same crystal with that
+ * phase as an offset instead, and it vanishes at the reference T0. */
+static void test_slope_correction_is_a_temperature_linear_phase(void **state) {
+  (void)state;
+  shp_grid g;
+  assert_int_equal(shp_grid_init(&g, 4096, 30.0, 800.0), SHP_OK);
+  double t0 = shp_material_reference_temperature_c(bbo);
+  const double s = 0.0123, temps[] = {t0, t0 + 7.5, t0 + 61.0};
+  for (size_t k = 0; k < sizeof temps / sizeof temps[0]; k++) {
+    shp_element a[2], b[2];
+    for (int i = 0; i < 2; i++) {
+      a[i].kind = b[i].kind = SHP_ELEMENT_CRYSTAL;
+      a[i].crystal = (shp_crystal){.material = bbo,
+                                   .length_mm = 3.0,
+                                   .azimuth_deg = 22.5 + 45.0 * i,
+                                   .temperature_c = temps[k],
+                                   .phase_offset_rad = 0.4,
+                                   .slope_correction_rad_per_k = s};
+      b[i].crystal = a[i].crystal;
+      b[i].crystal.slope_correction_rad_per_k = 0;
+      b[i].crystal.phase_offset_rad = 0.4 + s * (temps[k] - t0);
+    }
+    shp_path pa = {.elements = a, .count = 2}, pb = {.elements = b, .count = 2};
+    shp_propagator *p = shp_propagator_new(&g, &pa);
+    shp_propagator *q = shp_propagator_new(&g, &pb);
+    double complex *in = pulse_on(&g, 0.1);
+    shp_field *fa = shp_field_new(g.n), *fb = shp_field_new(g.n);
+    assert_int_equal(shp_propagator_apply(p, &pa, in, fa), SHP_OK);
+    assert_int_equal(shp_propagator_apply(q, &pb, in, fb), SHP_OK);
+    assert_true(field_distance(fa, fb) < 1e-12);
+    shp_propagator_free(p);
+    shp_propagator_free(q);
+    shp_field_free(fa);
+    shp_field_free(fb);
+    free(in);
+  }
+}
+
 /* Zero heap allocations per apply, on power-of-two and on 2-3-5-smooth
  * grids (FFTW's in-place batched plans allocate scratch there), with
  * measured and with estimated plans, re-bindings included. */
@@ -544,6 +583,7 @@ int main(void) {
       cmocka_unit_test(test_binary_stacker_gives_equal_orthogonal_replicas),
       cmocka_unit_test(test_double_pass_equals_palindromic_single_pass),
       cmocka_unit_test(test_retuned_temperature_matches_fresh_binding),
+      cmocka_unit_test(test_slope_correction_is_a_temperature_linear_phase),
       cmocka_unit_test(test_apply_allocates_nothing),
       cmocka_unit_test(test_bad_values_are_refused_with_the_element_named),
       cmocka_unit_test(test_grid_outside_material_range_is_an_error),

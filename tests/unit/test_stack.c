@@ -185,6 +185,9 @@ static void assert_same_stack(const shp_stack *a, const shp_stack *b) {
     assert_same_double(ca->phase_offset_rad, cb->phase_offset_rad);
     assert_int_equal(ca->has_temperature, cb->has_temperature);
     assert_int_equal(ca->has_phase_offset, cb->has_phase_offset);
+    assert_same_double(ca->slope_correction_rad_per_k,
+                       cb->slope_correction_rad_per_k);
+    assert_int_equal(ca->has_slope_correction, cb->has_slope_correction);
   }
 }
 
@@ -314,6 +317,9 @@ static void test_full_fixture_loads_every_optional_key(void **state) {
   assert_int_equal(s->material_count, 2);
   assert_true(s->crystals[0].has_phase_offset &&
               s->crystals[0].phase_offset_rad == -0.7853981633974483);
+  assert_true(s->crystals[0].has_slope_correction &&
+              s->crystals[0].slope_correction_rad_per_k == -0.0031);
+  assert_false(s->crystals[1].has_slope_correction);
   assert_true(s->crystals[0].length_mm == 4.000001);
   /* temperature_c absent: the material's reference, 20 C, not written back. */
   assert_false(s->crystals[1].has_temperature);

@@ -38,6 +38,10 @@ typedef struct {
   double azimuth_deg;           /* extraordinary axis from lab x */
   double temperature_c;
   double phase_offset_rad; /* added to the e-o phase difference */
+  /* A measured correction to the material model's phase per kelvin: adds
+   * slope_correction_rad_per_k * (temperature_c - the material's reference
+   * temperature) to the e-o phase difference. 0 unless calibrated. */
+  double slope_correction_rad_per_k;
 } shp_crystal;
 
 typedef struct {

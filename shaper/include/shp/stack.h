@@ -8,7 +8,8 @@
  *   input_polarizer_deg: 0.0                 # optional
  *   crystals:
  *     - {material: alpha-BBO, length_mm: 10.0, azimuth_deg: 11.25,
- *        temperature_c: 40.0, phase_offset_rad: 0.0}
+ *        temperature_c: 40.0, phase_offset_rad: 0.0,
+ *        slope_correction_rad_per_k: 0.0}  # the last two from calibration
  *   output_polarizer_deg: 0.0                # optional
  *   double_pass: false                       # optional
  *
@@ -35,7 +36,9 @@ typedef struct {
   double azimuth_deg;
   double temperature_c; /* the material's reference when not given */
   double phase_offset_rad;
-  bool has_temperature, has_phase_offset; /* written back only if given */
+  double slope_correction_rad_per_k; /* see shp_crystal; from calibration */
+  bool has_temperature, has_phase_offset, has_slope_correction; /* written
+                                                     back only if given */
 } shp_stack_crystal;
 
 typedef struct {
