@@ -20,6 +20,8 @@ static const char *const sim_keys[] = {"seed",
                                        "azimuth_sigma_deg",
                                        "length_error_um",
                                        "length_sigma_um",
+                                       "slope_error_rel",
+                                       "slope_sigma_rel",
                                        "noise",
                                        "background",
                                        "scan_range_ps",
@@ -212,6 +214,9 @@ int shp_lab_read_sim(shp_yaml *y, yaml_node_t *map, shp_lab_sim *sim,
     rc = hidden_error(y, map, "length_error_um", "length_sigma_um", n,
                       &sim->length_error_um);
   if (rc == SHP_OK)
+    rc = hidden_error(y, map, "slope_error_rel", "slope_sigma_rel", n,
+                      &sim->slope_error_rel);
+  if (rc == SHP_OK)
     rc = per_crystal(y, map, "start_c", n, &sim->start_c);
   if (rc == SHP_OK)
     rc = read_faults(y, map, sim, n);
@@ -245,6 +250,24 @@ shp_stack *shp_lab_sim_truth_of(const shp_lab *lab, const shp_lab_sim *p) {
     c->azimuth_deg += hidden(r, &p->azimuth_error_deg, i);
     c->length_mm += 1e-3 * hidden(r, &p->length_error_um, i);
     c->has_temperature = c->has_phase_offset = true;
+  }
+  /* The material model's phase per kelvin is off by a relative error:
+   * drawn after the others so that labs without it keep their draws. */
+  for (size_t i = 0; i < truth->crystal_count; i++) {
+    shp_stack_crystal *c = &truth->crystals[i];
+    double rel = hidden(r, &p->slope_error_rel, i);
+    if (rel == 0)
+      continue;
+    shp_material_props pr;
+    if (shp_material_props_at(c->material, truth->pulse.center_wavelength_nm,
+                              c->temperature_c, c->length_mm, &pr) != SHP_OK) {
+      gsl_rng_free(r);
+      shp_stack_free(truth);
+      return NULL;
+    }
+    c->slope_correction_rad_per_k +=
+        rel * pr.dphase_dT_rad_per_K_per_mm * c->length_mm;
+    c->has_slope_correction = true;
   }
   gsl_rng_free(r);
   return truth;

@@ -35,9 +35,10 @@ typedef struct {
 struct shp_lab_sim {
   unsigned long seed;
   shp_sim_error phase_offset_rad, azimuth_error_deg, length_error_um;
-  double noise;         /* relative to the trace's peak, per scan */
-  double background;    /* added to every sample */
-  double scan_range_ps; /* full span, centred on zero delay */
+  shp_sim_error slope_error_rel; /* of the material model's phase per K */
+  double noise;                  /* relative to the trace's peak, per scan */
+  double background;             /* added to every sample */
+  double scan_range_ps;          /* full span, centred on zero delay */
   size_t points;
   double scan_time_s;     /* sim time one scan takes */
   double time_constant_s; /* first-order thermal lag of every oven */

@@ -18,6 +18,7 @@ void shp_lab_sim_free(shp_lab_sim *s) {
   free(s->phase_offset_rad.values);
   free(s->azimuth_error_deg.values);
   free(s->length_error_um.values);
+  free(s->slope_error_rel.values);
   free(s->start_c);
   free(s->faults);
   free(s);

@@ -48,6 +48,9 @@ json_t *run_json_array(const double *v, size_t n);
 int run_json_doubles(json_t *a, double *v, size_t n);
 int run_journal_end(run_ctx *c);
 
+/* run.c: send setpoints and wait until every oven has settled */
+int run_move_ovens(shp_supervisor *sup, size_t nc, const double *x);
+
 /* run.c, for the journal's replay */
 void run_emit(run_ctx *c, shp_run_event_kind kind, const char *fmt, ...);
 

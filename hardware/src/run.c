@@ -115,17 +115,20 @@ static int grow_trace(run_ctx *c, size_t n) {
 
 /* ---- acting through the supervisor --------------------------------------- */
 
-/* Send setpoints and wait until every oven has settled. */
-static int move_ovens(run_ctx *c, const double *x) {
+int run_move_ovens(shp_supervisor *sup, size_t nc, const double *x) {
   double budget = 0;
-  for (size_t i = 0; i < c->nc; i++)
-    budget = fmax(budget, shp_supervisor_budget_s(c->sup, i, x[i]));
-  for (size_t i = 0; i < c->nc; i++) {
-    int rc = shp_supervisor_request(c->sup, i, x[i]);
+  for (size_t i = 0; i < nc; i++)
+    budget = fmax(budget, shp_supervisor_budget_s(sup, i, x[i]));
+  for (size_t i = 0; i < nc; i++) {
+    int rc = shp_supervisor_request(sup, i, x[i]);
     if (rc != SHP_OK)
       return rc;
   }
-  return shp_supervisor_wait(c->sup, true, budget);
+  return shp_supervisor_wait(sup, true, budget);
+}
+
+static int move_ovens(run_ctx *c, const double *x) {
+  return run_move_ovens(c->sup, c->nc, x);
 }
 
 /* After replaying moves, the ovens must be put back where the journal

@@ -25,10 +25,13 @@ struct shp_acfit {
   size_t nc; /* crystals */
   size_t np; /* parameters */
   bool fit_width, fit_delay;
-  double *prior; /* nc */
-  double *vt;    /* np x np: the last fit's right singular vectors */
-  double *slope; /* nc, the model's phase per kelvin */
-  double *tref;  /* nc, the stack's temperatures */
+  double *prior;    /* nc */
+  double *vt;       /* np x np: the last fit's right singular vectors */
+  double *slope;    /* nc, the model's phase per kelvin */
+  double *tref;     /* nc, the stack's temperatures */
+  size_t ns;        /* slope parameters */
+  size_t *slope_of; /* ns: the crystal of each slope parameter */
+  double *dslope;   /* nc: the slope changes of the vector last unpacked */
   shp_grid grid;
   shp_element *elements;
   shp_path path;
@@ -50,7 +53,7 @@ struct shp_acfit {
 /* A parameter vector, unpacked. */
 typedef struct {
   const double *phase;  /* nc */
-  const double *dslope; /* nc or NULL */
+  const double *dslope; /* nc (0 where not fitted) or NULL */
   double width, delay_scale, delay_offset;
 } acfit_params;
 

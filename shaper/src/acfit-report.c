@@ -39,13 +39,11 @@ static const char *param_name(const shp_acfit *f, size_t j, char *buf,
     snprintf(buf, size, "crystals[%zu].phase_offset_rad", j);
     return buf;
   }
-  if (f->opts.fit_phase_slope) {
-    if (j < 2 * nc) {
-      snprintf(buf, size, "crystals[%zu].phase_slope", j - nc);
-      return buf;
-    }
-    k += nc;
+  if (j < nc + f->ns) {
+    snprintf(buf, size, "crystals[%zu].phase_slope", f->slope_of[j - nc]);
+    return buf;
   }
+  k += f->ns;
   if (f->fit_width && j == k++)
     return "pulse_width";
   if (f->fit_delay && j == k)
@@ -154,6 +152,7 @@ int acfit_fill_result(shp_acfit *f, const double *p, shp_acfit_result *res) {
   res->phase_sigma_rad = dalloc(nc, &rc);
   res->slope_rad_per_k = dalloc(nc, &rc);
   res->slope_sigma_rad_per_k = dalloc(nc, &rc);
+  res->slope_change_rad_per_k = dalloc(nc, &rc);
   res->amplitude = dalloc(nm, &rc);
   res->background = dalloc(nm, &rc);
   res->singular_values = dalloc(np, &rc);
@@ -177,10 +176,15 @@ int acfit_fill_result(shp_acfit *f, const double *p, shp_acfit_result *res) {
   for (size_t i = 0; i < nc; i++) {
     res->phase_offset_rad[i] = acfit_wrap(q.phase[i]);
     res->phase_sigma_rad[i] = sigma[i];
-    res->slope_rad_per_k[i] = f->slope[i] + (q.dslope ? q.dslope[i] : 0.0);
-    res->slope_sigma_rad_per_k[i] = q.dslope ? sigma[nc + i] : 0.0;
+    res->slope_change_rad_per_k[i] = q.dslope ? q.dslope[i] : 0.0;
+    res->slope_rad_per_k[i] = f->slope[i] +
+                              f->stack->crystals[i].slope_correction_rad_per_k +
+                              res->slope_change_rad_per_k[i];
+    res->slope_sigma_rad_per_k[i] = 0.0;
   }
-  size_t k = nc * (f->opts.fit_phase_slope ? 2 : 1);
+  for (size_t j = 0; j < f->ns; j++)
+    res->slope_sigma_rad_per_k[f->slope_of[j]] = sigma[nc + j];
+  size_t k = nc + f->ns;
   res->pulse_width_scale = q.width;
   res->pulse_width_sigma = f->fit_width ? q.width * sigma[k++] : 0.0;
   res->delay_scale = q.delay_scale;
@@ -244,8 +248,21 @@ void acfit_report(const shp_acfit *f, shp_acfit_result *r) {
       append(r->report, sizeof r->report,
              "crystals[%zu].phase_offset_rad: poorly determined (%.2f rad)\n",
              i, r->phase_sigma_rad[i]);
+  for (size_t j = 0; j < f->ns; j++) {
+    size_t i = f->slope_of[j];
+    if (!(r->slope_sigma_rad_per_k[i] < 0.05 * fabs(r->slope_rad_per_k[i])))
+      append(r->report, sizeof r->report,
+             "crystals[%zu].phase_slope: poorly determined (%.3g rad/K): "
+             "scan that crystal over at least one phase period\n",
+             i, r->slope_sigma_rad_per_k[i]);
+  }
   if (r->report[0] == '\0')
     append(r->report, sizeof r->report, "every parameter is determined\n");
+  if (f->ns > 0)
+    append(r->report, sizeof r->report,
+           "the slopes' sign is the material model's: the autocorrelation "
+           "cannot tell a phase from its negative (time reversal), so "
+           "every phase and slope mirrored fits as well\n");
 }
 
 void shp_acfit_result_clear(shp_acfit_result *r) {
@@ -255,6 +272,7 @@ void shp_acfit_result_clear(shp_acfit_result *r) {
   free(r->phase_sigma_rad);
   free(r->slope_rad_per_k);
   free(r->slope_sigma_rad_per_k);
+  free(r->slope_change_rad_per_k);
   free(r->amplitude);
   free(r->background);
   free(r->singular_values);

@@ -91,15 +91,22 @@ shp_acfit *shp_acfit_new(const shp_stack *stack, const shp_acfit_opts *opts) {
   f->fit_width =
       !f->opts.fixed_pulse_width && stack->pulse.shape != SHP_PULSE_SPECTRUM;
   f->fit_delay = !f->opts.fixed_delay;
-  f->np = f->nc * (f->opts.fit_phase_slope ? 2 : 1) + (f->fit_width ? 1 : 0) +
-          (f->fit_delay ? 2 : 0);
+  f->slope_of = calloc(f->nc, sizeof *f->slope_of);
+  f->dslope = calloc(f->nc, sizeof *f->dslope);
+  if (f->slope_of != NULL && f->opts.fit_phase_slope)
+    for (size_t i = 0; i < f->nc; i++)
+      if (f->opts.slope_mask == NULL || f->opts.slope_mask[i])
+        f->slope_of[f->ns++] = i;
+  f->opts.slope_mask = NULL; /* used */
+  f->np = f->nc + f->ns + (f->fit_width ? 1 : 0) + (f->fit_delay ? 2 : 0);
   f->elements = calloc(f->nc, sizeof *f->elements);
   f->slope = calloc(f->nc, sizeof *f->slope);
   f->tref = calloc(f->nc, sizeof *f->tref);
   f->prior = calloc(f->nc, sizeof *f->prior);
   f->vt = calloc(f->np * f->np, sizeof *f->vt);
   if (f->elements == NULL || f->slope == NULL || f->tref == NULL ||
-      f->prior == NULL || f->vt == NULL) {
+      f->slope_of == NULL || f->dslope == NULL || f->prior == NULL ||
+      f->vt == NULL) {
     shp_error_set(SHP_ERR_NOMEM, "out of memory");
     shp_acfit_free(f);
     return NULL;
@@ -154,6 +161,8 @@ void shp_acfit_free(shp_acfit *f) {
   free(f->meas);
   free(f->elements);
   free(f->slope);
+  free(f->slope_of);
+  free(f->dslope);
   free(f->tref);
   free(f->prior);
   free(f->vt);
@@ -229,9 +238,15 @@ void acfit_unpack(const shp_acfit *f, const double *p, acfit_params *q) {
   size_t k = 0;
   q->phase = p;
   k += f->nc;
-  q->dslope = f->opts.fit_phase_slope ? p + k : NULL;
-  if (f->opts.fit_phase_slope)
-    k += f->nc;
+  q->dslope = NULL;
+  if (f->ns > 0) {
+    for (size_t i = 0; i < f->nc; i++)
+      f->dslope[i] = 0.0;
+    for (size_t j = 0; j < f->ns; j++)
+      f->dslope[f->slope_of[j]] = p[k + j];
+    q->dslope = f->dslope;
+    k += f->ns;
+  }
   q->width = f->fit_width ? exp(p[k++]) : 1.0;
   q->delay_scale = f->fit_delay ? p[k] : 1.0;
   q->delay_offset = f->fit_delay ? p[k + 1] : 0.0;
@@ -325,14 +340,15 @@ int acfit_residuals(shp_acfit *f, const double *p, double *r, double *amp,
   for (size_t i = 0; i < f->nc; i++)
     prior[i] = PRIOR_WEIGHT * acfit_wrap(q.phase[i] - f->prior[i]) /
                f->opts.prior_sigma_rad;
-  if (q.dslope != NULL)
-    for (size_t i = 0; i < f->nc; i++)
-      prior[f->nc + i] = PRIOR_WEIGHT * q.dslope[i] / (0.1 * fabs(f->slope[i]));
+  for (size_t j = 0; j < f->ns; j++) {
+    size_t i = f->slope_of[j];
+    prior[f->nc + j] = PRIOR_WEIGHT * q.dslope[i] / (0.1 * fabs(f->slope[i]));
+  }
   return SHP_OK;
 }
 
 size_t acfit_residual_count(const shp_acfit *f) {
-  return f->npoints + f->nc * (f->opts.fit_phase_slope ? 2 : 1);
+  return f->npoints + f->nc + f->ns;
 }
 
 /* ---- least squares ------------------------------------------------------- */
@@ -396,9 +412,8 @@ void acfit_start(const shp_acfit *f, const double *phase, double *p) {
   size_t k = 0;
   for (size_t i = 0; i < f->nc; i++)
     p[k++] = phase[i];
-  if (f->opts.fit_phase_slope)
-    for (size_t i = 0; i < f->nc; i++)
-      p[k++] = 0.0;
+  for (size_t j = 0; j < f->ns; j++)
+    p[k++] = 0.0;
   if (f->fit_width)
     p[k++] = 0.0; /* log of the scale */
   if (f->fit_delay) {
@@ -524,12 +539,12 @@ int shp_acfit_predict(shp_acfit *f, const shp_acfit_result *fit,
     return shp_error_set(SHP_ERR_NOMEM, "out of memory");
   acfit_params q;
   params_of(f, fit, phase, &q);
-  if (fit != NULL && fit->slope_sigma_rad_per_k != NULL) {
-    /* A fitted slope correction. */
+  if (fit != NULL && fit->slope_change_rad_per_k != NULL) {
+    /* A fitted slope change. */
     double *ds = phase + f->nc;
     bool any = false;
     for (size_t i = 0; i < f->nc; i++) {
-      ds[i] = fit->slope_rad_per_k[i] - f->slope[i];
+      ds[i] = fit->slope_change_rad_per_k[i];
       any = any || ds[i] != 0;
     }
     q.dslope = any ? ds : NULL;
@@ -565,8 +580,19 @@ int shp_acfit_target_ac(shp_acfit *f, const shp_acfit_result *fit,
 
 void shp_acfit_apply(const shp_acfit_result *fit, shp_stack *s) {
   for (size_t i = 0; i < s->crystal_count && i < fit->crystal_count; i++) {
-    s->crystals[i].phase_offset_rad = fit->phase_offset_rad[i];
-    s->crystals[i].has_phase_offset = true;
+    shp_stack_crystal *c = &s->crystals[i];
+    /* The fit's change is about the stack's temperature; the stack's
+     * correction is about the material's reference temperature. */
+    double ds =
+        fit->slope_change_rad_per_k ? fit->slope_change_rad_per_k[i] : 0.0;
+    double t0 = shp_material_reference_temperature_c(c->material);
+    c->phase_offset_rad =
+        acfit_wrap(fit->phase_offset_rad[i] - ds * (c->temperature_c - t0));
+    c->has_phase_offset = true;
+    if (ds != 0) {
+      c->slope_correction_rad_per_k += ds;
+      c->has_slope_correction = true;
+    }
   }
   if (s->pulse.shape != SHP_PULSE_SPECTRUM)
     s->pulse.fwhm_ps *= fit->pulse_width_scale;

@@ -24,6 +24,7 @@
 #define SHP_RUN_H
 
 #include "shp/acfit.h"
+#include "shp/calibration.h"
 #include "shp/supervisor.h"
 #include "shp/target.h"
 
@@ -104,6 +105,41 @@ int shp_run(shp_supervisor *sup, const shp_run_spec *spec,
             shp_run_progress_fn progress, void *user, shp_run_result *result);
 
 void shp_run_result_clear(shp_run_result *r);
+
+/* ---- calibration -------------------------------------------------------- */
+
+typedef struct {
+  const shp_lab *lab;       /* borrowed */
+  const size_t *crystals;   /* which to calibrate, in this order; NULL: all */
+  size_t crystal_count;     /* of crystals */
+  double periods;           /* scan span in phase periods (default 1.0;
+                               at least 1) */
+  size_t points;            /* temperatures per crystal (default 9) */
+  size_t averages;          /* per trace; 0: the lab's */
+  unsigned long seed;       /* the fit's starts */
+  const char *journal_path; /* NULL: no journal; else created, never
+                               overwritten */
+} shp_calibrate_spec;
+
+/* Calibrate crystal phases on sup (opened on spec->lab): one trace with
+ * every oven at its present setpoint, then for each crystal in turn a scan
+ * of its oven over spec->periods phase periods (the material model's
+ * full-wave temperature, placed within the crystal's limits, centred on the
+ * present setpoint where they allow) while the others hold, a trace at
+ * each settled temperature, and the oven put back. Then one fit of the full
+ * model to every trace, with each scanned crystal's phase slope free
+ * (shp/acfit.h), gives the calibration: per crystal the offset at its
+ * present setpoint (the reference) and the slope with 1-sigma
+ * uncertainties, the fit's residual and its identifiability report.
+ * progress (may be NULL) sees MOVED and MEASURED for every point and one
+ * FITTED. Returns SHP_OK and *out (owned by the caller), or: SHP_ERR_RANGE
+ * when a crystal's limits are narrower than the scan, SHP_ERR_NUMERIC when
+ * the traces do not determine a scanned crystal (the message carries the
+ * report; nothing is returned rather than a false fit), a device, safety
+ * or cancel error (every oven holds), SHP_ERR_IO for the journal. */
+int shp_calibrate(shp_supervisor *sup, const shp_calibrate_spec *spec,
+                  shp_run_progress_fn progress, void *user,
+                  shp_calibration **out);
 
 #ifdef __cplusplus
 }

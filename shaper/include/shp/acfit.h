@@ -62,15 +62,23 @@ typedef struct {
    * material model's by default) about the stack's temperature:
    * calibration, which scans the temperature. */
   bool fit_phase_slope;
+  /* With fit_phase_slope: fit crystal i's slope only where slope_mask[i]
+   * (the crystals whose temperature was scanned). NULL: every crystal.
+   * Copied. */
+  const bool *slope_mask;
   size_t max_iterations; /* per LM run (default 60) */
 } shp_acfit_opts;
 
 typedef struct {
   size_t crystal_count;
-  double *phase_offset_rad;      /* to put in the stack: wrapped to (-pi, pi] */
-  double *phase_sigma_rad;       /* 1 sigma; INFINITY when not determined */
-  double *slope_rad_per_k;       /* the model's slope (+ fitted correction) */
+  double *phase_offset_rad; /* to put in the stack: wrapped to (-pi, pi] */
+  double *phase_sigma_rad;  /* 1 sigma; INFINITY when not determined */
+  /* The phase per kelvin about the stack's temperature: the material
+   * model's, the stack's slope_correction_rad_per_k and the fitted change
+   * (slope_change_rad_per_k, 0 when not fitted). */
+  double *slope_rad_per_k;
   double *slope_sigma_rad_per_k; /* 0 when not fitted */
+  double *slope_change_rad_per_k;
   double pulse_width_scale, pulse_width_sigma;
   double delay_scale, delay_scale_sigma;
   double delay_offset_ps, delay_offset_sigma_ps;
@@ -125,9 +133,10 @@ int shp_acfit_target_ac(shp_acfit *f, const shp_acfit_result *fit,
                         const shp_target *target, const double *delay_ps,
                         size_t count, double *ac);
 
-/* Write a fit's phase offsets and pulse width into s, a stack of the same
- * structure as the fit's as read from its file: its pulse FWHM is
- * multiplied by the fitted scale, so apply a fit to a given copy once. */
+/* Write a fit's phase offsets (and fitted slope changes) and pulse width
+ * into s, a stack of the same structure and temperatures as the fit's as
+ * read from its file: its pulse FWHM is multiplied by the fitted scale and
+ * its slope corrections added to, so apply a fit to a given copy once. */
 void shp_acfit_apply(const shp_acfit_result *fit, shp_stack *s);
 
 /* The relative RMS difference of a measured trace from a reference (peak 1),

@@ -1,0 +1,378 @@
+/* Crystal-phase calibration: scan each crystal's oven over a phase period
+ * while the others hold, then fit the full model's offsets and slopes to
+ * every trace. Journal records (JSON Lines, one per step, written before
+ * the step acts):
+ *   calibrate  the inputs: lab, stack, crystals, periods, points
+ *   move       crystal, setpoints_c (before the ovens are asked)
+ *   measure    crystal (-1: all at their setpoints), setpoints_c, actual_c,
+ *              delay_ps, signal
+ *   fit        per crystal offset, slope and sigmas, residual, report
+ *   fault      code, message
+ *   end        code, message */
+#include "run-private.h"
+
+#include "shp/error.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct {
+  shp_supervisor *sup;
+  const shp_calibrate_spec *spec;
+  shp_run_progress_fn progress;
+  void *user;
+  size_t nc;
+  double *setpoints; /* nc: what the ovens are asked for now */
+  double *home;      /* nc: the setpoints at the start */
+  double *actual;    /* nc: readbacks of the last trace */
+  size_t moves;
+  bool acted; /* the lab was asked to do something */
+  shp_journal *journal;
+  shp_stack *model;
+  shp_acfit *fit;
+  shp_acfit_result res;
+  char message[512];
+} cal_ctx;
+
+static void emit(cal_ctx *c, shp_run_event_kind kind, const shp_trace *trace,
+                 const char *fmt, ...) {
+  if (c->progress == NULL)
+    return;
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  shp_run_event e = {.kind = kind,
+                     .iteration = c->moves,
+                     .error = NAN,
+                     .predicted_error = NAN,
+                     .setpoints_c = c->setpoints,
+                     .actual_c = c->actual,
+                     .crystal_count = c->nc,
+                     .trace = trace,
+                     .fit = kind == SHP_RUN_EV_FITTED ? &c->res : NULL,
+                     .message = msg};
+  c->progress(&e, c->user);
+}
+
+static int record(cal_ctx *c, json_t *rec) {
+  int rc = SHP_OK;
+  if (rec == NULL)
+    rc = shp_error_set(SHP_ERR_NOMEM, "out of memory");
+  else if (c->journal != NULL)
+    rc = shp_journal_append(c->journal, rec);
+  json_decref(rec);
+  return rc;
+}
+
+/* ---- the scan ------------------------------------------------------------ */
+
+/* The temperatures to scan crystal i at: spec->periods full-wave
+ * temperatures, centred on its present setpoint where its limits allow. */
+static int scan_range(cal_ctx *c, size_t i, double *from, double *to) {
+  const shp_stack_crystal *k = &c->model->crystals[i];
+  const shp_lab_oven *ov = &c->spec->lab->ovens[i];
+  shp_material_props p;
+  int rc =
+      shp_material_props_at(k->material, c->model->pulse.center_wavelength_nm,
+                            c->home[i], k->length_mm, &p);
+  if (rc != SHP_OK)
+    return rc;
+  double span = c->spec->periods * p.full_wave_temperature_k;
+  if (!(span <= ov->max_c - ov->min_c))
+    return shp_error_set(SHP_ERR_RANGE,
+                         "crystal %zu: one scan spans %.1f K (%g phase "
+                         "periods of %.1f K), but its oven is limited to "
+                         "%g..%g C",
+                         i, span, c->spec->periods, p.full_wave_temperature_k,
+                         ov->min_c, ov->max_c);
+  *from = fmin(fmax(c->home[i] - 0.5 * span, ov->min_c), ov->max_c - span);
+  *to = *from + span;
+  return SHP_OK;
+}
+
+static int move_to(cal_ctx *c, int crystal) {
+  int rc =
+      record(c, json_pack("{s:s, s:i, s:o}", "type", "move", "crystal", crystal,
+                          "setpoints_c", run_json_array(c->setpoints, c->nc)));
+  if (rc == SHP_OK)
+    rc = run_move_ovens(c->sup, c->nc, c->setpoints);
+  if (rc != SHP_OK)
+    return rc;
+  c->moves++;
+  emit(c, SHP_RUN_EV_MOVED, NULL, "move %zu: crystal %d settled at %.2f C",
+       c->moves, crystal, crystal >= 0 ? c->setpoints[crystal] : NAN);
+  return SHP_OK;
+}
+
+/* Acquire at the present temperatures; journal it; add it to the fit. */
+static int measure(cal_ctx *c, int crystal) {
+  const shp_trace *t;
+  int rc = shp_supervisor_acquire(c->sup, c->spec->averages, &t);
+  for (size_t i = 0; i < c->nc && rc == SHP_OK; i++) {
+    shp_oven_status st;
+    rc = shp_supervisor_status(c->sup, i, &st);
+    c->actual[i] = st.reading.actual_c;
+  }
+  if (rc != SHP_OK)
+    return rc;
+  rc = record(c, json_pack("{s:s, s:i, s:o, s:o, s:o, s:o}", "type", "measure",
+                           "crystal", crystal, "setpoints_c",
+                           run_json_array(c->setpoints, c->nc), "actual_c",
+                           run_json_array(c->actual, c->nc), "delay_ps",
+                           run_json_array(t->delay_ps, t->count), "signal",
+                           run_json_array(t->signal, t->count)));
+  if (rc != SHP_OK)
+    return rc;
+  shp_ac_measurement m = {.temperatures_c = c->actual,
+                          .count = t->count,
+                          .delay_ps = t->delay_ps,
+                          .signal = t->signal};
+  if ((rc = shp_acfit_add(c->fit, &m)) != SHP_OK)
+    return rc;
+  emit(c, SHP_RUN_EV_MEASURED, t, "trace %zu measured",
+       shp_acfit_count(c->fit));
+  return SHP_OK;
+}
+
+static int scan(cal_ctx *c, size_t i) {
+  double from, to;
+  int rc = scan_range(c, i, &from, &to);
+  size_t n = c->spec->points;
+  for (size_t k = 0; k < n && rc == SHP_OK; k++) {
+    c->setpoints[i] = from + (to - from) * (double)k / (double)(n - 1);
+    rc = move_to(c, (int)i);
+    if (rc == SHP_OK)
+      rc = measure(c, (int)i);
+  }
+  if (rc == SHP_OK) {
+    c->setpoints[i] = c->home[i];
+    rc = move_to(c, (int)i);
+  }
+  return rc;
+}
+
+/* ---- the fit ------------------------------------------------------------- */
+
+static bool scanned(const cal_ctx *c, size_t i) {
+  if (c->spec->crystals == NULL)
+    return true;
+  for (size_t k = 0; k < c->spec->crystal_count; k++)
+    if (c->spec->crystals[k] == i)
+      return true;
+  return false;
+}
+
+static json_t *fit_record(const cal_ctx *c) {
+  const shp_acfit_result *r = &c->res;
+  return json_pack(
+      "{s:s, s:o, s:o, s:o, s:o, s:f, s:f, s:f, s:f, s:s}", "type", "fit",
+      "phase_offset_rad", run_json_array(r->phase_offset_rad, c->nc),
+      "phase_sigma_rad", run_json_array(r->phase_sigma_rad, c->nc),
+      "slope_rad_per_k", run_json_array(r->slope_rad_per_k, c->nc),
+      "slope_sigma_rad_per_k", run_json_array(r->slope_sigma_rad_per_k, c->nc),
+      "pulse_width_scale", r->pulse_width_scale, "delay_scale", r->delay_scale,
+      "delay_offset_ps", r->delay_offset_ps, "residual_rms", r->residual_rms,
+      "report", r->report);
+}
+
+/* The fitted crystals as a calibration; SHP_ERR_NUMERIC when one is not
+ * determined. */
+static int build(cal_ctx *c, shp_calibration **out) {
+  const shp_acfit_result *r = &c->res;
+  const shp_lab *lab = c->spec->lab;
+  for (size_t i = 0; i < c->nc; i++)
+    if (scanned(c, i) &&
+        !(isfinite(r->phase_sigma_rad[i]) && r->phase_sigma_rad[i] < 1.0 &&
+          isfinite(r->slope_sigma_rad_per_k[i]) &&
+          r->slope_sigma_rad_per_k[i] > 0))
+      return shp_error_set(SHP_ERR_NUMERIC,
+                           "crystal %zu is not determined by the scan "
+                           "(phase sigma %.3g rad): %s",
+                           i, r->phase_sigma_rad[i], r->report);
+  shp_calibration *cal = shp_calibration_new(
+      c->nc, lab->path ? lab->path : "sim", lab->stack_path, c->model->name);
+  if (cal == NULL)
+    return shp_error_set(SHP_ERR_NOMEM, "out of memory");
+  cal->residual_rms = r->residual_rms;
+  cal->identifiability = strdup(r->report);
+  int rc = cal->identifiability ? SHP_OK
+                                : shp_error_set(SHP_ERR_NOMEM, "out of memory");
+  for (size_t i = 0; i < c->nc && rc == SHP_OK; i++) {
+    if (!scanned(c, i))
+      continue;
+    const shp_stack_crystal *k = &c->model->crystals[i];
+    double t0 = shp_material_reference_temperature_c(k->material);
+    double from = 0, to = 0;
+    rc = scan_range(c, i, &from, &to);
+    shp_calibration_crystal *e = &cal->crystals[cal->crystal_count];
+    if (rc != SHP_OK || (e->material = strdup(k->material_name)) == NULL) {
+      rc = rc ? rc : shp_error_set(SHP_ERR_NOMEM, "out of memory");
+      break;
+    }
+    cal->crystal_count++;
+    e->index = i;
+    e->length_mm = k->length_mm;
+    e->reference_temperature_c = k->temperature_c;
+    /* The model's phase beyond the material's at the reference: the
+     * fitted offset on top of the stack's own correction. */
+    double offset = r->phase_offset_rad[i] +
+                    k->slope_correction_rad_per_k * (k->temperature_c - t0);
+    e->phase_offset_rad = remainder(offset, 2 * M_PI);
+    e->phase_offset_sigma_rad = r->phase_sigma_rad[i];
+    e->slope_rad_per_k = r->slope_rad_per_k[i];
+    e->slope_sigma_rad_per_k = r->slope_sigma_rad_per_k[i];
+    e->model_slope_rad_per_k = r->slope_rad_per_k[i] -
+                               k->slope_correction_rad_per_k -
+                               r->slope_change_rad_per_k[i];
+    e->scan_from_c = from;
+    e->scan_to_c = to;
+    e->scan_points = c->spec->points;
+  }
+  if (rc != SHP_OK) {
+    shp_calibration_free(cal);
+    return rc;
+  }
+  *out = cal;
+  return SHP_OK;
+}
+
+/* ---- the whole ----------------------------------------------------------- */
+
+static int setup(cal_ctx *c) {
+  const shp_lab *lab = c->spec->lab;
+  c->nc = lab->oven_count;
+  c->setpoints = calloc(c->nc, sizeof *c->setpoints);
+  c->home = calloc(c->nc, sizeof *c->home);
+  c->actual = calloc(c->nc, sizeof *c->actual);
+  if (c->setpoints == NULL || c->home == NULL || c->actual == NULL)
+    return shp_error_set(SHP_ERR_NOMEM, "out of memory");
+  for (size_t i = 0; i < c->spec->crystal_count && c->spec->crystals; i++)
+    if (c->spec->crystals[i] >= c->nc)
+      return shp_error_set(SHP_ERR_INVALID,
+                           "crystal %zu: the lab has crystals 0 to %zu",
+                           c->spec->crystals[i], c->nc - 1);
+  for (size_t i = 0; i < c->nc; i++) {
+    shp_oven_status st;
+    int rc = shp_supervisor_status(c->sup, i, &st);
+    if (rc != SHP_OK)
+      return rc;
+    c->home[i] = c->setpoints[i] = st.target_c;
+  }
+  if ((c->model = shp_stack_load(lab->stack_path)) == NULL)
+    return shp_error_last();
+  /* The fit's reference temperatures are the ovens' present setpoints. */
+  for (size_t i = 0; i < c->nc; i++) {
+    c->model->crystals[i].temperature_c = c->home[i];
+    c->model->crystals[i].has_temperature = true;
+  }
+  bool *mask = calloc(c->nc, sizeof *mask);
+  if (mask == NULL)
+    return shp_error_set(SHP_ERR_NOMEM, "out of memory");
+  for (size_t i = 0; i < c->nc; i++)
+    mask[i] = scanned(c, i);
+  shp_acfit_opts fo = {
+      .seed = c->spec->seed, .fit_phase_slope = true, .slope_mask = mask};
+  c->fit = shp_acfit_new(c->model, &fo);
+  free(mask);
+  if (c->fit == NULL)
+    return shp_error_last();
+  if (c->spec->journal_path != NULL &&
+      (c->journal = shp_journal_create(c->spec->journal_path)) == NULL)
+    return shp_error_last();
+  char when[32];
+  time_t now = time(NULL);
+  struct tm tm;
+  strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+  json_t *which = json_array();
+  for (size_t i = 0; i < c->nc; i++)
+    if (scanned(c, i))
+      json_array_append_new(which, json_integer((json_int_t)i));
+  return record(c, json_pack("{s:s, s:s, s:s?, s:s, s:o, s:f, s:i, s:o}",
+                             "type", "calibrate", "time", when, "lab",
+                             lab->path, "stack", lab->stack_path, "crystals",
+                             which, "periods", c->spec->periods, "points",
+                             (json_int_t)c->spec->points, "home_c",
+                             run_json_array(c->home, c->nc)));
+}
+
+static int calibrate(cal_ctx *c, shp_calibration **out) {
+  const shp_calibrate_spec *s = c->spec;
+  size_t count = s->crystals ? s->crystal_count : c->nc;
+  double from, to;
+  int rc = SHP_OK;
+  /* Every scan must fit its limits before anything moves. */
+  for (size_t k = 0; k < count && rc == SHP_OK; k++)
+    rc = scan_range(c, s->crystals ? s->crystals[k] : k, &from, &to);
+  if (rc != SHP_OK)
+    return rc;
+  c->acted = true;
+  rc = measure(c, -1);
+  for (size_t k = 0; k < count && rc == SHP_OK; k++)
+    rc = scan(c, s->crystals ? s->crystals[k] : k);
+  if (rc == SHP_OK)
+    rc = shp_acfit_solve(c->fit, &c->res);
+  if (rc == SHP_OK)
+    rc = record(c, fit_record(c));
+  if (rc != SHP_OK)
+    return rc;
+  emit(c, SHP_RUN_EV_FITTED, NULL, "fit of %zu traces: residual %.4f",
+       shp_acfit_count(c->fit), c->res.residual_rms);
+  return build(c, out);
+}
+
+int shp_calibrate(shp_supervisor *sup, const shp_calibrate_spec *spec_in,
+                  shp_run_progress_fn progress, void *user,
+                  shp_calibration **out) {
+  *out = NULL;
+  shp_calibrate_spec spec = *spec_in;
+  if (spec.periods == 0)
+    spec.periods = 1.0;
+  if (spec.points == 0)
+    spec.points = 9;
+  if (!(spec.periods >= 1.0 && spec.periods <= 10.0) || spec.points < 4)
+    return shp_error_set(SHP_ERR_INVALID,
+                         "a scan needs 1 to 10 phase periods and at least 4 "
+                         "points, got %g and %zu",
+                         spec.periods, spec.points);
+  cal_ctx c = {.sup = sup, .spec = &spec, .progress = progress, .user = user};
+  int rc = setup(&c);
+  if (rc == SHP_OK)
+    rc = calibrate(&c, out);
+  if (rc != SHP_OK) {
+    char why[512];
+    snprintf(why, sizeof why, "%s", shp_error_detail());
+    /* A device or safety fault has latched and held already; anything
+     * else stops here with the ovens holding too. */
+    if (c.acted)
+      shp_supervisor_hold(sup, why);
+    if (c.journal != NULL) {
+      record(&c, json_pack("{s:s, s:i, s:s}", "type", "fault", "code", rc,
+                           "message", why));
+      record(&c, json_pack("{s:s, s:i, s:s}", "type", "end", "code", rc,
+                           "message", why));
+    }
+    shp_error_set(rc, "%s", why);
+  } else {
+    rc = record(&c, json_pack("{s:s, s:i, s:s}", "type", "end", "code", 0,
+                              "message", "calibrated"));
+  }
+  if (shp_journal_close(c.journal) != SHP_OK && rc == SHP_OK)
+    rc = shp_error_last();
+  if (rc != SHP_OK) {
+    shp_calibration_free(*out);
+    *out = NULL;
+  }
+  shp_acfit_result_clear(&c.res);
+  shp_acfit_free(c.fit);
+  shp_stack_free(c.model);
+  free(c.setpoints);
+  free(c.home);
+  free(c.actual);
+  return rc;
+}
