@@ -83,6 +83,7 @@ int cmd_tolerance(int argc, char **argv);
 int cmd_design(int argc, char **argv);
 int cmd_hw(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_calibrate(int argc, char **argv);
 int cmd_journal(int argc, char **argv);
 
 #endif

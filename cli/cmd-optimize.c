@@ -22,6 +22,7 @@ static const char usage[] =
     "           [--temperature-range-c MIN:MAX] [--length-range F]\n"
     "           [--length-step-mm S]\n"
     "           [--tolerance E] [--out RESULT.yml] [--json] [--plot FILE]\n"
+    "           [--calibration FILE]\n"
     "\n"
     "Minimise e^2 + W_T (1 - T)^2 + W_r max(0, ripple - R)^2 on the full "
     "model\n"
@@ -34,10 +35,12 @@ static const char usage[] =
     "N = 64), the best six are run to convergence; the same for the same\n"
     "seed. Progress goes to stderr. The result is a stack file\n"
     "that simulate accepts. The target counts as reached when e <= E (default\n"
-    "0.05); otherwise the best result is still written, with a message.\n";
+    "0.05); otherwise the best result is still written, with a message.\n"
+    "--calibration FILE optimises the crystals as shapectl calibrate\n"
+    "measured them (phase offsets and slopes), and the result carries them.\n";
 
 typedef struct {
-  const char *stack, *target, *out, *plot, *method;
+  const char *stack, *target, *out, *plot, *method, *calibration;
   unsigned vary;
   size_t starts;
   unsigned long seed;
@@ -114,6 +117,7 @@ static int parse(int argc, char **argv, args *a) {
       CLI_OPT("out", CLI_STRING, &a->out),
       CLI_OPT("json", CLI_FLAG, &a->json),
       CLI_OPT("plot", CLI_STRING, &a->plot),
+      CLI_OPT("calibration", CLI_STRING, &a->calibration),
       CLI_OPT_END};
   char *pos[1];
   size_t npos;
@@ -296,7 +300,8 @@ int cmd_optimize(int argc, char **argv) {
     return rc < 0 ? CLI_OK : rc;
   shp_stack *s;
   shp_target *t;
-  if ((rc = cli_load_inputs(a.stack, a.target, &s, &t)) != CLI_OK)
+  if ((rc = cli_load_inputs(a.stack, a.calibration, a.target, &s, &t)) !=
+      CLI_OK)
     return rc;
   shp_problem_spec spec = {.stack = s,
                            .target = t,

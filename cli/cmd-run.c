@@ -18,7 +18,7 @@ static const char usage[] =
     "usage: shapectl run [LAB.yml] --target TARGET.yml [--stack STACK.yml]\n"
     "           [--max-iterations N] [--tolerance X] [--averages N]\n"
     "           [--model-free] [--seed S] [--journal FILE | --resume FILE]\n"
-    "           [--json] [--plot FILE]\n"
+    "           [--calibration FILE] [--json] [--plot FILE]\n"
     "\n"
     "Closed-loop shaping: each iteration acquires an averaged\n"
     "autocorrelation, fits the model's unknowns (per-crystal phase offsets,\n"
@@ -31,7 +31,9 @@ static const char usage[] =
     "measured error). Progress goes to stderr; --json prints the result.\n"
     "\n"
     "--journal FILE records every step (JSON Lines, synced before each\n"
-    "action); --resume FILE continues an interrupted run from its journal.\n"
+    "action); --resume FILE continues an interrupted run from its journal\n"
+    "(given the same --calibration). --calibration FILE starts the model\n"
+    "from the crystal phases shapectl calibrate measured.\n"
     "Ctrl-C or a fault stops the run with every oven holding (exit 1).\n"
     "Without LAB.yml the simulated lab runs on --stack (default\n"
     "examples/stacks/design-flat-top-5ps.yml), its crystal errors hidden\n"
@@ -39,7 +41,7 @@ static const char usage[] =
     "autocorrelations and, on a simulated lab, the true output pulse.\n";
 
 typedef struct {
-  const char *lab, *target, *stack, *journal, *resume, *plot;
+  const char *lab, *target, *stack, *journal, *resume, *plot, *calibration;
   size_t max_iterations, averages, seed;
   double tolerance;
   bool model_free, json;
@@ -212,6 +214,7 @@ static int parse(int argc, char **argv, run_args *a) {
       CLI_OPT("resume", CLI_STRING, &a->resume),
       CLI_OPT("json", CLI_FLAG, &a->json),
       CLI_OPT("plot", CLI_STRING, &a->plot),
+      CLI_OPT("calibration", CLI_STRING, &a->calibration),
       CLI_OPT_END};
   char *pos[1] = {NULL};
   size_t count = 0;
@@ -252,6 +255,12 @@ int cmd_run(int argc, char **argv) {
   shp_target *target = shp_target_load(a.target);
   if (target == NULL)
     return cli_fail_lib(shp_error_last());
+  shp_calibration *cal = NULL;
+  if (a.calibration != NULL &&
+      (rc = cli_load_calibration(a.calibration, &cal)) != CLI_OK) {
+    shp_target_free(target);
+    return rc;
+  }
   cli_lab h;
   const char *stack =
       a.stack ? a.stack : "examples/stacks/design-flat-top-5ps.yml";
@@ -260,6 +269,7 @@ int cmd_run(int argc, char **argv) {
   if (rc != CLI_OK) {
     cli_lab_close(&h);
     shp_target_free(target);
+    shp_calibration_free(cal);
     return rc;
   }
   shp_run_spec spec = {.lab = h.lab,
@@ -271,7 +281,8 @@ int cmd_run(int argc, char **argv) {
                        .averages = a.averages,
                        .seed = a.seed,
                        .journal_path = a.journal,
-                       .resume_path = a.resume};
+                       .resume_path = a.resume,
+                       .calibration = cal};
   last_trace t = {0};
   shp_run_result r;
   int lrc = shp_run(h.sup, &spec, on_progress, &t, &r);
@@ -298,5 +309,6 @@ int cmd_run(int argc, char **argv) {
   free(t.target_ac);
   cli_lab_close(&h);
   shp_target_free(target);
+  shp_calibration_free(cal);
   return rc;
 }

@@ -18,6 +18,7 @@ static const char usage[] =
     "usage: shapectl simulate STACK.yml [--target TARGET.yml] [--json | --csv "
     "DIR]\n"
     "                         [--plot FILE] [--no-dispersion]\n"
+    "                         [--calibration FILE]\n"
     "\n"
     "Send the stack file's pulse through its crystals and report the output:\n"
     "intensity in both polarisations and total, spectrum, autocorrelation and\n"
@@ -32,10 +33,13 @@ static const char usage[] =
     "  --plot FILE      draw intensity, autocorrelation and spectrum to a\n"
     "                   .png, .svg or .pdf file\n"
     "  --no-dispersion  take each crystal's phase to first order about the\n"
-    "                   carrier (pure delays), for comparison\n";
+    "                   carrier (pure delays), for comparison\n"
+    "  --calibration FILE  use the crystal phases measured by shapectl\n"
+    "                   calibrate (offsets and slopes) instead of the\n"
+    "                   stack file's\n";
 
 typedef struct {
-  const char *stack, *target, *csv_dir, *plot;
+  const char *stack, *target, *csv_dir, *plot, *calibration;
   bool json, no_dispersion;
 } args;
 
@@ -46,6 +50,7 @@ static int parse(int argc, char **argv, args *a) {
                           CLI_OPT("csv", CLI_STRING, &a->csv_dir),
                           CLI_OPT("plot", CLI_STRING, &a->plot),
                           CLI_OPT("no-dispersion", CLI_FLAG, &a->no_dispersion),
+                          CLI_OPT("calibration", CLI_STRING, &a->calibration),
                           CLI_OPT_END};
   char *pos[1];
   size_t npos;
@@ -163,7 +168,8 @@ int cmd_simulate(int argc, char **argv) {
     return rc < 0 ? CLI_OK : rc;
   shp_stack *s;
   shp_target *t;
-  if ((rc = cli_load_inputs(a.stack, a.target, &s, &t)) != CLI_OK)
+  if ((rc = cli_load_inputs(a.stack, a.calibration, a.target, &s, &t)) !=
+      CLI_OK)
     return rc;
   shp_simulation *sim = shp_simulate(s, t, a.no_dispersion);
   int status = CLI_OK;

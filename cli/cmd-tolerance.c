@@ -293,7 +293,7 @@ int cmd_tolerance(int argc, char **argv) {
     return rc < 0 ? CLI_OK : rc;
   shp_stack *s;
   shp_target *t;
-  if ((rc = cli_load_inputs(a.stack, a.target, &s, &t)) != CLI_OK)
+  if ((rc = cli_load_inputs(a.stack, NULL, a.target, &s, &t)) != CLI_OK)
     return rc;
   if (a.sigma.azimuth_deg == 0 && a.sigma.length_um == 0 &&
       a.sigma.temperature_k == 0)

@@ -127,11 +127,33 @@ void out_metrics_title(char *buf, size_t size, const char *name,
     snprintf(buf + w, size - (size_t)w, ", error %.1f %%", 100 * m->error);
 }
 
-int cli_load_inputs(const char *stack_path, const char *target_path,
-                    shp_stack **stack, shp_target **target) {
+int cli_load_calibration(const char *path, shp_calibration **out) {
+  if ((*out = shp_calibration_load(path)) == NULL)
+    return cli_fail_lib(shp_error_last());
+  fprintf(stderr, "shapectl: calibration %s (%s, %zu crystal%s)\n", path,
+          (*out)->created, (*out)->crystal_count,
+          (*out)->crystal_count == 1 ? "" : "s");
+  return CLI_OK;
+}
+
+int cli_load_inputs(const char *stack_path, const char *calibration_path,
+                    const char *target_path, shp_stack **stack,
+                    shp_target **target) {
   *target = NULL;
   if ((*stack = shp_stack_load(stack_path)) == NULL)
     return cli_fail_lib(shp_error_last());
+  if (calibration_path != NULL) {
+    shp_calibration *cal;
+    int rc = cli_load_calibration(calibration_path, &cal);
+    if (rc == CLI_OK && shp_calibration_apply(cal, *stack) != SHP_OK)
+      rc = cli_fail_lib(shp_error_last());
+    shp_calibration_free(cal);
+    if (rc != CLI_OK) {
+      shp_stack_free(*stack);
+      *stack = NULL;
+      return rc;
+    }
+  }
   if (target_path != NULL && (*target = shp_target_load(target_path)) == NULL) {
     shp_stack_free(*stack);
     *stack = NULL;

@@ -2,6 +2,7 @@
 #ifndef SHAPECTL_OUTPUT_H
 #define SHAPECTL_OUTPUT_H
 
+#include "shp/calibration.h"
 #include "shp/diag.h"
 #include "shp/simulation.h"
 
@@ -39,11 +40,17 @@ void out_metrics_title(char *buf, size_t size, const char *name,
 int cli_plot_simulation(const char *file, const shp_stack *s,
                         const shp_simulation *sim);
 
-/* Load a stack file and, when target_path is not NULL, a target file.
- * Returns CLI_OK with both, or the exit status after reporting the
- * library's message (nothing is left to free). */
-int cli_load_inputs(const char *stack_path, const char *target_path,
-                    shp_stack **stack, shp_target **target);
+/* Load a stack file, put a calibration file into it when calibration_path
+ * is not NULL (saying so on stderr), and load a target file when
+ * target_path is not NULL. Returns CLI_OK with both, or the exit status
+ * after reporting the library's message (nothing is left to free). */
+int cli_load_inputs(const char *stack_path, const char *calibration_path,
+                    const char *target_path, shp_stack **stack,
+                    shp_target **target);
+
+/* Read a calibration file for --calibration: CLI_OK and *out, or the exit
+ * status after reporting why. */
+int cli_load_calibration(const char *path, shp_calibration **out);
 
 /* Whether a --plot path names a format we draw; says why not on stderr.
  * Checked before any work is done. */

@@ -15,6 +15,8 @@ static const cli_command commands[] = {
     {"new", cmd_new, "write a ready Solc or binary-stacker stack file"},
     {"autocorr", cmd_autocorr, "autocorrelation of a measured trace"},
     {"hw", cmd_hw, "the lab's ovens and autocorrelator (default: simulated)"},
+    {"calibrate", cmd_calibrate,
+     "measure crystal phase offsets and slopes (default: simulated lab)"},
     {"run", cmd_run, "closed-loop shaping in the lab (default: simulated)"},
     {"journal", cmd_journal, "what a run journal recorded"},
     {NULL, NULL, NULL},

@@ -2,7 +2,8 @@
  * acting, and replaying a journal to resume a run.
  *
  * Records (one JSON object a line, field "type"):
- *   start    the run's inputs: lab, stack, target, mode, limits, seed
+ *   start    the run's inputs: lab, stack, target, calibration, mode,
+ *            limits, seed
  *   measure  iteration, setpoints_c, actual_c, delay_ps, signal, error
  *   fit      iteration, the fitted parameters and the identifiability report
  *   plan     iteration, setpoints_c (written before the ovens are moved)
@@ -57,9 +58,11 @@ static json_t *start_record(const run_ctx *c) {
   strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
   const shp_run_spec *s = c->spec;
   return json_pack(
-      "{s:s, s:i, s:s, s:s?, s:s, s:s?, s:s, s:i, s:f, s:i, s:I, s:o, s:o}",
+      "{s:s, s:i, s:s, s:s?, s:s, s:s?, s:s?, s:s, s:i, s:f, s:i, s:I, s:o, "
+      "s:o}",
       "type", "start", "version", 1, "time", when, "lab", c->lab->path, "stack",
-      c->lab->stack_path, "target", s->target->path, "mode", mode_name(s->mode),
+      c->lab->stack_path, "target", s->target->path, "calibration",
+      s->calibration ? s->calibration->path : NULL, "mode", mode_name(s->mode),
       "max_iterations", (int)s->max_iterations, "tolerance", s->tolerance,
       "averages", (int)s->averages, "seed", (json_int_t)s->seed, "min_c",
       run_json_array(c->lo, c->nc), "max_c", run_json_array(c->hi, c->nc));
@@ -87,6 +90,10 @@ static int check_start(run_ctx *c, json_t *rec) {
     why = "it was written for another target";
   else if (!same_string(rec, "mode", mode_name(s->mode)))
     why = "it was written in another mode";
+  else if (!same_string(rec, "calibration",
+                        s->calibration ? s->calibration->path : NULL))
+    why = "it was written with another calibration (or none): give the "
+          "same --calibration";
   if (why != NULL)
     return shp_error_set(SHP_ERR_PARSE, "%s: cannot resume: %s", path, why);
   return SHP_OK;

@@ -73,6 +73,11 @@ static int ctx_init(run_ctx *c) {
   c->model = shp_stack_load(lab->stack_path);
   if (c->model == NULL)
     return shp_error_last();
+  if (c->spec->calibration != NULL) {
+    int rc = shp_calibration_apply(c->spec->calibration, c->model);
+    if (rc != SHP_OK)
+      return rc;
+  }
   shp_acfit_opts fo = {.seed = c->spec->seed};
   if (c->spec->mode == SHP_RUN_MODEL &&
       (c->fit = shp_acfit_new(c->model, &fo)) == NULL)

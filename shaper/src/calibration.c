@@ -245,7 +245,7 @@ shp_calibration *shp_calibration_load(const char *path) {
 static void write_crystal(shp_yaml_writer *w,
                           const shp_calibration_crystal *k) {
   shp_yw_mapping(w, true, false);
-  shp_yw_key_number(w, "index", (double)k->index);
+  shp_yw_key_size(w, "index", k->index);
   shp_yw_key_string(w, "material", k->material ? k->material : "");
   shp_yw_key_number(w, "length_mm", k->length_mm);
   shp_yw_key_number(w, "reference_temperature_c", k->reference_temperature_c);
@@ -258,7 +258,7 @@ static void write_crystal(shp_yaml_writer *w,
   shp_yw_mapping(w, true, true);
   shp_yw_key_number(w, "from_c", k->scan_from_c);
   shp_yw_key_number(w, "to_c", k->scan_to_c);
-  shp_yw_key_number(w, "points", (double)k->scan_points);
+  shp_yw_key_size(w, "points", k->scan_points);
   shp_yw_mapping(w, false, true);
   shp_yw_mapping(w, false, false);
 }
@@ -274,7 +274,7 @@ static void write_document(shp_yaml_writer *w, const void *doc) {
     shp_yw_key_string(w, "stack_name", c->stack_name);
   shp_yw_key_number(w, "residual_rms", c->residual_rms);
   if (c->identifiability != NULL)
-    shp_yw_key_string(w, "identifiability", c->identifiability);
+    shp_yw_key_text(w, "identifiability", c->identifiability);
   shp_yw_scalar(w, "crystals", true);
   shp_yw_sequence(w, true, false);
   for (size_t i = 0; i < c->crystal_count; i++)

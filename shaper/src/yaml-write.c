@@ -48,6 +48,22 @@ void shp_yw_key_number(shp_yaml_writer *w, const char *key, double v) {
   shp_yw_scalar(w, buf, true);
 }
 
+void shp_yw_key_size(shp_yaml_writer *w, const char *key, size_t v) {
+  char buf[32];
+  snprintf(buf, sizeof buf, "%zu", v);
+  shp_yw_scalar(w, key, true);
+  shp_yw_scalar(w, buf, true);
+}
+
+void shp_yw_key_text(shp_yaml_writer *w, const char *key, const char *text) {
+  shp_yw_scalar(w, key, true);
+  yaml_event_t ev;
+  yaml_scalar_event_initialize(
+      &ev, NULL, NULL, (yaml_char_t *)text, (int)strlen(text), 1, 1,
+      strchr(text, '\n') ? YAML_LITERAL_SCALAR_STYLE : YAML_ANY_SCALAR_STYLE);
+  emit(w, &ev);
+}
+
 void shp_yw_mapping(shp_yaml_writer *w, bool start, bool flow) {
   yaml_event_t ev;
   if (start)

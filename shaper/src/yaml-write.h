@@ -16,6 +16,9 @@ typedef struct {
 void shp_yw_scalar(shp_yaml_writer *w, const char *text, bool plain);
 void shp_yw_key_string(shp_yaml_writer *w, const char *key, const char *value);
 void shp_yw_key_number(shp_yaml_writer *w, const char *key, double v);
+void shp_yw_key_size(shp_yaml_writer *w, const char *key, size_t v);
+/* Multi-line text as a literal block (|). */
+void shp_yw_key_text(shp_yaml_writer *w, const char *key, const char *text);
 void shp_yw_mapping(shp_yaml_writer *w, bool start, bool flow);
 void shp_yw_sequence(shp_yaml_writer *w, bool start, bool flow);
 

@@ -300,6 +300,75 @@ static void test_calibrate_refusals(void **state) {
   close_lab(&r);
 }
 
+/* shapectl calibrate as a user runs it: the file lands where asked with
+ * its journal beside it, run and simulate take it, a broken calibration
+ * file is refused naming file, line and key (exit 2), and one of another
+ * stack is refused too. */
+static void test_cli_calibrate(void **state) {
+  (void)state;
+  char *lab = design_lab("  seed: 5\n" HIDDEN);
+  char dir[] = "/tmp/shp-calcli-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char out[256], journal[256], bad[256];
+  snprintf(out, sizeof out, "%s/cal.yml", dir);
+  snprintf(journal, sizeof journal, "%s/cal.journal.jsonl", dir);
+  snprintf(bad, sizeof bad, "%s/bad.yml", dir);
+  const char *cal_args[] = {"calibrate", lab, "--crystal", "1",
+                            "--crystal", "3", "--output",  out,
+                            "--json",    NULL};
+  spawn_result a = spawn_run(SHAPECTL_PATH, NULL, NULL, cal_args);
+  assert_int_equal(a.status, 0);
+  assert_contains(a.out, "\"crystals\"");
+  assert_contains(a.err, "wrote");
+  shp_calibration *cal = shp_calibration_load(out);
+  if (cal == NULL)
+    fail_msg("%s", shp_error_detail());
+  assert_int_equal(cal->crystal_count, 2);
+  assert_non_null(shp_calibration_find(cal, 1));
+  assert_non_null(shp_calibration_find(cal, 3));
+  shp_calibration_free(cal);
+  struct stat st;
+  assert_int_equal(stat(journal, &st), 0);
+
+  const char *target = SHP_SOURCE_DATADIR "/examples/targets/flat-top-5ps.yml";
+  const char *run_args[] = {"run",           lab, "--target", target,
+                            "--calibration", out, "--json",   NULL};
+  spawn_result b = spawn_run(SHAPECTL_PATH, NULL, NULL, run_args);
+  assert_int_equal(b.status, 0);
+  assert_contains(b.out, "\"converged\": true");
+
+  FILE *f = fopen(bad, "w");
+  assert_non_null(f);
+  fputs("created: x\nstack: s.yml\ncrystals:\n  - index: 0\n"
+        "    material: alpha-BBO\n    length_mm: -2\n",
+        f);
+  fclose(f);
+  const char *stack =
+      SHP_SOURCE_DATADIR "/examples/stacks/design-flat-top-5ps.yml";
+  const char *bad_args[] = {"simulate", stack, "--calibration", bad, NULL};
+  spawn_result c = spawn_run(SHAPECTL_PATH, NULL, NULL, bad_args);
+  assert_int_equal(c.status, 2);
+  assert_contains(c.err, "bad.yml:6: crystals[0].length_mm: must be > 0");
+
+  const char *other = SHP_SOURCE_DATADIR "/examples/stacks/fan4.yml";
+  const char *other_args[] = {"simulate", other, "--calibration", out, NULL};
+  spawn_result d = spawn_run(SHAPECTL_PATH, NULL, NULL, other_args);
+  assert_int_equal(d.status, 2);
+  assert_contains(d.err, "a calibration of another stack");
+  assert_int_equal(d.out_len, 0);
+
+  spawn_result_free(&a);
+  spawn_result_free(&b);
+  spawn_result_free(&c);
+  spawn_result_free(&d);
+  unlink(out);
+  unlink(journal);
+  unlink(bad);
+  rmdir(dir);
+  unlink(lab);
+  free(lab);
+}
+
 int main(void) {
   shp_set_plan_effort(SHP_PLAN_ESTIMATE);
   const struct CMUnitTest tests[] = {
@@ -307,6 +376,7 @@ int main(void) {
       cmocka_unit_test(test_calibrate_one_crystal),
       cmocka_unit_test(test_calibration_file_round_trip),
       cmocka_unit_test(test_calibrate_refusals),
+      cmocka_unit_test(test_cli_calibrate),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

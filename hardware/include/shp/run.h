@@ -51,6 +51,10 @@ typedef struct {
   const char *resume_path;  /* NULL: a new run; else continue this journal
                                (then journal_path is ignored: the run
                                appends to the journal it resumes) */
+  /* Borrowed, or NULL: put into the model before the first fit (its
+   * offsets become the fit's prior, its slopes the model's). A resumed run
+   * must be given the calibration its journal was started with. */
+  const shp_calibration *calibration;
 } shp_run_spec;
 
 typedef enum {
