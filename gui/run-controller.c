@@ -5,15 +5,20 @@
 #include "shp/error.h"
 #include "shp/run.h"
 
+#include <errno.h>
 #include <glib/gstdio.h>
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 struct _ShpRunController {
   GObject parent_instance;
   ShpLabState *lab;
   gboolean running;
+  ShpRunKind kind;
   char *journal_path;
+  shp_calibration *calibration; /* the last that succeeded, or NULL */
 };
 
 G_DEFINE_FINAL_TYPE(ShpRunController, shp_run_controller, G_TYPE_OBJECT)
@@ -27,6 +32,7 @@ static void shp_run_controller_finalize(GObject *object) {
   ShpRunController *self = SHP_RUN_CONTROLLER(object);
   g_clear_object(&self->lab);
   g_free(self->journal_path);
+  shp_calibration_free(self->calibration);
   G_OBJECT_CLASS(shp_run_controller_parent_class)->finalize(object);
 }
 
@@ -65,36 +71,42 @@ ShpRunController *shp_run_controller_new(ShpLabState *lab) {
 }
 
 gboolean shp_run_controller_can_run(void) { return TRUE; }
-
-/* run.h declares the closed loop only: there is no calibration function to
- * call yet, and the button says so rather than pretending. */
-gboolean shp_run_controller_can_calibrate(void) { return FALSE; }
+gboolean shp_run_controller_can_calibrate(void) { return TRUE; }
 
 const char *shp_run_controller_calibrate_unavailable_reason(void) {
-  return "the toolkit has no crystal-phase calibration function yet "
-         "(hardware/include/shp/run.h declares only shp_run)";
-}
-
-gboolean shp_run_controller_calibrate(ShpRunController *self, GError **error) {
-  g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                      shp_run_controller_calibrate_unavailable_reason());
-  return FALSE;
+  return NULL;
 }
 
 gboolean shp_run_controller_is_running(ShpRunController *self) {
   return self->running;
 }
 
+ShpRunKind shp_run_controller_get_kind(ShpRunController *self) {
+  return self->kind;
+}
+
 const char *shp_run_controller_get_journal_path(ShpRunController *self) {
   return self->journal_path;
 }
 
-void shp_run_controller_stop(ShpRunController *self) {
-  if (self->running)
-    shp_lab_state_emergency_stop(self->lab, "run stopped by the operator");
+const shp_calibration *
+shp_run_controller_get_calibration(ShpRunController *self) {
+  return self->calibration;
 }
 
-/* ---- progress, from the run's thread to the main thread ------------------ */
+const char *shp_run_controller_get_calibration_path(ShpRunController *self) {
+  return self->calibration ? self->calibration->path : NULL;
+}
+
+void shp_run_controller_stop(ShpRunController *self) {
+  if (self->running)
+    shp_lab_state_emergency_stop(self->lab,
+                                 self->kind == SHP_RUN_KIND_CALIBRATION
+                                     ? "calibration stopped by the operator"
+                                     : "run stopped by the operator");
+}
+
+/* ---- progress, from the worker thread to the main thread ---------------- */
 
 typedef struct {
   ShpRunController *self;
@@ -125,19 +137,27 @@ static gboolean deliver_progress(gpointer p) {
   return G_SOURCE_REMOVE;
 }
 
+/* A run or a calibration, as its worker thread sees it. */
 typedef struct {
   ShpRunController *self;
+  ShpRunKind kind;
+  char *journal_path;
+  shp_clock *clock; /* the lab's, read on the worker thread */
+  /* A run. */
   shp_target *target;
   shp_run_spec spec;
-  char *journal_path;
   size_t max_iterations;
-  shp_clock *clock; /* the lab's, read on the run's thread */
+  /* A calibration: traces measured so far of 1 + points per crystal. */
+  shp_calibrate_spec calibrate;
+  char *calibration_dir;
+  size_t measured, total;
 } run_job;
 
 static void run_job_free(gpointer p) {
   run_job *job = p;
   shp_target_free(job->target);
   g_free(job->journal_path);
+  g_free(job->calibration_dir);
   g_object_unref(job->self);
   g_free(job);
 }
@@ -146,15 +166,36 @@ static double *dup_doubles(const double *v, size_t n) {
   return v != NULL && n > 0 ? g_memdup2(v, n * sizeof *v) : NULL;
 }
 
+/* Where a calibration is and how far it got: the first trace has every
+ * oven at its setpoint, then each crystal's scan (every crystal, in stack
+ * order) takes spec.points traces. */
+static char *calibration_message(run_job *job, const shp_run_event *e) {
+  if (e->kind != SHP_RUN_EV_MEASURED)
+    return g_strdup(e->message ? e->message : "");
+  if (job->measured <= 1)
+    return g_strdup_printf("every oven at its setpoint (%zu/%zu)",
+                           job->measured, job->total);
+  size_t i = (job->measured - 2) / job->calibrate.points;
+  double t = e->actual_c != NULL && i < e->crystal_count ? e->actual_c[i] : NAN;
+  return g_strdup_printf("crystal %zu: %.1f C (%zu/%zu)", i, t, job->measured,
+                         job->total);
+}
+
 static void on_run_event(const shp_run_event *e, void *user) {
   run_job *job = user;
   progress_copy *c = g_new0(progress_copy, 1);
   c->self = g_object_ref(job->self);
-  c->fraction =
-      e->kind == SHP_RUN_EV_DONE
-          ? 1.0
-          : fmin(1.0, (double)e->iteration / (double)job->max_iterations);
-  c->message = g_strdup(e->message ? e->message : "");
+  if (job->kind == SHP_RUN_KIND_CALIBRATION) {
+    job->measured += e->kind == SHP_RUN_EV_MEASURED;
+    c->fraction = fmin(1.0, (double)job->measured / (double)job->total);
+    c->message = calibration_message(job, e);
+  } else {
+    c->fraction =
+        e->kind == SHP_RUN_EV_DONE
+            ? 1.0
+            : fmin(1.0, (double)e->iteration / (double)job->max_iterations);
+    c->message = g_strdup(e->message ? e->message : "");
+  }
   if (e->kind == SHP_RUN_EV_MEASURED && e->trace != NULL &&
       e->trace->count > 0) {
     ShpRunTrace *t = g_new0(ShpRunTrace, 1);
@@ -172,12 +213,19 @@ static void on_run_event(const shp_run_event *e, void *user) {
                              progress_copy_free);
 }
 
-/* ---- the run ------------------------------------------------------------- */
+/* ---- the worker threads -------------------------------------------------- */
 
 typedef struct {
   int code;
-  char message[512];
+  char message[1024];
+  shp_calibration *calibration; /* a calibration that succeeded, saved */
 } run_outcome;
+
+static void run_outcome_free(gpointer p) {
+  run_outcome *o = p;
+  shp_calibration_free(o->calibration);
+  g_free(o);
+}
 
 static void run_thread(GTask *task, shp_supervisor *sup, gpointer data,
                        GCancellable *cancellable) {
@@ -189,26 +237,86 @@ static void run_thread(GTask *task, shp_supervisor *sup, gpointer data,
   g_strlcpy(o->message, result.message[0] ? result.message : shp_error_detail(),
             sizeof o->message);
   shp_run_result_clear(&result);
-  g_task_return_pointer(task, o, g_free);
+  g_task_return_pointer(task, o, run_outcome_free);
+}
+
+/* A name under dir for a calibration of the stack at stack_path that no
+ * file has yet (two calibrations within a second would otherwise share
+ * one), or NULL with the library's error. */
+static char *new_calibration_path(const char *dir, const char *stack_path) {
+  char buf[4096];
+  if (shp_calibration_default_path(dir, stack_path, buf, sizeof buf) != SHP_OK)
+    return NULL;
+  char *path = g_strdup(buf);
+  size_t stem = strlen(buf) - strlen(".yml");
+  for (int k = 2; g_file_test(path, G_FILE_TEST_EXISTS); k++) {
+    g_free(path);
+    path = g_strdup_printf("%.*s-%d.yml", (int)stem, buf, k);
+  }
+  return path;
+}
+
+/* Save cal (it then knows its file) and say so in o. */
+static int save_calibration(run_job *job, shp_calibration *cal,
+                            run_outcome *o) {
+  char *path = new_calibration_path(job->calibration_dir,
+                                    job->calibrate.lab->stack_path);
+  int rc = path ? shp_calibration_save(cal, path) : shp_error_last();
+  if (rc == SHP_OK) {
+    free(cal->path);
+    cal->path = strdup(path);
+    snprintf(o->message, sizeof o->message,
+             "calibrated %zu crystals (fit residual %.4f): saved to %s",
+             cal->crystal_count, cal->residual_rms, path);
+  } else {
+    snprintf(o->message, sizeof o->message,
+             "the calibration could not be saved (%s); the journal %s holds "
+             "every trace",
+             shp_error_detail(), job->journal_path);
+  }
+  g_free(path);
+  return rc;
+}
+
+static void calibrate_thread(GTask *task, shp_supervisor *sup, gpointer data,
+                             GCancellable *cancellable) {
+  run_job *job = data;
+  shp_calibration *cal = NULL;
+  run_outcome *o = g_new0(run_outcome, 1);
+  o->code = shp_calibrate(sup, &job->calibrate, on_run_event, job, &cal);
+  if (o->code != SHP_OK)
+    g_strlcpy(o->message, shp_error_detail(), sizeof o->message);
+  else if ((o->code = save_calibration(job, cal, o)) == SHP_OK)
+    o->calibration = g_steal_pointer(&cal);
+  shp_calibration_free(cal);
+  g_task_return_pointer(task, o, run_outcome_free);
 }
 
 static void run_done(GObject *source, GAsyncResult *result, gpointer data) {
   ShpRunController *self = data;
   GError *error = NULL;
   run_outcome *o = g_task_propagate_pointer(G_TASK(result), &error);
+  if (o != NULL && o->calibration != NULL) {
+    shp_calibration_free(self->calibration);
+    self->calibration = g_steal_pointer(&o->calibration);
+  }
   self->running = FALSE;
   g_object_notify_by_pspec(G_OBJECT(self), props[PROP_RUNNING]);
   if (o != NULL)
     g_signal_emit(self, signals[FINISHED], 0, o->code, o->message);
   else
     g_signal_emit(self, signals[FINISHED], 0, error->code, error->message);
-  g_free(o);
+  if (o != NULL)
+    run_outcome_free(o);
   g_clear_error(&error);
   g_object_unref(self);
 }
 
-/* A new journal file under the user's cache directory. */
-static char *new_journal_path(GError **error) {
+/* ---- starting ------------------------------------------------------------ */
+
+/* A new journal file, named for what it records, under the user's cache
+ * directory. */
+static char *new_journal_path(const char *what, GError **error) {
   char *dir = g_build_filename(g_get_user_cache_dir(), "shaper-gui", NULL);
   if (g_mkdir_with_parents(dir, 0700) != 0) {
     g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
@@ -218,8 +326,16 @@ static char *new_journal_path(GError **error) {
   }
   GDateTime *now = g_date_time_new_now_local();
   char *stamp = g_date_time_format(now, "%Y%m%d-%H%M%S");
-  char *name = g_strdup_printf("run-%s-%d.jsonl", stamp, (int)getpid());
+  char *name = g_strdup_printf("%s-%s-%d.jsonl", what, stamp, (int)getpid());
   char *path = g_build_filename(dir, name, NULL);
+  /* A journal is never overwritten: a second one within the second gets a
+   * name of its own. */
+  for (int k = 2; g_file_test(path, G_FILE_TEST_EXISTS); k++) {
+    g_free(name);
+    g_free(path);
+    name = g_strdup_printf("%s-%s-%d-%d.jsonl", what, stamp, (int)getpid(), k);
+    path = g_build_filename(dir, name, NULL);
+  }
   g_date_time_unref(now);
   g_free(stamp);
   g_free(name);
@@ -227,8 +343,10 @@ static char *new_journal_path(GError **error) {
   return path;
 }
 
-gboolean shp_run_controller_start(ShpRunController *self,
-                                  const char *target_path, GError **error) {
+/* Whether the lab is free for a run or a calibration (what: "run",
+ * "calibrate"); else the reason. */
+static gboolean lab_ready(ShpRunController *self, const char *what,
+                          GError **error) {
   const shp_lab *lab = shp_lab_state_get_lab(self->lab);
   if (self->running || shp_lab_state_is_busy(self->lab)) {
     g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_BUSY,
@@ -236,17 +354,48 @@ gboolean shp_run_controller_start(ShpRunController *self,
     return FALSE;
   }
   if (lab == NULL || !shp_lab_state_is_connected(self->lab)) {
-    g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
-                        "run: not connected to a lab");
+    g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
+                "%s: not connected to a lab", what);
     return FALSE;
   }
   if (shp_lab_state_get_fault(self->lab) != NULL) {
     g_set_error(error, SHP_GUI_ERROR, SHP_ERR_SAFETY,
-                "run: the supervisor stopped on a fault (%s): connect again "
+                "%s: the supervisor stopped on a fault (%s): connect again "
                 "first",
-                shp_lab_state_get_fault(self->lab)->message);
+                what, shp_lab_state_get_fault(self->lab)->message);
     return FALSE;
   }
+  return TRUE;
+}
+
+/* Hand job to a worker thread with the lab's supervisor. */
+static void start_job(ShpRunController *self, run_job *job,
+                      ShpLabTaskFunc func) {
+  job->self = g_object_ref(self);
+  job->clock = shp_lab_state_get_clock(self->lab);
+  g_free(self->journal_path);
+  self->journal_path = g_strdup(job->journal_path);
+  self->kind = job->kind;
+  self->running = TRUE;
+  g_object_notify_by_pspec(G_OBJECT(self), props[PROP_RUNNING]);
+  shp_lab_state_run_exclusive(self->lab, func, job, run_job_free, NULL,
+                              run_done, g_object_ref(self));
+}
+
+/* The kept calibration when it was made on lab's stack file: a run on
+ * another stack must not take it (shp_run would refuse it). */
+static const shp_calibration *calibration_for(ShpRunController *self,
+                                              const shp_lab *lab) {
+  const shp_calibration *cal = self->calibration;
+  if (cal == NULL || g_strcmp0(cal->stack, lab->stack_path) != 0)
+    return NULL;
+  return cal;
+}
+
+gboolean shp_run_controller_start(ShpRunController *self,
+                                  const char *target_path, GError **error) {
+  if (!lab_ready(self, "run", error))
+    return FALSE;
   if (target_path == NULL) {
     g_set_error_literal(error, SHP_GUI_ERROR, SHP_ERR_INVALID,
                         "run: open a target first");
@@ -255,29 +404,61 @@ gboolean shp_run_controller_start(ShpRunController *self,
   shp_target *target = shp_target_load(target_path);
   if (target == NULL)
     return shp_gui_set_error(error, shp_error_last());
-  char *journal = new_journal_path(error);
+  char *journal = new_journal_path("run", error);
   if (journal == NULL) {
     shp_target_free(target);
     return FALSE;
   }
+  const shp_lab *lab = shp_lab_state_get_lab(self->lab);
   run_job *job = g_new0(run_job, 1);
-  job->self = g_object_ref(self);
+  job->kind = SHP_RUN_KIND_RUN;
   job->target = target;
   job->journal_path = journal;
   job->max_iterations = 20;
-  job->clock = shp_lab_state_get_clock(self->lab);
   /* The lab stays with the lab state, which refuses to replace it while
-   * the run has the supervisor. */
+   * the run has the supervisor; the calibration stays with this
+   * controller, which starts no calibration while the run goes on. */
   job->spec = (shp_run_spec){.lab = lab,
                              .target = target,
                              .mode = SHP_RUN_MODEL,
                              .max_iterations = job->max_iterations,
-                             .journal_path = journal};
-  g_free(self->journal_path);
-  self->journal_path = g_strdup(journal);
-  self->running = TRUE;
-  g_object_notify_by_pspec(G_OBJECT(self), props[PROP_RUNNING]);
-  shp_lab_state_run_exclusive(self->lab, run_thread, job, run_job_free, NULL,
-                              run_done, g_object_ref(self));
+                             .journal_path = journal,
+                             .calibration = calibration_for(self, lab)};
+  start_job(self, job, run_thread);
+  return TRUE;
+}
+
+gboolean shp_run_controller_calibrate(ShpRunController *self, GError **error) {
+  if (!lab_ready(self, "calibrate", error))
+    return FALSE;
+  char *dir =
+      g_build_filename(g_get_user_data_dir(), "shaper", "calibrations", NULL);
+  if (g_mkdir_with_parents(dir, 0700) != 0) {
+    int e = errno;
+    g_set_error(error, G_IO_ERROR, g_io_error_from_errno(e),
+                "%s: cannot create the calibration directory: %s", dir,
+                g_strerror(e));
+    g_free(dir);
+    return FALSE;
+  }
+  char *journal = new_journal_path("calibration", error);
+  if (journal == NULL) {
+    g_free(dir);
+    return FALSE;
+  }
+  const shp_lab *lab = shp_lab_state_get_lab(self->lab);
+  run_job *job = g_new0(run_job, 1);
+  job->kind = SHP_RUN_KIND_CALIBRATION;
+  job->journal_path = journal;
+  job->calibration_dir = dir;
+  /* Every crystal with shp_calibrate's default scan, spelled out here so
+   * that progress can count its traces. */
+  job->calibrate = (shp_calibrate_spec){.lab = lab,
+                                        .periods = 1.0,
+                                        .points = 9,
+                                        .seed = 1,
+                                        .journal_path = journal};
+  job->total = 1 + job->calibrate.points * lab->oven_count;
+  start_job(self, job, calibrate_thread);
   return TRUE;
 }

@@ -278,6 +278,21 @@ gboolean shp_stack_model_set_temperatures(ShpStackModel *self,
   return TRUE;
 }
 
+gboolean shp_stack_model_apply_calibration(ShpStackModel *self,
+                                           const shp_calibration *cal,
+                                           GError **error) {
+  g_return_val_if_fail(self->stack != NULL && cal != NULL, FALSE);
+  /* shp_calibration_apply checks every crystal before it changes one, so
+   * the model's own stack takes it directly: refused, it is untouched. */
+  int rc = shp_calibration_apply(cal, self->stack);
+  if (rc != SHP_OK)
+    return shp_gui_set_error(error, rc);
+  /* The rows show no phases: nothing of them changed. */
+  self->modified = TRUE;
+  g_signal_emit(self, signals[CHANGED], 0);
+  return TRUE;
+}
+
 shp_stack *shp_stack_model_dup_stack(ShpStackModel *self, GError **error) {
   const shp_stack *s = self->stack;
   g_return_val_if_fail(s != NULL && s->path != NULL, NULL);

@@ -8,6 +8,7 @@
 
 #include "crystal-row.h"
 
+#include "shp/calibration.h"
 #include "shp/stack.h"
 #include "shp/supervisor.h"
 
@@ -70,6 +71,16 @@ gboolean shp_stack_model_set_material(ShpStackModel *self, guint i,
 gboolean shp_stack_model_set_temperatures(ShpStackModel *self,
                                           const double *temperature_c, guint n,
                                           GError **error);
+
+/* Put a crystal-phase calibration into the stack (shp_calibration_apply):
+ * the calibrated crystals' phase offsets and slope corrections, which
+ * simulate and the copies of shp_stack_model_dup_stack then carry. A
+ * calibration of another stack (a crystal's material or length differs)
+ * is refused with the library's message and the stack is left as it was.
+ * Emits "changed". */
+gboolean shp_stack_model_apply_calibration(ShpStackModel *self,
+                                           const shp_calibration *cal,
+                                           GError **error);
 
 /* The lab's view of crystal i's oven, shown in its row: st NULL when there
  * is no reading; holding when the supervisor has stopped; fault NULL when

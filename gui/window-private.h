@@ -12,7 +12,9 @@ struct _ShpWindow {
   GtkApplicationWindow parent_instance;
 
   /* Template children. */
-  GtkRevealer *error_revealer;
+  GtkRevealer *error_revealer; /* the message bar: an error, or news */
+  GtkWidget *message_bar;
+  GtkImage *message_icon;
   GtkLabel *error_label;
   GtkLabel *stack_title, *stack_path, *lab_label, *target_label;
   GtkLabel *status_label;
@@ -29,6 +31,7 @@ struct _ShpWindow {
   ShpLabState *lab;
   ShpRunController *run;
   char *target_path;
+  gboolean message_is_error; /* what the message bar shows */
 
   /* Background work. */
   guint pending;
@@ -40,6 +43,8 @@ struct _ShpWindow {
 
 /* window.c */
 void shp_window_show_error(ShpWindow *self, const char *message);
+/* News in the message bar, styled as such: not an error. */
+void shp_window_show_info(ShpWindow *self, const char *message);
 void shp_window_set_status(ShpWindow *self, const char *fmt, ...)
     G_GNUC_PRINTF(2, 3);
 void shp_window_update_labels(ShpWindow *self);

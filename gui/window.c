@@ -10,13 +10,34 @@ G_DEFINE_FINAL_TYPE(ShpWindow, shp_window, GTK_TYPE_APPLICATION_WINDOW)
 
 /* ---- messages ------------------------------------------------------------ */
 
-void shp_window_show_error(ShpWindow *self, const char *message) {
+/* One bar for both: an error, or news that must not scroll away. */
+static void show_message(ShpWindow *self, const char *message,
+                         gboolean is_error) {
+  self->message_is_error = is_error;
   gtk_label_set_text(self->error_label, message);
+  gtk_image_set_from_icon_name(self->message_icon,
+                               is_error ? "dialog-error-symbolic"
+                                        : "dialog-information-symbolic");
+  gtk_widget_remove_css_class(self->message_bar,
+                              is_error ? "info-bar" : "error-bar");
+  gtk_widget_add_css_class(self->message_bar,
+                           is_error ? "error-bar" : "info-bar");
+  gtk_accessible_update_property(GTK_ACCESSIBLE(self->message_bar),
+                                 GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                 is_error ? "Error" : "Information", -1);
   gtk_revealer_set_reveal_child(self->error_revealer, TRUE);
   /* Screen readers announce it as they would an alert. */
   gtk_accessible_update_property(GTK_ACCESSIBLE(self->error_label),
                                  GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, message,
                                  -1);
+}
+
+void shp_window_show_error(ShpWindow *self, const char *message) {
+  show_message(self, message, TRUE);
+}
+
+void shp_window_show_info(ShpWindow *self, const char *message) {
+  show_message(self, message, FALSE);
 }
 
 void shp_window_set_status(ShpWindow *self, const char *fmt, ...) {
@@ -29,7 +50,15 @@ void shp_window_set_status(ShpWindow *self, const char *fmt, ...) {
 }
 
 const char *shp_window_get_error(ShpWindow *self) {
-  if (!gtk_revealer_get_reveal_child(self->error_revealer))
+  if (!gtk_revealer_get_reveal_child(self->error_revealer) ||
+      !self->message_is_error)
+    return NULL;
+  return gtk_label_get_text(self->error_label);
+}
+
+const char *shp_window_get_info(ShpWindow *self) {
+  if (!gtk_revealer_get_reveal_child(self->error_revealer) ||
+      self->message_is_error)
     return NULL;
   return gtk_label_get_text(self->error_label);
 }
@@ -113,7 +142,11 @@ void shp_window_update_actions(ShpWindow *self) {
   gtk_widget_action_set_enabled(
       w, "win.save-journal",
       shp_run_controller_get_journal_path(self->run) != NULL && !running);
-  gtk_button_set_label(self->run_button, running ? "_Stop Run" : "_Run");
+  gboolean calibrating = running && shp_run_controller_get_kind(self->run) ==
+                                        SHP_RUN_KIND_CALIBRATION;
+  gtk_button_set_label(self->run_button, !running      ? "_Run"
+                                         : calibrating ? "_Stop Calibration"
+                                                       : "_Stop Run");
   gtk_widget_set_sensitive(GTK_WIDGET(self->stack_view), !self->optimizing);
 }
 
@@ -246,6 +279,8 @@ static void run_action(GtkWidget *widget, const char *name, GVariant *param) {
   shp_window_update_actions(self);
 }
 
+/* A calibration stops as a run does: through the Run button (then "Stop
+ * Calibration") or the emergency stop. */
 static void calibrate_action(GtkWidget *widget, const char *name,
                              GVariant *param) {
   ShpWindow *self = SHP_WINDOW(widget);
@@ -253,7 +288,13 @@ static void calibrate_action(GtkWidget *widget, const char *name,
   if (!shp_run_controller_calibrate(self->run, &error)) {
     shp_window_show_error(self, error->message);
     g_error_free(error);
+    return;
   }
+  gtk_revealer_set_reveal_child(self->error_revealer, FALSE);
+  gtk_progress_bar_set_fraction(self->progress, 0);
+  shp_window_set_status(self, "Calibration started: journal %s",
+                        shp_run_controller_get_journal_path(self->run));
+  shp_window_update_actions(self);
 }
 
 static void on_run_progress(ShpRunController *run, double fraction,
@@ -281,12 +322,44 @@ static void on_run_measured(ShpRunController *run, ShpRunTrace *t,
   g_free(nan);
 }
 
+/* A calibration that succeeded: said as news, not as an error, and put
+ * into the displayed stack when it is the stack calibrated, so that
+ * Simulate uses the measured phases. */
+static void calibrated(ShpWindow *self, const char *message) {
+  const shp_calibration *cal = shp_run_controller_get_calibration(self->run);
+  GError *error = NULL;
+  char *text;
+  if (shp_stack_model_get_stack(self->stack) == NULL)
+    text = g_strdup_printf("Calibration done: %s", message);
+  else if (!shp_stack_model_apply_calibration(self->stack, cal, &error))
+    text = g_strdup_printf("Calibration done: %s; not applied to the stack "
+                           "shown: %s",
+                           message, error->message);
+  else
+    text = g_strdup_printf("Calibration done: %s; the stack's phases now "
+                           "come from it",
+                           message);
+  g_clear_error(&error);
+  /* The status line is soon the new simulation's: the bar keeps it. */
+  shp_window_set_status(self, "%s", text);
+  shp_window_show_info(self, text);
+  gtk_progress_bar_set_fraction(self->progress, 1.0);
+  g_free(text);
+}
+
 static void on_run_finished(ShpRunController *run, int code,
                             const char *message, gpointer data) {
   ShpWindow *self = data;
-  shp_window_set_status(self, "Run ended: %s", message);
+  gboolean calibration =
+      shp_run_controller_get_kind(run) == SHP_RUN_KIND_CALIBRATION;
+  if (calibration && code == SHP_OK)
+    calibrated(self, message);
+  else
+    shp_window_set_status(self, "%s ended: %s",
+                          calibration ? "Calibration" : "Run", message);
   /* A fault or a stop shows through the lab's "fault"; anything else that
-   * stopped the run (a journal that cannot be written) shows here. */
+   * stopped it (a journal that cannot be written, a calibration the scans
+   * do not determine) shows here. */
   if (code != SHP_OK && shp_lab_state_get_fault(self->lab) == NULL)
     shp_window_show_error(self, message);
   shp_lab_state_poll(self->lab);
@@ -345,6 +418,8 @@ static void shp_window_class_init(ShpWindowClass *klass) {
   gtk_widget_class_set_template_from_resource(
       wc, "/org/shaper/ShaperGui/window.ui");
   gtk_widget_class_bind_template_child(wc, ShpWindow, error_revealer);
+  gtk_widget_class_bind_template_child(wc, ShpWindow, message_bar);
+  gtk_widget_class_bind_template_child(wc, ShpWindow, message_icon);
   gtk_widget_class_bind_template_child(wc, ShpWindow, error_label);
   gtk_widget_class_bind_template_child(wc, ShpWindow, stack_title);
   gtk_widget_class_bind_template_child(wc, ShpWindow, stack_path);

@@ -2,8 +2,9 @@
  * state, and the actions (open, save, simulate, optimise, measure, apply
  * setpoints, connect, run, calibrate, emergency stop). It opens ready to
  * use: the example stack on the simulated lab against the example target.
- * Errors from files and devices appear in its error bar with the message
- * shapectl prints. */
+ * Errors from files and devices appear in its message bar with the message
+ * shapectl prints; news that must not scroll away (where a calibration was
+ * saved) appears there too, styled as information. */
 #ifndef SHP_WINDOW_H
 #define SHP_WINDOW_H
 
@@ -43,8 +44,11 @@ GtkWidget *shp_window_get_calibrate_button(ShpWindow *self);
 /* Background tasks not yet reported back (simulations, optimisation,
  * measurements). */
 guint shp_window_get_pending_tasks(ShpWindow *self);
-/* The message in the error bar, or NULL when it is hidden. */
+/* The error in the message bar, or NULL when it is hidden or shows news. */
 const char *shp_window_get_error(ShpWindow *self);
+/* The news in the message bar, or NULL when it is hidden or shows an
+ * error. */
+const char *shp_window_get_info(ShpWindow *self);
 /* The status line under the progress bar. */
 const char *shp_window_get_status(ShpWindow *self);
 

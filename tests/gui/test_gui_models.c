@@ -17,9 +17,11 @@
 #include "gui-util.h"
 #include "lab-state.h"
 #include "plot-model.h"
+#include "run-controller.h"
 #include "stack-model.h"
 #include "tasks.h"
 
+#include "shp/calibration.h"
 #include "shp/error.h"
 #include "shp/problem.h"
 
@@ -373,6 +375,176 @@ static void test_optimize_task_lowers_error_and_cancels(void **state) {
   g_object_unref(cancel);
 }
 
+/* ---- the run controller -------------------------------------------------- */
+
+typedef struct {
+  guint progress, measured, finished;
+  int code;
+  double fraction, last_fraction;
+  gboolean fraction_fell;
+  char *message, *last_progress;
+} controller_log;
+
+static void on_controller_progress(ShpRunController *r, double fraction,
+                                   const char *message, gpointer data) {
+  controller_log *l = data;
+  l->progress++;
+  l->fraction_fell = l->fraction_fell || fraction < l->fraction;
+  l->fraction = fraction;
+  g_free(l->last_progress);
+  l->last_progress = g_strdup(message);
+  if (getenv("SHP_TEST_VERBOSE"))
+    printf("%5.3f %s\n", fraction, message);
+}
+static void on_controller_measured(ShpRunController *r, ShpRunTrace *t,
+                                   gpointer data) {
+  controller_log *l = data;
+  /* A calibration has no target: nothing to draw against. */
+  if (shp_run_controller_get_kind(r) == SHP_RUN_KIND_CALIBRATION)
+    assert_null(t->target_ac);
+  else
+    assert_non_null(t->target_ac);
+  assert_true(t->count > 100);
+  assert_int_equal(t->crystal_count, 4);
+  l->measured++;
+}
+static void on_controller_finished(ShpRunController *r, int code,
+                                   const char *message, gpointer data) {
+  controller_log *l = data;
+  l->finished++;
+  l->code = code;
+  l->message = g_strdup(message);
+}
+static gboolean controller_finished(gpointer data) {
+  return ((controller_log *)data)->finished > 0;
+}
+static gboolean controller_measured(gpointer data) {
+  return ((controller_log *)data)->measured > 0;
+}
+
+/* The built-in simulated lab (on a manual clock, so its 40 oven moves take
+ * no real time), calibrated on a worker: 1 + 9 per crystal traces counted
+ * to 1.0, the file saved under the user's data directory (XDG_DATA_HOME,
+ * private to this test) with every crystal, and kept for later runs. */
+static void test_run_controller_calibrates_and_saves(void **state) {
+  char *tmp = g_dir_make_tmp("shp-gui-XXXXXX", NULL);
+  char *lab_path =
+      gui_test_write_manual_time_lab(tmp, EXAMPLE("stacks/fan4.yml"), 4);
+  assert_non_null(lab_path);
+  shp_lab *fast = shp_lab_load(lab_path);
+  if (fast == NULL)
+    fail_msg("%s", shp_error_detail());
+  assert_near(shp_lab_sim_speedup(fast), 0, 0);
+  ShpLabState *lab = shp_lab_state_new();
+  assert_true(shp_lab_state_open(lab, fast, NULL));
+  ShpRunController *run = shp_run_controller_new(lab);
+  controller_log log = {0};
+  g_signal_connect(run, "progress", G_CALLBACK(on_controller_progress), &log);
+  g_signal_connect(run, "measured", G_CALLBACK(on_controller_measured), &log);
+  g_signal_connect(run, "finished", G_CALLBACK(on_controller_finished), &log);
+  assert_true(shp_run_controller_can_calibrate());
+  GError *error = NULL;
+  assert_true(shp_run_controller_calibrate(run, &error));
+  assert_true(shp_run_controller_is_running(run));
+  assert_int_equal(shp_run_controller_get_kind(run), SHP_RUN_KIND_CALIBRATION);
+  assert_true(shp_lab_state_is_busy(lab));
+  /* One at a time: neither a second calibration nor a run. */
+  assert_false(shp_run_controller_calibrate(run, &error));
+  assert_true(g_error_matches(error, G_IO_ERROR, G_IO_ERROR_BUSY));
+  g_clear_error(&error);
+  assert_false(shp_run_controller_start(
+      run, EXAMPLE("targets/flat-top-4ps.yml"), &error));
+  assert_true(g_error_matches(error, G_IO_ERROR, G_IO_ERROR_BUSY));
+  g_clear_error(&error);
+
+  assert_true(gui_test_wait(controller_finished, &log, 30));
+  if (log.code != SHP_OK)
+    fail_msg("calibration: %s", log.message);
+  assert_false(shp_run_controller_is_running(run));
+  assert_false(shp_lab_state_is_busy(lab));
+  assert_null(shp_lab_state_get_fault(lab));
+  assert_int_equal(log.measured, 1 + 9 * 4);
+  assert_near(log.fraction, 1.0, 0);
+  assert_false(log.fraction_fell);
+
+  const char *path = shp_run_controller_get_calibration_path(run);
+  assert_non_null(path);
+  char *dir = g_build_filename(g_getenv("XDG_DATA_HOME"), "shaper",
+                               "calibrations", NULL);
+  assert_true(g_str_has_prefix(path, dir));
+  assert_true(g_str_has_suffix(path, ".yml"));
+  assert_non_null(strstr(path, "/fan4-"));
+  assert_non_null(strstr(log.message, path));
+  assert_non_null(strstr(log.message, "residual"));
+  shp_calibration *cal = shp_calibration_load(path);
+  if (cal == NULL)
+    fail_msg("%s", shp_error_detail());
+  assert_int_equal(cal->crystal_count, 4);
+  const shp_calibration *kept = shp_run_controller_get_calibration(run);
+  assert_non_null(kept);
+  for (size_t i = 0; i < 4; i++) {
+    const shp_calibration_crystal *e = shp_calibration_find(cal, i);
+    assert_non_null(e);
+    assert_string_equal(e->material, "alpha-BBO");
+    assert_near(e->reference_temperature_c, 66.7432, 1e-9);
+    assert_true(e->phase_offset_sigma_rad < 0.1);
+    assert_near(e->phase_offset_rad, kept->crystals[i].phase_offset_rad, 1e-9);
+    assert_int_equal(e->scan_points, 9);
+  }
+  assert_near(cal->residual_rms, kept->residual_rms, 1e-9);
+  /* The fit's residual as the message rounds it. */
+  char *residual = g_strdup_printf("%.4f", cal->residual_rms);
+  assert_non_null(strstr(log.message, residual));
+  g_free(residual);
+  /* The journal sits with the run journals. */
+  const char *journal = shp_run_controller_get_journal_path(run);
+  assert_non_null(strstr(journal, "shaper-gui/calibration-"));
+  assert_true(g_file_test(journal, G_FILE_TEST_EXISTS));
+
+  /* The ovens are back where they were, settled. */
+  assert_true(shp_lab_state_poll(lab));
+  for (guint i = 0; i < 4; i++) {
+    const shp_oven_status *st = shp_lab_state_get_status(lab, i);
+    assert_near(st->target_c, 66.7432, 1e-9);
+    assert_true(st->settled);
+  }
+
+  /* A run afterwards starts from it: its journal names the file. */
+  controller_log run_log = {0};
+  g_signal_handlers_disconnect_by_data(run, &log);
+  g_signal_connect(run, "measured", G_CALLBACK(on_controller_measured),
+                   &run_log);
+  g_signal_connect(run, "finished", G_CALLBACK(on_controller_finished),
+                   &run_log);
+  assert_true(shp_run_controller_start(run, EXAMPLE("targets/flat-top-5ps.yml"),
+                                       &error));
+  assert_int_equal(shp_run_controller_get_kind(run), SHP_RUN_KIND_RUN);
+  assert_true(gui_test_wait(controller_measured, &run_log, 30));
+  shp_run_controller_stop(run);
+  assert_true(gui_test_wait(controller_finished, &run_log, 30));
+  char *text = NULL;
+  assert_true(g_file_get_contents(shp_run_controller_get_journal_path(run),
+                                  &text, NULL, NULL));
+  char *first = g_strndup(text, strcspn(text, "\n"));
+  assert_non_null(strstr(first, "\"type\":"));
+  assert_non_null(strstr(first, path));
+  g_free(first);
+  g_free(text);
+  g_free(run_log.message);
+  g_unlink(path);
+
+  shp_calibration_free(cal);
+  g_unlink(lab_path);
+  g_rmdir(tmp);
+  g_free(lab_path);
+  g_free(tmp);
+  g_free(dir);
+  g_free(log.message);
+  g_free(log.last_progress);
+  g_object_unref(run);
+  g_object_unref(lab);
+}
+
 static void test_file_kind_by_keys(void **state) {
   GError *error = NULL;
   assert_int_equal(shp_gui_file_kind(EXAMPLE("stacks/fan4.yml"), &error),
@@ -389,6 +561,10 @@ static void test_file_kind_by_keys(void **state) {
 }
 
 int main(void) {
+  /* A data directory of this test's own, before anything asks GLib for
+   * it: calibrations are saved there. */
+  char *data_home = g_dir_make_tmp("shp-gui-data-XXXXXX", NULL);
+  g_setenv("XDG_DATA_HOME", data_home, TRUE);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_stack_model_fills_rows_from_file),
       cmocka_unit_test(test_stack_model_checks_edits_as_the_reader),
@@ -397,7 +573,16 @@ int main(void) {
       cmocka_unit_test(test_lab_state_acquires_on_a_worker),
       cmocka_unit_test(test_simulate_task_matches_library),
       cmocka_unit_test(test_optimize_task_lowers_error_and_cancels),
+      cmocka_unit_test(test_run_controller_calibrates_and_saves),
       cmocka_unit_test(test_file_kind_by_keys),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  int failed = cmocka_run_group_tests(tests, NULL, NULL);
+  char *dir = g_build_filename(data_home, "shaper", "calibrations", NULL);
+  g_rmdir(dir);
+  *strrchr(dir, '/') = '\0';
+  g_rmdir(dir);
+  g_rmdir(data_home);
+  g_free(dir);
+  g_free(data_home);
+  return failed;
 }

@@ -22,6 +22,7 @@
 #include "stack-view.h"
 #include "window.h"
 
+#include "shp/calibration.h"
 #include "shp/error.h"
 
 #include <glib/gstdio.h>
@@ -80,13 +81,12 @@ static void test_window_opens_with_example_stack(void **state) {
   assert_near(shp_crystal_row_get_actual_c(row), 66.7432, 0.2);
   g_object_unref(row);
   assert_null(shp_window_get_error(win));
-  /* Run is ready; the toolkit has no calibration yet, and the button says
-   * so. */
+  /* Run and Calibrate are ready, and the button says what it does. */
   assert_true(gtk_widget_is_sensitive(shp_window_get_run_button(win)));
   GtkWidget *cal = shp_window_get_calibrate_button(win);
-  assert_false(gtk_widget_is_sensitive(cal));
-  assert_non_null(
-      strstr(gtk_widget_get_tooltip_text(cal), "no crystal-phase calibration"));
+  assert_true(gtk_widget_is_sensitive(cal));
+  assert_null(strstr(gtk_widget_get_tooltip_text(cal), "Not available"));
+  assert_non_null(strstr(gtk_widget_get_tooltip_text(cal), "Calibrate"));
   close_window(win);
 }
 
@@ -343,6 +343,164 @@ static void test_run_starts_shows_progress_and_stops(void **state) {
   close_window(win);
 }
 
+/* ---- calibration --------------------------------------------------------- */
+
+static gboolean lab_idle(gpointer data) {
+  return !shp_lab_state_is_busy(shp_window_get_lab_state(data));
+}
+
+/* Calibrate (on the example lab with a manual clock, so that its 40 oven
+ * moves take no real time) runs to the end: the ovens are back and
+ * settled, not holding, the window says where the file went as news (no
+ * error), and the shown stack takes the measured phases, which Simulate
+ * then uses. */
+static void test_calibrate_runs_to_completion(void **state) {
+  ShpWindow *win = open_window();
+  char *tmp = g_dir_make_tmp("shp-gui-XXXXXX", NULL);
+  char *lab_path =
+      gui_test_write_manual_time_lab(tmp, EXAMPLE("stacks/fan4.yml"), 4);
+  assert_non_null(lab_path);
+  GError *error = NULL;
+  if (!shp_window_open_file(win, lab_path, &error))
+    fail_msg("%s", error->message);
+  assert_true(gui_test_wait(idle_window, win, 20));
+  ShpLabState *lab = shp_window_get_lab_state(win);
+  ShpStackModel *stack = shp_window_get_stack_model(win);
+  ShpPlotModel *plots = shp_window_get_plot_model(win);
+  ShpRunController *run = g_object_get_data(G_OBJECT(win), "run-controller");
+  GtkWidget *button = shp_window_get_calibrate_button(win);
+  assert_true(gtk_widget_is_sensitive(button));
+  const shp_simulation *before = shp_plot_model_get_simulation(plots);
+  size_t n = before->n;
+  double *old = g_memdup2(before->intensity, n * sizeof(double));
+  run_log log = {0};
+  g_signal_connect(run, "progress", G_CALLBACK(on_run_progress), &log);
+  g_signal_connect(run, "measured", G_CALLBACK(on_run_measured), &log);
+  g_signal_connect(run, "finished", G_CALLBACK(on_run_finished), &log);
+
+  assert_true(
+      gtk_widget_activate_action(GTK_WIDGET(win), "win.calibrate", NULL));
+  assert_true(shp_run_controller_is_running(run));
+  assert_false(gtk_widget_is_sensitive(button));
+  assert_string_equal(
+      gtk_button_get_label(GTK_BUTTON(shp_window_get_run_button(win))),
+      "_Stop Calibration");
+  assert_true(gui_test_wait(run_finished, &log, 40));
+  if (log.code != SHP_OK)
+    fail_msg("calibration ended with %d: %s", log.code,
+             shp_window_get_status(win));
+  assert_true(gui_test_wait(idle_window, win, 20));
+  assert_int_equal(log.measured, 1 + 9 * 4);
+  assert_near(log.fraction, 1.0, 0);
+
+  /* Back where they were, settled, nothing latched. */
+  assert_null(shp_lab_state_get_fault(lab));
+  for (guint i = 0; i < 4; i++) {
+    const shp_oven_status *st = shp_lab_state_get_status(lab, i);
+    assert_near(st->target_c, 66.7432, 1e-9);
+    ShpCrystalRow *row =
+        g_list_model_get_item(shp_stack_model_get_rows(stack), i);
+    assert_string_equal(shp_crystal_row_get_settle_text(row), "settled");
+    assert_null(shp_crystal_row_get_fault(row));
+    g_object_unref(row);
+  }
+  assert_true(gtk_widget_is_sensitive(button));
+
+  /* Said as news that stays (the status line is the new simulation's),
+   * with the file and the fit's residual. */
+  const char *path = shp_run_controller_get_calibration_path(run);
+  assert_non_null(path);
+  assert_true(g_file_test(path, G_FILE_TEST_EXISTS));
+  assert_null(shp_window_get_error(win));
+  const char *info = shp_window_get_info(win);
+  assert_non_null(info);
+  assert_true(g_str_has_prefix(info, "Calibration done: "));
+  assert_non_null(strstr(info, path));
+  assert_non_null(strstr(info, "residual"));
+  assert_non_null(strstr(info, "the stack's phases now come from it"));
+
+  /* The shown stack has the file's phases, as the library puts them. */
+  shp_calibration *cal = shp_calibration_load(path);
+  assert_non_null(cal);
+  shp_stack *want = shp_stack_load(EXAMPLE("stacks/fan4.yml"));
+  assert_int_equal(shp_calibration_apply(cal, want), SHP_OK);
+  const shp_stack *shown = shp_stack_model_get_stack(stack);
+  for (size_t i = 0; i < 4; i++) {
+    assert_true(shown->crystals[i].has_phase_offset);
+    assert_near(shown->crystals[i].phase_offset_rad,
+                want->crystals[i].phase_offset_rad, 1e-6);
+    assert_near(shown->crystals[i].slope_correction_rad_per_k,
+                want->crystals[i].slope_correction_rad_per_k, 1e-9);
+  }
+  assert_true(shp_stack_model_is_modified(stack));
+  /* Simulated again with them: the output moved. */
+  const shp_simulation *after = shp_plot_model_get_simulation(plots);
+  assert_ptr_not_equal(after, before);
+  assert_int_equal(after->n, n);
+  double diff = 0;
+  for (size_t j = 0; j < n; j++)
+    diff = fmax(diff, fabs(after->intensity[j] - old[j]));
+  assert_true(diff > 1e-3);
+
+  g_unlink(path);
+  shp_stack_free(want);
+  shp_calibration_free(cal);
+  g_free(old);
+  g_unlink(lab_path);
+  g_rmdir(tmp);
+  g_free(lab_path);
+  g_free(tmp);
+  close_window(win);
+}
+
+/* Emergency Stop while the built-in lab is calibrating (in real time: its
+ * first oven move takes a while): the calibration ends cancelled, nothing
+ * is saved, and every row shows its oven holding. */
+static void test_emergency_stop_during_calibration_holds(void **state) {
+  ShpWindow *win = open_window();
+  ShpLabState *lab = shp_window_get_lab_state(win);
+  ShpRunController *run = g_object_get_data(G_OBJECT(win), "run-controller");
+  run_log log = {0};
+  g_signal_connect(run, "progress", G_CALLBACK(on_run_progress), &log);
+  g_signal_connect(run, "measured", G_CALLBACK(on_run_measured), &log);
+  g_signal_connect(run, "finished", G_CALLBACK(on_run_finished), &log);
+  hold_count h = {0};
+  g_signal_connect(lab, "event", G_CALLBACK(on_event), &h);
+
+  assert_true(
+      gtk_widget_activate_action(GTK_WIDGET(win), "win.calibrate", NULL));
+  assert_true(gui_test_wait(run_measured, &log, 30));
+  assert_true(shp_run_controller_is_running(run));
+  assert_true(
+      gtk_widget_activate_action(GTK_WIDGET(win), "win.emergency-stop", NULL));
+  assert_true(gui_test_wait(run_finished, &log, 30));
+  assert_int_equal(log.code, SHP_ERR_CANCELLED);
+  assert_true(log.measured < 1 + 9 * 4);
+  assert_true(gui_test_wait(lab_idle, win, 10));
+  assert_false(shp_run_controller_is_running(run));
+  assert_null(shp_run_controller_get_calibration(run));
+
+  const shp_sup_fault *f = shp_lab_state_get_fault(lab);
+  assert_non_null(f);
+  assert_int_equal(f->code, SHP_ERR_CANCELLED);
+  assert_int_equal(h.faults, 1);
+  assert_true(h.holds_ok >= 4);
+  ShpStackModel *stack = shp_window_get_stack_model(win);
+  for (guint i = 0; i < 4; i++) {
+    ShpCrystalRow *row =
+        g_list_model_get_item(shp_stack_model_get_rows(stack), i);
+    assert_string_equal(shp_crystal_row_get_settle_text(row), "holding");
+    g_object_unref(row);
+  }
+  assert_non_null(strstr(shp_window_get_error(win), "every oven is holding"));
+  assert_null(shp_window_get_info(win));
+  assert_true(
+      g_str_has_prefix(shp_window_get_status(win), "Calibration ended: "));
+  /* Nothing more reaches the ovens: Calibrate waits for a new connection. */
+  assert_false(gtk_widget_is_sensitive(shp_window_get_calibrate_button(win)));
+  close_window(win);
+}
+
 /* ---- rendering ----------------------------------------------------------- */
 
 static gboolean drawn(gpointer data) {
@@ -441,6 +599,8 @@ int main(void) {
       cmocka_unit_test(test_emergency_stop_holds_every_oven),
       cmocka_unit_test(test_device_fault_shows_and_ovens_hold),
       cmocka_unit_test(test_run_starts_shows_progress_and_stops),
+      cmocka_unit_test(test_calibrate_runs_to_completion),
+      cmocka_unit_test(test_emergency_stop_during_calibration_holds),
       cmocka_unit_test(test_window_renders_plots),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
