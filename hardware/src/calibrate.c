@@ -116,8 +116,8 @@ static int measure(cal_ctx *c, int crystal) {
   int rc = shp_supervisor_acquire(c->sup, c->spec->averages, &t);
   for (size_t i = 0; i < c->nc && rc == SHP_OK; i++) {
     shp_oven_status st;
-    rc = shp_supervisor_status(c->sup, i, &st);
-    c->actual[i] = st.reading.actual_c;
+    if ((rc = shp_supervisor_status(c->sup, i, &st)) == SHP_OK)
+      c->actual[i] = st.reading.actual_c;
   }
   if (rc != SHP_OK)
     return rc;
