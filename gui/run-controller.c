@@ -70,13 +70,6 @@ ShpRunController *shp_run_controller_new(ShpLabState *lab) {
   return self;
 }
 
-gboolean shp_run_controller_can_run(void) { return TRUE; }
-gboolean shp_run_controller_can_calibrate(void) { return TRUE; }
-
-const char *shp_run_controller_calibrate_unavailable_reason(void) {
-  return NULL;
-}
-
 gboolean shp_run_controller_is_running(ShpRunController *self) {
   return self->running;
 }

@@ -54,13 +54,6 @@ typedef enum {
 /* lab is borrowed (a reference is kept). */
 ShpRunController *shp_run_controller_new(ShpLabState *lab);
 
-/* Whether this build can run the closed loop, and calibrate (both TRUE
- * now); when it cannot calibrate, why, for people (a tooltip), else
- * NULL. */
-gboolean shp_run_controller_can_run(void);
-gboolean shp_run_controller_can_calibrate(void);
-const char *shp_run_controller_calibrate_unavailable_reason(void);
-
 /* Start a run on the connected lab toward the target at target_path,
  * journalled to a new file under the user's cache directory, from the kept
  * calibration when it was made on the lab's stack file. Fails at once

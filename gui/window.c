@@ -133,12 +133,8 @@ void shp_window_update_actions(ShpWindow *self) {
                                     !shp_lab_state_is_busy(self->lab));
   gtk_widget_action_set_enabled(w, "win.emergency-stop", TRUE);
   gtk_widget_action_set_enabled(
-      w, "win.run",
-      shp_run_controller_can_run() &&
-          (running || (idle && !stopped && self->target_path != NULL)));
-  gtk_widget_action_set_enabled(w, "win.calibrate",
-                                shp_run_controller_can_calibrate() && idle &&
-                                    !stopped);
+      w, "win.run", running || (idle && !stopped && self->target_path != NULL));
+  gtk_widget_action_set_enabled(w, "win.calibrate", idle && !stopped);
   gtk_widget_action_set_enabled(
       w, "win.save-journal",
       shp_run_controller_get_journal_path(self->run) != NULL && !running);
@@ -481,12 +477,6 @@ static void shp_window_init(ShpWindow *self) {
   g_signal_connect(self->run, "measured", G_CALLBACK(on_run_measured), self);
   g_signal_connect(self->run, "notify::running", G_CALLBACK(on_run_notify),
                    self);
-  if (!shp_run_controller_can_calibrate()) {
-    char *why = g_strdup_printf(
-        "Not available: %s", shp_run_controller_calibrate_unavailable_reason());
-    gtk_widget_set_tooltip_text(GTK_WIDGET(self->calibrate_button), why);
-    g_free(why);
-  }
   shp_window_refresh_recent(self);
   shp_window_update_labels(self);
   shp_window_update_actions(self);

@@ -442,7 +442,6 @@ static void test_run_controller_calibrates_and_saves(void **state) {
   g_signal_connect(run, "progress", G_CALLBACK(on_controller_progress), &log);
   g_signal_connect(run, "measured", G_CALLBACK(on_controller_measured), &log);
   g_signal_connect(run, "finished", G_CALLBACK(on_controller_finished), &log);
-  assert_true(shp_run_controller_can_calibrate());
   GError *error = NULL;
   assert_true(shp_run_controller_calibrate(run, &error));
   assert_true(shp_run_controller_is_running(run));
