@@ -12,13 +12,13 @@
 #include "run-private.h"
 
 #include "shp/error.h"
+#include "shp/units.h"
 
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 typedef struct {
   shp_supervisor *sup;
@@ -29,6 +29,7 @@ typedef struct {
   double *setpoints; /* nc: what the ovens are asked for now */
   double *home;      /* nc: the setpoints at the start */
   double *actual;    /* nc: readbacks of the last trace */
+  double *from, *to; /* nc: each scanned crystal's scan */
   size_t moves;
   bool acted; /* the lab was asked to do something */
   shp_journal *journal;
@@ -141,9 +142,9 @@ static int measure(cal_ctx *c, int crystal) {
 }
 
 static int scan(cal_ctx *c, size_t i) {
-  double from, to;
-  int rc = scan_range(c, i, &from, &to);
+  double from = c->from[i], to = c->to[i];
   size_t n = c->spec->points;
+  int rc = SHP_OK;
   for (size_t k = 0; k < n && rc == SHP_OK; k++) {
     c->setpoints[i] = from + (to - from) * (double)k / (double)(n - 1);
     rc = move_to(c, (int)i);
@@ -208,11 +209,9 @@ static int build(cal_ctx *c, shp_calibration **out) {
       continue;
     const shp_stack_crystal *k = &c->model->crystals[i];
     double t0 = shp_material_reference_temperature_c(k->material);
-    double from = 0, to = 0;
-    rc = scan_range(c, i, &from, &to);
     shp_calibration_crystal *e = &cal->crystals[cal->crystal_count];
-    if (rc != SHP_OK || (e->material = strdup(k->material_name)) == NULL) {
-      rc = rc ? rc : shp_error_set(SHP_ERR_NOMEM, "out of memory");
+    if ((e->material = strdup(k->material_name)) == NULL) {
+      rc = shp_error_set(SHP_ERR_NOMEM, "out of memory");
       break;
     }
     cal->crystal_count++;
@@ -223,15 +222,15 @@ static int build(cal_ctx *c, shp_calibration **out) {
      * fitted offset on top of the stack's own correction. */
     double offset = r->phase_offset_rad[i] +
                     k->slope_correction_rad_per_k * (k->temperature_c - t0);
-    e->phase_offset_rad = remainder(offset, 2 * M_PI);
+    e->phase_offset_rad = shp_wrap_phase(offset);
     e->phase_offset_sigma_rad = r->phase_sigma_rad[i];
     e->slope_rad_per_k = r->slope_rad_per_k[i];
     e->slope_sigma_rad_per_k = r->slope_sigma_rad_per_k[i];
     e->model_slope_rad_per_k = r->slope_rad_per_k[i] -
                                k->slope_correction_rad_per_k -
                                r->slope_change_rad_per_k[i];
-    e->scan_from_c = from;
-    e->scan_to_c = to;
+    e->scan_from_c = c->from[i];
+    e->scan_to_c = c->to[i];
     e->scan_points = c->spec->points;
   }
   if (rc != SHP_OK) {
@@ -250,7 +249,10 @@ static int setup(cal_ctx *c) {
   c->setpoints = calloc(c->nc, sizeof *c->setpoints);
   c->home = calloc(c->nc, sizeof *c->home);
   c->actual = calloc(c->nc, sizeof *c->actual);
-  if (c->setpoints == NULL || c->home == NULL || c->actual == NULL)
+  c->from = calloc(c->nc, sizeof *c->from);
+  c->to = calloc(c->nc, sizeof *c->to);
+  if (c->setpoints == NULL || c->home == NULL || c->actual == NULL ||
+      c->from == NULL || c->to == NULL)
     return shp_error_set(SHP_ERR_NOMEM, "out of memory");
   for (size_t i = 0; i < c->spec->crystal_count && c->spec->crystals; i++)
     if (c->spec->crystals[i] >= c->nc)
@@ -285,10 +287,8 @@ static int setup(cal_ctx *c) {
   if (c->spec->journal_path != NULL &&
       (c->journal = shp_journal_create(c->spec->journal_path)) == NULL)
     return shp_error_last();
-  char when[32];
-  time_t now = time(NULL);
-  struct tm tm;
-  strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+  char when[SHP_TIMESTAMP_SIZE];
+  shp_utc_timestamp(when, false);
   json_t *which = json_array();
   for (size_t i = 0; i < c->nc; i++)
     if (scanned(c, i))
@@ -304,11 +304,12 @@ static int setup(cal_ctx *c) {
 static int calibrate(cal_ctx *c, shp_calibration **out) {
   const shp_calibrate_spec *s = c->spec;
   size_t count = s->crystals ? s->crystal_count : c->nc;
-  double from, to;
   int rc = SHP_OK;
   /* Every scan must fit its limits before anything moves. */
-  for (size_t k = 0; k < count && rc == SHP_OK; k++)
-    rc = scan_range(c, s->crystals ? s->crystals[k] : k, &from, &to);
+  for (size_t k = 0; k < count && rc == SHP_OK; k++) {
+    size_t i = s->crystals ? s->crystals[k] : k;
+    rc = scan_range(c, i, &c->from[i], &c->to[i]);
+  }
   if (rc != SHP_OK)
     return rc;
   c->acted = true;
@@ -374,5 +375,7 @@ int shp_calibrate(shp_supervisor *sup, const shp_calibrate_spec *spec_in,
   free(c.setpoints);
   free(c.home);
   free(c.actual);
+  free(c.from);
+  free(c.to);
   return rc;
 }

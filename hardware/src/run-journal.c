@@ -18,7 +18,6 @@
 
 #include <math.h>
 #include <string.h>
-#include <time.h>
 
 json_t *run_json_array(const double *v, size_t n) {
   json_t *a = json_array();
@@ -52,10 +51,8 @@ static const char *mode_name(shp_run_mode m) {
 }
 
 static json_t *start_record(const run_ctx *c) {
-  char when[32];
-  time_t now = time(NULL);
-  struct tm tm;
-  strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+  char when[SHP_TIMESTAMP_SIZE];
+  shp_utc_timestamp(when, false);
   const shp_run_spec *s = c->spec;
   return json_pack(
       "{s:s, s:i, s:s, s:s?, s:s, s:s?, s:s?, s:s, s:i, s:f, s:i, s:I, s:o, "

@@ -57,7 +57,6 @@ typedef struct {
   double width, delay_scale, delay_offset;
 } acfit_params;
 
-double acfit_wrap(double x);
 void acfit_unpack(const shp_acfit *f, const double *p, acfit_params *q);
 int acfit_model_ac(shp_acfit *f, const acfit_params *q, const double *temps);
 double acfit_ac_at(const shp_acfit *f, const acfit_params *q, double tau);

@@ -4,6 +4,7 @@
 #include "acfit-private.h"
 
 #include "shp/error.h"
+#include "shp/units.h"
 
 #include <lapacke.h>
 #include <math.h>
@@ -28,7 +29,7 @@ double acfit_phase_distance(const shp_acfit *f, const double *a,
                             const double *b) {
   double d = 0;
   for (size_t i = 0; i < f->nc; i++)
-    d = fmax(d, fabs(acfit_wrap(a[i] - b[i])));
+    d = fmax(d, fabs(shp_wrap_phase(a[i] - b[i])));
   return d;
 }
 
@@ -174,7 +175,7 @@ int acfit_fill_result(shp_acfit *f, const double *p, shp_acfit_result *res) {
   acfit_params q;
   acfit_unpack(f, p, &q);
   for (size_t i = 0; i < nc; i++) {
-    res->phase_offset_rad[i] = acfit_wrap(q.phase[i]);
+    res->phase_offset_rad[i] = shp_wrap_phase(q.phase[i]);
     res->phase_sigma_rad[i] = sigma[i];
     res->slope_change_rad_per_k[i] = q.dslope ? q.dslope[i] : 0.0;
     res->slope_rad_per_k[i] = f->slope[i] +

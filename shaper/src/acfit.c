@@ -20,13 +20,6 @@
 #define WIDTH_MIN 0.6
 #define WIDTH_MAX 1.6
 
-double acfit_wrap(double x) {
-  double w = fmod(x + SHP_PI, SHP_TWO_PI);
-  if (w <= 0)
-    w += SHP_TWO_PI;
-  return w - SHP_PI;
-}
-
 /* ---- lifecycle ------------------------------------------------------------
  */
 
@@ -338,7 +331,7 @@ int acfit_residuals(shp_acfit *f, const double *p, double *r, double *amp,
   }
   double *prior = r + k0;
   for (size_t i = 0; i < f->nc; i++)
-    prior[i] = PRIOR_WEIGHT * acfit_wrap(q.phase[i] - f->prior[i]) /
+    prior[i] = PRIOR_WEIGHT * shp_wrap_phase(q.phase[i] - f->prior[i]) /
                f->opts.prior_sigma_rad;
   for (size_t j = 0; j < f->ns; j++) {
     size_t i = f->slope_of[j];
@@ -435,7 +428,7 @@ int acfit_mirror(const shp_acfit *f, const double *phase, const double *temps,
                                    temps[i], c->length_mm, &pr);
     if (rc != SHP_OK)
       return rc;
-    mirror[i] = acfit_wrap(-phase[i] - 2 * pr.phase_delay_rad);
+    mirror[i] = shp_wrap_phase(-phase[i] - 2 * pr.phase_delay_rad);
   }
   return SHP_OK;
 }
@@ -466,7 +459,7 @@ int shp_acfit_solve(shp_acfit *f, shp_acfit_result *result) {
       gsl_qrng_get(q, start);
     for (size_t i = 0; i < f->nc; i++)
       start[i] = s == 0 ? f->prior[i]
-                        : acfit_wrap(f->prior[i] + SHP_TWO_PI * start[i]);
+                        : shp_wrap_phase(f->prior[i] + SHP_TWO_PI * start[i]);
     acfit_start(f, start, p);
     double c = acfit_lm(f, p, s == 0 ? f->opts.max_iterations : 12);
     if (c < best_cost) {
@@ -502,7 +495,7 @@ int shp_acfit_solve(shp_acfit *f, shp_acfit_result *result) {
       rc = shp_error_set(SHP_ERR_NOMEM, "out of memory");
     else
       for (size_t i = 0; i < f->nc; i++)
-        result->alternative_rad[i] = acfit_wrap(mirror[i]);
+        result->alternative_rad[i] = shp_wrap_phase(mirror[i]);
   }
   if (rc == SHP_OK)
     acfit_report(f, result);
@@ -587,7 +580,7 @@ void shp_acfit_apply(const shp_acfit_result *fit, shp_stack *s) {
         fit->slope_change_rad_per_k ? fit->slope_change_rad_per_k[i] : 0.0;
     double t0 = shp_material_reference_temperature_c(c->material);
     c->phase_offset_rad =
-        acfit_wrap(fit->phase_offset_rad[i] - ds * (c->temperature_c - t0));
+        shp_wrap_phase(fit->phase_offset_rad[i] - ds * (c->temperature_c - t0));
     c->has_phase_offset = true;
     if (ds != 0) {
       c->slope_correction_rad_per_k += ds;

@@ -1,6 +1,8 @@
 #include "shp/calibration.h"
 
 #include "shp/error.h"
+#include "shp/journal.h"
+#include "shp/units.h"
 #include "shp/yamlfile.h"
 #include "yaml-write.h"
 
@@ -8,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* ---- lifecycle ---------------------------------------------------------- */
 
@@ -312,11 +313,8 @@ int shp_calibration_save(shp_calibration *c, const char *path) {
   if (rc != SHP_OK)
     return shp_error_prefix("%s: ", path);
   if (c->created == NULL) {
-    char buf[32];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char buf[SHP_TIMESTAMP_SIZE];
+    shp_utc_timestamp(buf, false);
     if ((c->created = strdup(buf)) == NULL)
       return shp_error_set(SHP_ERR_NOMEM, "out of memory");
   }
@@ -328,11 +326,8 @@ int shp_calibration_default_path(const char *dir, const char *stack_path,
   const char *base = stack_path ? strrchr(stack_path, '/') : NULL;
   base = base ? base + 1 : (stack_path ? stack_path : "stack");
   size_t stem = strcspn(base, ".");
-  char when[32];
-  time_t now = time(NULL);
-  struct tm tm;
-  gmtime_r(&now, &tm);
-  strftime(when, sizeof when, "%Y%m%dT%H%M%SZ", &tm);
+  char when[SHP_TIMESTAMP_SIZE];
+  shp_utc_timestamp(when, true);
   int n = snprintf(buf, size, "%s/%.*s-%s.yml", dir, (int)stem, base, when);
   if (n < 0 || (size_t)n >= size)
     return shp_error_set(SHP_ERR_INVALID, "%s: path too long", dir);
@@ -340,11 +335,6 @@ int shp_calibration_default_path(const char *dir, const char *stack_path,
 }
 
 /* ---- use ---------------------------------------------------------------- */
-
-static double wrap(double x) {
-  double y = remainder(x, 2 * M_PI);
-  return y <= -M_PI ? y + 2 * M_PI : y;
-}
 
 int shp_calibration_apply(const shp_calibration *c, shp_stack *s) {
   const char *name = c->path ? c->path : "calibration";
@@ -378,8 +368,8 @@ int shp_calibration_apply(const shp_calibration *c, shp_stack *s) {
     double corr = k->slope_rad_per_k - k->model_slope_rad_per_k;
     sc->slope_correction_rad_per_k = corr;
     sc->has_slope_correction = true;
-    sc->phase_offset_rad =
-        wrap(k->phase_offset_rad - corr * (k->reference_temperature_c - t0));
+    sc->phase_offset_rad = shp_wrap_phase(
+        k->phase_offset_rad - corr * (k->reference_temperature_c - t0));
     sc->has_phase_offset = true;
   }
   return SHP_OK;

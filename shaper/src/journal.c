@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 struct shp_journal {
@@ -165,4 +166,12 @@ int shp_journal_read(const char *path, json_t **records, size_t *valid_bytes,
   *records = all;
   *valid_bytes = offset;
   return SHP_OK;
+}
+
+void shp_utc_timestamp(char buf[SHP_TIMESTAMP_SIZE], bool compact) {
+  time_t now = time(NULL);
+  struct tm tm;
+  strftime(buf, SHP_TIMESTAMP_SIZE,
+           compact ? "%Y%m%dT%H%M%SZ" : "%Y-%m-%dT%H:%M:%SZ",
+           gmtime_r(&now, &tm));
 }

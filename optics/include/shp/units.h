@@ -7,6 +7,8 @@
 #ifndef SHP_UNITS_H
 #define SHP_UNITS_H
 
+#include <math.h>
+
 #define SHP_PI 3.14159265358979323846
 #define SHP_TWO_PI 6.28318530717958647692
 
@@ -23,6 +25,14 @@ static inline double shp_deg_to_rad(double deg) {
 }
 static inline double shp_rad_to_deg(double rad) {
   return rad * (180.0 / SHP_PI);
+}
+
+/* A phase wrapped to (-pi, pi]. */
+static inline double shp_wrap_phase(double x) {
+  double w = fmod(x + SHP_PI, SHP_TWO_PI);
+  if (w <= 0)
+    w += SHP_TWO_PI;
+  return w - SHP_PI;
 }
 
 /* Angular frequency (rad/ps) of a vacuum wavelength (um), and back. */

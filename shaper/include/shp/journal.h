@@ -47,6 +47,12 @@ const char *shp_journal_path(const shp_journal *j);
 int shp_journal_read(const char *path, json_t **records, size_t *valid_bytes,
                      bool *torn);
 
+/* The present time in UTC as ISO 8601 ("2026-11-25T14:03:11Z"), or with
+ * compact for file names ("20261125T140311Z"), for the records and files
+ * that say when they were made. */
+#define SHP_TIMESTAMP_SIZE 32
+void shp_utc_timestamp(char buf[SHP_TIMESTAMP_SIZE], bool compact);
+
 #ifdef __cplusplus
 }
 #endif
