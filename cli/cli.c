@@ -21,18 +21,8 @@ void cli_error(const char *fmt, ...) {
 
 int cli_fail_lib(int code) {
   cli_error("%s", shp_error_detail());
-  switch (code) {
-  case SHP_ERR_INVALID:
-  case SHP_ERR_PARSE:
-  case SHP_ERR_RANGE:
-  case SHP_ERR_NOT_FOUND:
-  case SHP_ERR_GRID:
-  case SHP_ERR_MISMATCH:
-  case SHP_ERR_IO:
-    return CLI_USAGE;
-  default:
-    return CLI_FAILURE;
-  }
+  return shp_error_class_of(code) == SHP_ERROR_CLASS_INPUT ? CLI_USAGE
+                                                           : CLI_FAILURE;
 }
 
 bool cli_parse_double(const char *name, const char *text, double *out) {

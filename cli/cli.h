@@ -17,9 +17,8 @@ typedef struct {
 /* Print "shapectl: " + message to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Report the library's last failure and return the exit status it maps to:
- * bad input (invalid, parse, range, not found, mismatch, grid, a file that
- * cannot be opened) is 2, anything else 1. */
+/* Report the library's last failure and return the exit status its code's
+ * class maps to (shp_error_class_of): bad input 2, anything else 1. */
 int cli_fail_lib(int code);
 
 /* Parse a finite number for option name; on failure print and return false. */

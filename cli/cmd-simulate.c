@@ -113,17 +113,17 @@ static int write_csv_dir(const char *dir, const shp_simulation *sim) {
               sim->target ? "time_ps,intensity,intensity_x,intensity_y,target"
                           : "time_ps,intensity,intensity_x,intensity_y",
               n, intensity, sim->target ? 5 : 4) != 0)
-    return cli_fail_lib(SHP_ERR_IO);
+    return cli_fail_lib(shp_error_last());
   const double *spectrum[] = {sim->wavelength_nm, sim->spectrum,
                               sim->input_spectrum};
   snprintf(path, sizeof path, "%s/spectrum.csv", dir);
   if (out_csv(path, "wavelength_nm,spectral_density,input_spectral_density", n,
               spectrum, 3) != 0)
-    return cli_fail_lib(SHP_ERR_IO);
+    return cli_fail_lib(shp_error_last());
   const double *ac[] = {sim->delay_ps, sim->autocorrelation};
   snprintf(path, sizeof path, "%s/autocorrelation.csv", dir);
   if (out_csv(path, "delay_ps,autocorrelation", 2 * n, ac, 2) != 0)
-    return cli_fail_lib(SHP_ERR_IO);
+    return cli_fail_lib(shp_error_last());
   const shp_metrics *m = &sim->metrics;
   static const char *const names[] = {
       "transmission", "peak",  "fwhm_ps",        "rise_time_ps", "fall_time_ps",
@@ -134,7 +134,7 @@ static int write_csv_dir(const char *dir, const shp_simulation *sim) {
   snprintf(path, sizeof path, "%s/metrics.csv", dir);
   /* The error rows only with a target. */
   if (out_csv_named(path, names, values, m->has_error ? 9 : 6) != 0)
-    return cli_fail_lib(SHP_ERR_IO);
+    return cli_fail_lib(shp_error_last());
   fprintf(stderr,
           "shapectl: wrote intensity.csv, spectrum.csv, "
           "autocorrelation.csv and metrics.csv in %s\n",

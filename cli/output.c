@@ -3,6 +3,8 @@
 #include "cli.h"
 
 #include "shp/error.h"
+#include "shp/file.h"
+#include "shp/numbers.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -23,57 +25,28 @@ json_t *out_array(const double *v, size_t n) {
   return a;
 }
 
-/* Write through fn to a temporary file beside path, flushed, synced and
- * renamed into place, so nobody sees half a file. */
-static int write_atomic(const char *path, bool (*fn)(FILE *, const void *),
-                        const void *ctx) {
-  char tmp[PATH_MAX];
-  if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= (int)sizeof tmp) {
-    shp_error_set(SHP_ERR_IO, "%s: path too long", path);
-    return -1;
-  }
-  int fd = mkstemp(tmp);
-  FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-  if (f == NULL) {
-    shp_error_set(SHP_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
-    if (fd >= 0) {
-      close(fd);
-      unlink(tmp);
-    }
-    return -1;
-  }
-  bool ok = fchmod(fd, 0644) == 0 && fn(f, ctx);
-  ok = ok && fflush(f) == 0 && fsync(fd) == 0;
-  ok = (fclose(f) == 0) && ok;
-  if (!ok || rename(tmp, path) != 0) {
-    shp_error_set(SHP_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
-    unlink(tmp);
-    return -1;
-  }
-  return 0;
-}
-
 typedef struct {
   const char *header;
   size_t n, ncolumns;
   const double *const *columns;
 } table;
 
-static bool write_table(FILE *f, const void *ctx) {
+/* A short write is caught by the atomic writer's flush and ferror. */
+static int write_table(FILE *f, void *ctx) {
   const table *t = ctx;
-  bool ok = fprintf(f, "%s\n", t->header) > 0;
-  for (size_t i = 0; ok && i < t->n; i++) {
-    for (size_t c = 0; ok && c < t->ncolumns; c++)
-      ok = fprintf(f, c ? ",%.10g" : "%.10g", t->columns[c][i]) > 0;
-    ok = ok && fputc('\n', f) != EOF;
+  fprintf(f, "%s\n", t->header);
+  for (size_t i = 0; i < t->n && !ferror(f); i++) {
+    for (size_t c = 0; c < t->ncolumns; c++)
+      shp_fprintf(f, c ? ",%.10g" : "%.10g", t->columns[c][i]);
+    fputc('\n', f);
   }
-  return ok;
+  return SHP_OK;
 }
 
 int out_csv(const char *path, const char *header, size_t n,
             const double *const *columns, size_t ncolumns) {
   table t = {header, n, ncolumns, columns};
-  return write_atomic(path, write_table, &t);
+  return shp_file_write_atomic(path, write_table, &t) == SHP_OK ? 0 : -1;
 }
 
 typedef struct {
@@ -82,18 +55,18 @@ typedef struct {
   size_t n;
 } named;
 
-static bool write_named(FILE *f, const void *ctx) {
+static int write_named(FILE *f, void *ctx) {
   const named *t = ctx;
-  bool ok = fputs("metric,value\n", f) != EOF;
-  for (size_t i = 0; ok && i < t->n; i++)
-    ok = fprintf(f, "%s,%.10g\n", t->names[i], t->values[i]) > 0;
-  return ok;
+  fputs("metric,value\n", f);
+  for (size_t i = 0; i < t->n && !ferror(f); i++)
+    shp_fprintf(f, "%s,%.10g\n", t->names[i], t->values[i]);
+  return SHP_OK;
 }
 
 int out_csv_named(const char *path, const char *const *names,
                   const double *values, size_t n) {
   named t = {names, values, n};
-  return write_atomic(path, write_named, &t);
+  return shp_file_write_atomic(path, write_named, &t) == SHP_OK ? 0 : -1;
 }
 
 json_t *out_metrics(const shp_metrics *m) {

@@ -102,7 +102,7 @@ int shp_csv_load(const char *path, size_t min_columns, size_t max_columns,
   memset(csv, 0, sizeof *csv);
   FILE *f = fopen(path, "r");
   if (f == NULL)
-    return shp_error_set(SHP_ERR_IO, "%s: cannot open: %s", path,
+    return shp_error_set(SHP_ERR_FILE, "%s: cannot open: %s", path,
                          strerror(errno));
   int rc = read_rows(f, path, min_columns, max_columns, hint, csv);
   fclose(f);

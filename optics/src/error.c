@@ -13,7 +13,7 @@ static void *handler_user;
 
 const char *shp_error_name(int code) {
   switch (code) {
-#define SHP_ERROR_NAME_(sym, val, text)                                        \
+#define SHP_ERROR_NAME_(sym, val, cls, text)                                   \
   case val:                                                                    \
     return #sym;
     SHP_ERROR_TABLE(SHP_ERROR_NAME_)
@@ -24,13 +24,24 @@ const char *shp_error_name(int code) {
 
 const char *shp_strerror(int code) {
   switch (code) {
-#define SHP_ERROR_TEXT_(sym, val, text)                                        \
+#define SHP_ERROR_TEXT_(sym, val, cls, text)                                   \
   case val:                                                                    \
     return text;
     SHP_ERROR_TABLE(SHP_ERROR_TEXT_)
 #undef SHP_ERROR_TEXT_
   }
   return "unknown error";
+}
+
+shp_error_class shp_error_class_of(int code) {
+  switch (code) {
+#define SHP_ERROR_CLASS_(sym, val, cls, text)                                  \
+  case val:                                                                    \
+    return SHP_ERROR_CLASS_##cls;
+    SHP_ERROR_TABLE(SHP_ERROR_CLASS_)
+#undef SHP_ERROR_CLASS_
+  }
+  return SHP_ERROR_CLASS_RUNTIME;
 }
 
 const char *shp_error_detail(void) {

@@ -47,7 +47,7 @@ static shp_yaml *load_with(yaml_parser_t *parser, const char *name) {
 shp_yaml *shp_yaml_load(const char *path) {
   FILE *f = fopen(path, "rb");
   if (f == NULL) {
-    shp_error_set(SHP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    shp_error_set(SHP_ERR_FILE, "%s: cannot open: %s", path, strerror(errno));
     return NULL;
   }
   yaml_parser_t parser;

@@ -47,7 +47,7 @@ static shp_journal *wrap(int fd, const char *path) {
 shp_journal *shp_journal_create(const char *path) {
   int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) {
-    shp_error_set(SHP_ERR_IO, "%s: %s%s", path, strerror(errno),
+    shp_error_set(SHP_ERR_WRITE, "%s: %s%s", path, strerror(errno),
                   errno == EEXIST ? " (a journal is never overwritten; "
                                     "resume it or choose another name)"
                                   : "");
@@ -60,14 +60,14 @@ shp_journal *shp_journal_create(const char *path) {
 shp_journal *shp_journal_open_append(const char *path, size_t valid_bytes) {
   int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
   if (fd < 0) {
-    shp_error_set(SHP_ERR_IO, "%s: %s", path, strerror(errno));
+    shp_error_set(SHP_ERR_WRITE, "%s: %s", path, strerror(errno));
     return NULL;
   }
   struct stat st;
   if (fstat(fd, &st) != 0 ||
       ((size_t)st.st_size > valid_bytes &&
        (ftruncate(fd, (off_t)valid_bytes) != 0 || fsync(fd) != 0))) {
-    shp_error_set(SHP_ERR_IO, "%s: cannot cut the torn record: %s", path,
+    shp_error_set(SHP_ERR_WRITE, "%s: cannot cut the torn record: %s", path,
                   strerror(errno));
     close(fd);
     return NULL;
@@ -79,7 +79,7 @@ int shp_journal_append(shp_journal *j, json_t *record) {
   if (!json_is_object(record))
     return shp_error_set(SHP_ERR_INVALID, "a journal record is an object");
   if (j->failed)
-    return shp_error_set(SHP_ERR_IO, "%s: an earlier write failed", j->path);
+    return shp_error_set(SHP_ERR_WRITE, "%s: an earlier write failed", j->path);
   char *line = json_dumps(record, JSON_COMPACT | JSON_REAL_PRECISION(17));
   if (line == NULL)
     return shp_error_set(SHP_ERR_NOMEM, "%s: cannot encode a record", j->path);
@@ -92,7 +92,7 @@ int shp_journal_append(shp_journal *j, json_t *record) {
     if (w < 0 && errno == EINTR)
       continue;
     if (w <= 0) {
-      rc = shp_error_set(SHP_ERR_IO, "%s: %s", j->path,
+      rc = shp_error_set(SHP_ERR_WRITE, "%s: %s", j->path,
                          w < 0 ? strerror(errno) : "nothing written");
       break;
     }
@@ -100,7 +100,7 @@ int shp_journal_append(shp_journal *j, json_t *record) {
   }
   free(line);
   if (rc == SHP_OK && fsync(j->fd) != 0)
-    rc = shp_error_set(SHP_ERR_IO, "%s: sync: %s", j->path, strerror(errno));
+    rc = shp_error_set(SHP_ERR_WRITE, "%s: sync: %s", j->path, strerror(errno));
   if (rc != SHP_OK)
     j->failed = true;
   return rc;
@@ -111,7 +111,7 @@ int shp_journal_close(shp_journal *j) {
     return SHP_OK;
   int rc = SHP_OK;
   if (fsync(j->fd) != 0 || close(j->fd) != 0)
-    rc = shp_error_set(SHP_ERR_IO, "%s: %s", j->path, strerror(errno));
+    rc = shp_error_set(SHP_ERR_WRITE, "%s: %s", j->path, strerror(errno));
   free(j->path);
   free(j);
   return rc;
@@ -127,7 +127,7 @@ int shp_journal_read(const char *path, json_t **records, size_t *valid_bytes,
     *torn = false;
   FILE *fp = fopen(path, "rb");
   if (fp == NULL)
-    return shp_error_set(SHP_ERR_IO, "%s: %s", path, strerror(errno));
+    return shp_error_set(SHP_ERR_FILE, "%s: %s", path, strerror(errno));
   json_t *all = json_array();
   char *line = NULL;
   size_t cap = 0, lineno = 0, offset = 0;
@@ -156,7 +156,7 @@ int shp_journal_read(const char *path, json_t **records, size_t *valid_bytes,
     offset += (size_t)n;
   }
   if (rc == SHP_OK && ferror(fp))
-    rc = shp_error_set(SHP_ERR_IO, "%s: %s", path, strerror(errno));
+    rc = shp_error_set(SHP_ERR_FILE, "%s: %s", path, strerror(errno));
   free(line);
   fclose(fp);
   if (rc != SHP_OK) {

@@ -1,6 +1,8 @@
 #include "yaml-write.h"
 
 #include "shp/error.h"
+#include "shp/file.h"
+#include "shp/numbers.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -13,11 +15,7 @@
 /* The shortest decimal that reads back as the same double, so a file that
  * is written and read again gives identical numbers. */
 static void format_number(char *buf, size_t size, double v) {
-  for (int digits = 6; digits <= 17; digits++) {
-    snprintf(buf, size, "%.*g", digits, v);
-    if (strtod(buf, NULL) == v)
-      break;
-  }
+  shp_format_shortest(buf, size, v);
   /* Keep a decimal point so YAML readers see a float. */
   if (strpbrk(buf, ".eEn") == NULL && strlen(buf) + 3 < size)
     strcat(buf, ".0");
@@ -107,44 +105,22 @@ static int write_to(FILE *f, const char *path, shp_yw_document_fn fn,
   int ok = w.ok && yaml_emitter_flush(&w.em);
   yaml_emitter_delete(&w.em);
   if (!ok)
-    return shp_error_set(SHP_ERR_IO, "%s: cannot write", path);
+    return shp_error_set(SHP_ERR_WRITE, "%s: cannot write", path);
   return SHP_OK;
 }
 
+typedef struct {
+  const char *path;
+  shp_yw_document_fn fn;
+  const void *doc;
+} save_job;
+
+static int fill(FILE *f, void *user) {
+  const save_job *job = user;
+  return write_to(f, job->path, job->fn, job->doc);
+}
+
 int shp_yw_save(const char *path, shp_yw_document_fn fn, const void *doc) {
-  if (strcmp(path, "-") == 0) {
-    int rc = write_to(stdout, "standard output", fn, doc);
-    if (rc == SHP_OK && fflush(stdout) != 0)
-      rc = shp_error_set(SHP_ERR_IO, "standard output: cannot write");
-    return rc;
-  }
-  char tmp[PATH_MAX];
-  if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= (int)sizeof tmp)
-    return shp_error_set(SHP_ERR_IO, "%s: path too long", path);
-  int fd = mkstemp(tmp);
-  if (fd < 0)
-    return shp_error_set(SHP_ERR_IO, "%s: cannot create: %s", path,
-                         strerror(errno));
-  FILE *f = fdopen(fd, "w");
-  if (f == NULL) {
-    close(fd);
-    unlink(tmp);
-    return shp_error_set(SHP_ERR_IO, "%s: %s", path, strerror(errno));
-  }
-  /* mkstemp makes the file private; these are ordinary documents. */
-  int rc = fchmod(fd, 0644) == 0
-               ? write_to(f, path, fn, doc)
-               : shp_error_set(SHP_ERR_IO, "%s: %s", path, strerror(errno));
-  if (rc == SHP_OK && (fflush(f) != 0 || fsync(fd) != 0))
-    rc = shp_error_set(SHP_ERR_IO, "%s: cannot write: %s", path,
-                       strerror(errno));
-  if (fclose(f) != 0 && rc == SHP_OK)
-    rc = shp_error_set(SHP_ERR_IO, "%s: cannot write: %s", path,
-                       strerror(errno));
-  if (rc == SHP_OK && rename(tmp, path) != 0)
-    rc = shp_error_set(SHP_ERR_IO, "%s: cannot replace: %s", path,
-                       strerror(errno));
-  if (rc != SHP_OK)
-    unlink(tmp);
-  return rc;
+  save_job job = {path, fn, doc};
+  return shp_file_write_atomic(path, fill, &job);
 }

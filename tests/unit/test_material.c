@@ -666,12 +666,12 @@ static void test_empty_file_is_an_error(void **state) {
 
 static void test_nonexistent_file_is_an_io_error(void **state) {
   (void)state;
-  assert_load_fails(FIXTURE("no-such-material.yml"), SHP_ERR_IO,
+  assert_load_fails(FIXTURE("no-such-material.yml"), SHP_ERR_FILE,
                     "no-such-material.yml: cannot open: ");
   /* By path through shp_material_open as well. */
   shp_error_clear();
   assert_null(shp_material_open(FIXTURE("no-such-material.yml")));
-  assert_error(SHP_ERR_IO, "no-such-material.yml: cannot open");
+  assert_error(SHP_ERR_FILE, "no-such-material.yml: cannot open");
 }
 
 static void test_negative_range_is_refused_on_its_line(void **state) {
@@ -706,9 +706,9 @@ static void test_rii_file_and_inline_formula_are_exclusive(void **state) {
  * file resolved beside it. */
 static void test_missing_rii_file_is_named(void **state) {
   (void)state;
-  assert_load_fails(FIXTURE("bad-rii-missing.yml"), SHP_ERR_IO,
+  assert_load_fails(FIXTURE("bad-rii-missing.yml"), SHP_ERR_FILE,
                     "bad-rii-missing.yml:10: axes.o.refractiveindex_info: ");
-  assert_error(SHP_ERR_IO,
+  assert_error(SHP_ERR_FILE,
                "materials/../rii/no-such-file.yml: cannot open: No such file");
 }
 

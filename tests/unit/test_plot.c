@@ -276,7 +276,7 @@ static void test_unwritable_directory_fails_with_io(void **state) {
   shp_plot_figure fig = {NULL, &p, 1};
   char path[4096];
   snprintf(path, sizeof path, "%s", path_in(*state, "missing/pulse.png"));
-  assert_int_equal(shp_plot_save(&fig, path, W, H), SHP_ERR_IO);
+  assert_int_equal(shp_plot_save(&fig, path, W, H), SHP_ERR_WRITE);
   assert_non_null(strstr(shp_error_detail(), path));
   assert_int_equal(count_entries(*state), 0);
 }

@@ -166,7 +166,7 @@ static void test_bad_spectrum_files_name_file_and_line(void **state) {
   assert_non_null(strstr(shp_error_detail(), "intensity"));
   unlink(path);
   assert_int_equal(shp_spectrum_load_csv("/nonexistent/x.csv", &sp),
-                   SHP_ERR_IO);
+                   SHP_ERR_FILE);
 }
 
 static void

@@ -326,7 +326,7 @@ static void test_journal_is_never_overwritten(void **state) {
   assert_int_equal(write(fd, "{}\n", 3), 3);
   close(fd);
   assert_null(shp_journal_create(path));
-  assert_int_equal(shp_error_last(), SHP_ERR_IO);
+  assert_int_equal(shp_error_last(), SHP_ERR_WRITE);
   run_lab r;
   open_lab(&r, "  seed: 3\n");
   shp_run_result res;

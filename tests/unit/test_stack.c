@@ -555,10 +555,10 @@ test_save_into_unwritable_directory_fails_naming_the_path(void **state) {
     join(out, sizeof out, d.path, "fan4.yml");
   }
   shp_error_clear();
-  assert_int_equal(shp_stack_save(s, out), SHP_ERR_IO);
+  assert_int_equal(shp_stack_save(s, out), SHP_ERR_WRITE);
   char expected[PATH_MAX + 32];
-  snprintf(expected, sizeof expected, "%s: cannot create: ", out);
-  assert_error_has(SHP_ERR_IO, expected);
+  snprintf(expected, sizeof expected, "%s: cannot write: ", out);
+  assert_error_has(SHP_ERR_WRITE, expected);
   assert_ptr_equal(strstr(shp_error_detail(), expected), shp_error_detail());
   assert_int_equal(access(out, F_OK), -1);
   list_dir(d.path, names, sizeof names);
@@ -578,11 +578,11 @@ static void test_failed_replace_removes_the_temporary_file(void **state) {
   assert_int_equal(mkdir(out, 0700), 0);
   shp_stack *s = load_ok(FAN4);
   shp_error_clear();
-  assert_int_equal(shp_stack_save(s, out), SHP_ERR_IO);
+  assert_int_equal(shp_stack_save(s, out), SHP_ERR_WRITE);
   char expected[PATH_MAX + 32];
   snprintf(expected, sizeof expected, "%s: cannot replace: %s", out,
            strerror(EISDIR));
-  assert_error_is(SHP_ERR_IO, expected);
+  assert_error_is(SHP_ERR_WRITE, expected);
   list_dir(d.path, names, sizeof names);
   assert_string_equal(names, "taken");
   shp_stack_free(s);
@@ -692,7 +692,7 @@ static void test_missing_material_file_names_the_resolved_path(void **state) {
            "%s:8: crystals[1].material: %s: cannot open: %s",
            STACKS "bad-material-path.yml", STACKS "materials/missing.yml",
            strerror(ENOENT));
-  assert_error_is(SHP_ERR_IO, expected);
+  assert_error_is(SHP_ERR_FILE, expected);
 }
 
 static void test_missing_spectrum_file_names_its_line(void **state) {
@@ -704,7 +704,7 @@ static void test_missing_spectrum_file_names_its_line(void **state) {
            "%s:6: pulse.spectrum_file: %s: cannot open: %s",
            STACKS "bad-missing-spectrum.yml", STACKS "no-such-spectrum.csv",
            strerror(ENOENT));
-  assert_error_is(SHP_ERR_IO, expected);
+  assert_error_is(SHP_ERR_FILE, expected);
 }
 
 static void test_yaml_syntax_error_names_file_and_line(void **state) {
@@ -726,7 +726,7 @@ static void test_missing_file_is_an_io_error(void **state) {
   char expected[PATH_MAX + 64];
   snprintf(expected, sizeof expected, "%s: cannot open: %s",
            STACKS "no-such-stack.yml", strerror(ENOENT));
-  assert_error_is(SHP_ERR_IO, expected);
+  assert_error_is(SHP_ERR_FILE, expected);
 }
 
 static void test_grid_too_short_for_the_delays_is_a_grid_error(void **state) {

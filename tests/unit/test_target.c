@@ -428,7 +428,7 @@ static void test_missing_csv_is_an_io_error_naming_both_files(void **state) {
   snprintf(expected, sizeof expected, "%s:3: file: %s: cannot open: %s",
            TARGETS "bad-missing-csv.yml", TARGETS "no-such-trace.csv",
            strerror(ENOENT));
-  assert_error_is(SHP_ERR_IO, expected);
+  assert_error_is(SHP_ERR_FILE, expected);
 }
 
 static void test_target_yaml_syntax_error_names_file_and_line(void **state) {

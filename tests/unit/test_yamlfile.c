@@ -463,7 +463,7 @@ static void test_missing_file_is_an_io_error(void **state) {
   (void)state;
   shp_error_clear();
   assert_null(shp_yaml_load(SHP_TEST_DATADIR "/no-such-file.yml"));
-  assert_error(SHP_ERR_IO, "no-such-file.yml: cannot open: No such file");
+  assert_error(SHP_ERR_FILE, "no-such-file.yml: cannot open: No such file");
   shp_yaml_free(NULL); /* a no-op */
 }
 

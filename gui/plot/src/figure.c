@@ -6,7 +6,7 @@
 #include <stdlib.h>
 
 static int cairo_failure(cairo_status_t status) {
-  int code = status == CAIRO_STATUS_NO_MEMORY ? SHP_ERR_NOMEM : SHP_ERR_IO;
+  int code = status == CAIRO_STATUS_NO_MEMORY ? SHP_ERR_NOMEM : SHP_ERR_WRITE;
   return shp_error_set(code, "plot: cairo: %s", cairo_status_to_string(status));
 }
 

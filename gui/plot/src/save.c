@@ -105,9 +105,9 @@ static cairo_surface_t *make_surface(plot_format format, sink *s, double w,
 static int write_failure(const char *path, const sink *s,
                          cairo_status_t status) {
   if (s->err != 0)
-    return shp_error_set(SHP_ERR_IO, "%s: cannot write: %s", path,
+    return shp_error_set(SHP_ERR_WRITE, "%s: cannot write: %s", path,
                          strerror(s->err));
-  int code = status == CAIRO_STATUS_NO_MEMORY ? SHP_ERR_NOMEM : SHP_ERR_IO;
+  int code = status == CAIRO_STATUS_NO_MEMORY ? SHP_ERR_NOMEM : SHP_ERR_WRITE;
   return shp_error_set(code, "%s: cannot write: cairo: %s", path,
                        cairo_status_to_string(status));
 }
@@ -150,11 +150,11 @@ static int write_temp(int fd, plot_format format, const shp_plot_figure *fig,
                       const char *path, double w, double h) {
   sink s = {fd, 0};
   if (fchmod(fd, 0644) != 0)
-    return shp_error_set(SHP_ERR_IO, "%s: cannot create: %s", path,
+    return shp_error_set(SHP_ERR_WRITE, "%s: cannot create: %s", path,
                          strerror(errno));
   int rc = render(format, fig, path, &s, w, h);
   if (rc == SHP_OK && fsync(fd) != 0)
-    return shp_error_set(SHP_ERR_IO, "%s: cannot write: %s", path,
+    return shp_error_set(SHP_ERR_WRITE, "%s: cannot write: %s", path,
                          strerror(errno));
   return rc;
 }
@@ -180,17 +180,17 @@ int shp_plot_save(const shp_plot_figure *fig, const char *path, double width_px,
   snprintf(tmp, len, "%s.XXXXXX", path);
   int fd = mkstemp(tmp);
   if (fd < 0) {
-    rc = shp_error_set(SHP_ERR_IO, "%s: cannot create: %s", path,
+    rc = shp_error_set(SHP_ERR_WRITE, "%s: cannot create: %s", path,
                        strerror(errno));
     free(tmp);
     return rc;
   }
   rc = write_temp(fd, format, fig, path, w, h);
   if (close(fd) != 0 && rc == SHP_OK)
-    rc = shp_error_set(SHP_ERR_IO, "%s: cannot write: %s", path,
+    rc = shp_error_set(SHP_ERR_WRITE, "%s: cannot write: %s", path,
                        strerror(errno));
   if (rc == SHP_OK && rename(tmp, path) != 0)
-    rc = shp_error_set(SHP_ERR_IO, "%s: cannot replace: %s", path,
+    rc = shp_error_set(SHP_ERR_WRITE, "%s: cannot replace: %s", path,
                        strerror(errno));
   if (rc != SHP_OK)
     unlink(tmp);
