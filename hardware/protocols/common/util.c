@@ -2,6 +2,7 @@
 #include "util.h"
 
 #include "shp/error.h"
+#include "shp/numbers.h"
 
 #include <math.h>
 #include <string.h>
@@ -42,27 +43,14 @@ const char *shp_proto_excerpt(char out[32], const char *s, size_t len) {
   return out;
 }
 
-/* Powers of ten that are exact in a double, so m / 10^k and m * 10^k are
- * correctly rounded when m < 2^53 (the classic fast path of strtod). */
-static const double exact_pow10[] = {
-    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-
-static double scale10(double m, int e) {
-  if (e >= 0 && e <= 22)
-    return m * exact_pow10[e];
-  if (e < 0 && e >= -22)
-    return m / exact_pow10[-e];
-  return m * pow(10.0, e);
-}
+/* Powers of ten that are exact in a double, for the fixed-point writer. */
+static const double exact_pow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6};
 
 int shp_proto_parse_number(const char *s, size_t len, const char *what,
                            double *value, size_t *used) {
   char ex[32];
   size_t i = 0, span = 0;
-  bool neg = false, any_digit = false;
-  uint64_t mant = 0;
-  int exp10 = 0;
+  bool any_digit = false;
 
   while (span < len && (s[span] == '+' || s[span] == '-' || s[span] == '.' ||
                         s[span] == 'e' || s[span] == 'E' ||
@@ -71,38 +59,26 @@ int shp_proto_parse_number(const char *s, size_t len, const char *what,
   if (span > SHP_PROTO_NUMBER_MAX)
     return shp_error_set(SHP_ERR_PROTOCOL, "%s: overlong number '%s'", what,
                          shp_proto_excerpt(ex, s, len));
+  /* The grammar is checked here (strtod alone would also take "inf",
+   * "nan", hex floats and leading blanks, none of which is IEEE 488.2); the
+   * conversion is the toolkit's one locale-free parser. */
   if (i < len && (s[i] == '+' || s[i] == '-'))
-    neg = s[i++] == '-';
-  for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+    i++;
+  for (; i < len && s[i] >= '0' && s[i] <= '9'; i++)
     any_digit = true;
-    if (mant < 100000000000000000ULL) /* keep 17 significant digits */
-      mant = mant * 10 + (uint64_t)(s[i] - '0');
-    else
-      exp10++;
-  }
-  if (i < len && s[i] == '.') {
-    for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+  if (i < len && s[i] == '.')
+    for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++)
       any_digit = true;
-      if (mant < 100000000000000000ULL) {
-        mant = mant * 10 + (uint64_t)(s[i] - '0');
-        exp10--;
-      }
-    }
-  }
   if (!any_digit)
     return shp_error_set(SHP_ERR_PROTOCOL, "%s: non-numeric field '%s'", what,
                          shp_proto_excerpt(ex, s, len));
   if (i < len && (s[i] == 'e' || s[i] == 'E')) {
     size_t j = i + 1;
-    bool eneg = false;
-    int e = 0;
     if (j < len && (s[j] == '+' || s[j] == '-'))
-      eneg = s[j++] == '-';
+      j++;
     if (j < len && s[j] >= '0' && s[j] <= '9') {
-      for (; j < len && s[j] >= '0' && s[j] <= '9'; j++)
-        if (e < 10000)
-          e = e * 10 + (s[j] - '0');
-      exp10 += eneg ? -e : e;
+      while (j < len && s[j] >= '0' && s[j] <= '9')
+        j++;
       i = j;
     } else {
       return shp_error_set(SHP_ERR_PROTOCOL,
@@ -110,11 +86,15 @@ int shp_proto_parse_number(const char *s, size_t len, const char *what,
                            shp_proto_excerpt(ex, s, len));
     }
   }
-  double v = mant == 0 ? 0.0 : scale10((double)mant, exp10);
+  /* i <= span <= SHP_PROTO_NUMBER_MAX: the number fits the copy. */
+  char text[SHP_PROTO_NUMBER_MAX + 1];
+  memcpy(text, s, i);
+  text[i] = '\0';
+  double v = shp_strtod(text, NULL);
   if (!isfinite(v))
     return shp_error_set(SHP_ERR_PROTOCOL, "%s: number out of range '%s'", what,
                          shp_proto_excerpt(ex, s, len));
-  *value = neg ? -v : v;
+  *value = v;
   *used = i;
   return SHP_OK;
 }
