@@ -90,9 +90,10 @@ case "${1:-demo}" in
     # (tests/fuzz/README.md).
     cmake -S . -B build-fuzz -G Ninja -DCMAKE_C_COMPILER=clang \
       -DSHP_SANITIZE=ON -DSHP_FUZZ=ON -DSHP_BUILD_BENCH=OFF >/dev/null
-    cmake --build build-fuzz --target fuzz_stack fuzz_protocols
+    cmake --build build-fuzz --target fuzz_stack fuzz_protocols fuzz_readers
     fuzz stack "-dict=tests/fuzz/stack.dict" tests/fuzz/corpus
     fuzz protocols "" tests/fuzz/corpus/protocols
+    fuzz readers "" tests/fuzz/corpus/readers
     build ci-asan
     ctest --preset ci-asan -j "$(nproc)"
     ;;

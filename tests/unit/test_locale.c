@@ -8,6 +8,7 @@
  * nothing here would be tested. The first test shows the locale is in force
  * (plain strtod and printf use the comma), the others that every reader and
  * writer still reads and writes the decimal point, to the last bit. */
+#include "shp/calibration.h"
 #include "shp/csv.h"
 #include "shp/error.h"
 #include "shp/material.h"
@@ -251,6 +252,33 @@ static void test_rii_table_reads_decimal_points(void **state) {
   shp_material_free(m);
 }
 
+/* A calibration file, read and written again. */
+static void test_calibration_reads_and_round_trips(void **state) {
+  (void)state;
+  shp_calibration *c =
+      shp_calibration_load(DATA "calibrations/two-crystals.yml");
+  if (c == NULL)
+    fail_msg("%s", shp_error_detail());
+  assert_int_equal(c->crystal_count, 2);
+  assert_same(c->residual_rms, 0.0123);
+  assert_same(c->crystals[0].length_mm, 4.000001);
+  assert_same(c->crystals[0].slope_rad_per_k, 0.3333333333333333);
+  assert_same(c->crystals[0].scan_from_c, 36.25);
+  assert_int_equal(c->crystals[1].index, 2);
+  assert_same(c->crystals[1].phase_offset_rad, 0.1);
+  char path[600];
+  snprintf(path, sizeof path, "%s/cal.yml", dir);
+  assert_int_equal(shp_calibration_save(c, path), SHP_OK);
+  shp_calibration *again = shp_calibration_load(path);
+  if (again == NULL)
+    fail_msg("%s", shp_error_detail());
+  assert_same(again->crystals[0].slope_rad_per_k, 0.3333333333333333);
+  assert_same(again->crystals[0].phase_offset_rad, -0.7853981633974483);
+  assert_same(again->crystals[1].scan_to_c, 25.0);
+  shp_calibration_free(again);
+  shp_calibration_free(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_locale_uses_a_decimal_comma),
@@ -260,6 +288,7 @@ int main(void) {
       cmocka_unit_test(test_csv_reads_decimal_points),
       cmocka_unit_test(test_material_file_reads_decimal_points),
       cmocka_unit_test(test_rii_table_reads_decimal_points),
+      cmocka_unit_test(test_calibration_reads_and_round_trips),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
