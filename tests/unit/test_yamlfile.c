@@ -506,7 +506,7 @@ static void test_anchors_and_aliases_are_refused(void **state) {
 }
 
 static char *nested_flow(size_t levels) {
-  char *text = malloc(4 * levels + 2);
+  char *text = malloc(4 * levels + 3); /* "1\n" and the NUL */
   assert_non_null(text);
   size_t n = 0;
   for (size_t i = 0; i < levels; i++) {
