@@ -11,9 +11,15 @@ cd "$(dirname "$0")"
 PACKAGES=(build-essential cmake ninja-build pkg-config
           libfftw3-dev libgsl-dev liblapacke-dev libusb-1.0-0-dev
           libyaml-dev libjansson-dev libcmocka-dev libcairo2-dev
-          libgtk-4-dev umockdev xvfb xauth clang libclang-rt-14-dev)
+          libgtk-4-dev umockdev xvfb xauth clang libclang-rt-14-dev
+          locales)
 
 install_packages() {
+  install_debs
+  install_locale
+}
+
+install_debs() {
   local missing=()
   for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
@@ -25,6 +31,19 @@ install_packages() {
   [ "$(id -u)" -eq 0 ] || sudo=(sudo)
   "${sudo[@]}" apt-get update
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+}
+
+# The locale tests read and write every file under a decimal-comma locale
+# (tests/unit/test_locale.c), so de_DE.UTF-8 must exist.
+install_locale() {
+  locale -a 2>/dev/null | grep -qix 'de_DE\.utf-\?8' && return 0
+  echo "run.sh: generating the de_DE.UTF-8 locale" >&2
+  local sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  "${sudo[@]}" sed -i 's/^# *\(de_DE\.UTF-8 UTF-8\)/\1/' /etc/locale.gen
+  grep -q '^de_DE\.UTF-8 UTF-8' /etc/locale.gen ||
+    echo 'de_DE.UTF-8 UTF-8' | "${sudo[@]}" tee -a /etc/locale.gen >/dev/null
+  "${sudo[@]}" locale-gen
 }
 
 # fuzz NAME EXTRA_FLAG SEEDS: one libFuzzer harness for a bounded time, its
@@ -71,9 +90,10 @@ case "${1:-demo}" in
     # (tests/fuzz/README.md).
     cmake -S . -B build-fuzz -G Ninja -DCMAKE_C_COMPILER=clang \
       -DSHP_SANITIZE=ON -DSHP_FUZZ=ON -DSHP_BUILD_BENCH=OFF >/dev/null
-    cmake --build build-fuzz --target fuzz_stack fuzz_protocols
+    cmake --build build-fuzz --target fuzz_stack fuzz_protocols fuzz_readers
     fuzz stack "-dict=tests/fuzz/stack.dict" tests/fuzz/corpus
     fuzz protocols "" tests/fuzz/corpus/protocols
+    fuzz readers "" tests/fuzz/corpus/readers
     build ci-asan
     ctest --preset ci-asan -j "$(nproc)"
     ;;

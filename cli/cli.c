@@ -1,6 +1,7 @@
 #include "cli.h"
 
 #include "shp/error.h"
+#include "shp/numbers.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -25,11 +26,11 @@ int cli_fail_lib(int code) {
                                                            : CLI_FAILURE;
 }
 
+/* Options are read like files, in the C locale: "--temperature-c 40.5"
+ * means the same under every locale. */
 bool cli_parse_double(const char *name, const char *text, double *out) {
-  char *end;
-  errno = 0;
-  double v = strtod(text, &end);
-  if (end == text || *end != '\0' || errno == ERANGE || !isfinite(v)) {
+  double v;
+  if (shp_parse_double(text, &v) != SHP_OK) {
     cli_error("%s: expected a finite number, got \"%s\"", name, text);
     return false;
   }

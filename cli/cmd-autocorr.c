@@ -5,6 +5,7 @@
 #include "shp/csv.h"
 #include "shp/diag.h"
 #include "shp/error.h"
+#include "shp/numbers.h"
 #include "shp/planning.h"
 
 #include <errno.h>
@@ -103,7 +104,7 @@ int cmd_autocorr(int argc, char **argv) {
     } else {
       printf("delay_ps,autocorrelation\n");
       for (size_t j = 0; j < 2 * n; j++)
-        printf("%.10g,%.10g\n", delay[j], ac[j]);
+        shp_fprintf(stdout, "%.10g,%.10g\n", delay[j], ac[j]);
       if (fflush(stdout) != 0)
         status = CLI_FAILURE;
     }

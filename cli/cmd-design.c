@@ -4,6 +4,7 @@
 
 #include "shp/design.h"
 #include "shp/error.h"
+#include "shp/numbers.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -92,33 +93,37 @@ static int parse(int argc, char **argv, args *a) {
 
 static void print_sheet(FILE *f, const shp_design *d) {
   const shp_stack *s = d->stack;
-  fprintf(f, "Fabrication sheet: %s\n", s->name);
-  fprintf(f, "pulse %g ps at %g nm; plate delay %.4f ps%s\n", s->pulse.fwhm_ps,
-          s->pulse.center_wavelength_nm, d->plate_delay_ps,
-          s->double_pass ? "; double pass off a mirror" : "");
-  fprintf(f, "input polarizer %.3f deg", s->input_polarizer_deg);
+  shp_fprintf(f, "Fabrication sheet: %s\n", s->name);
+  shp_fprintf(f, "pulse %g ps at %g nm; plate delay %.4f ps%s\n",
+              s->pulse.fwhm_ps, s->pulse.center_wavelength_nm,
+              d->plate_delay_ps,
+              s->double_pass ? "; double pass off a mirror" : "");
+  shp_fprintf(f, "input polarizer %.3f deg", s->input_polarizer_deg);
   if (s->has_output_polarizer)
-    fprintf(f, ", output polarizer %.3f deg", s->output_polarizer_deg);
-  fprintf(f, "\n\n  #  material      length (mm)          azimuth (deg)     "
-             "   temperature (C)\n");
+    shp_fprintf(f, ", output polarizer %.3f deg", s->output_polarizer_deg);
+  shp_fprintf(f,
+              "\n\n  #  material      length (mm)          azimuth (deg)     "
+              "   temperature (C)\n");
   for (size_t i = 0; i < s->crystal_count; i++) {
     const shp_design_plate *p = &d->plates[i];
-    fprintf(f, "  %zu  %-12s %9.4f +- %.4f   %9.3f +- %-7.3f   %9.4f +- %.4f\n",
-            i + 1, s->crystals[i].material_name, p->length_mm,
-            p->length_tolerance_mm, p->azimuth_deg, p->azimuth_tolerance_deg,
-            p->temperature_c, p->temperature_tolerance_k);
+    shp_fprintf(
+        f, "  %zu  %-12s %9.4f +- %.4f   %9.3f +- %-7.3f   %9.4f +- %.4f\n",
+        i + 1, s->crystals[i].material_name, p->length_mm,
+        p->length_tolerance_mm, p->azimuth_deg, p->azimuth_tolerance_deg,
+        p->temperature_c, p->temperature_tolerance_k);
   }
-  fprintf(f, "\nTolerances: azimuth and temperature raise the RMS error by "
-             "0.01; length moves a replica by 2 %% of the pulse width (its "
-             "phase is taken up by the oven).\n");
+  shp_fprintf(f, "\nTolerances: azimuth and temperature raise the RMS error by "
+                 "0.01; length moves a replica by 2 %% of the pulse width (its "
+                 "phase is taken up by the oven).\n");
   const shp_metrics *m = &d->metrics;
-  fprintf(f,
-          "Expected: error %.4f, transmission %.4f, ripple %.4f, FWHM %.3f "
-          "ps, rise %.3f ps, fall %.3f ps\n",
-          m->error, m->transmission, m->ripple, m->fwhm_ps, m->rise_time_ps,
-          m->fall_time_ps);
+  shp_fprintf(f,
+              "Expected: error %.4f, transmission %.4f, ripple %.4f, FWHM %.3f "
+              "ps, rise %.3f ps, fall %.3f ps\n",
+              m->error, m->transmission, m->ripple, m->fwhm_ps, m->rise_time_ps,
+              m->fall_time_ps);
   if (isfinite(d->fit_error))
-    fprintf(f, "Ideal replica fit: RMS intensity error %.4f\n", d->fit_error);
+    shp_fprintf(f, "Ideal replica fit: RMS intensity error %.4f\n",
+                d->fit_error);
 }
 
 static json_t *sheet_json(const args *a, const shp_design *d) {

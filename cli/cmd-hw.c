@@ -8,6 +8,7 @@
 #include "shp/datadir.h"
 #include "shp/error.h"
 #include "shp/lab.h"
+#include "shp/numbers.h"
 #include "shp/plot.h"
 #include "shp/supervisor.h"
 #include "shp/usbtmc.h"
@@ -179,7 +180,7 @@ static int acquire_run(cli_lab *h, size_t averages, bool json, const char *csv,
   } else {
     printf("delay_ps,signal\n");
     for (size_t k = 0; k < tr->count; k++)
-      printf("%.10g,%.10g\n", tr->delay_ps[k], tr->signal[k]);
+      shp_fprintf(stdout, "%.10g,%.10g\n", tr->delay_ps[k], tr->signal[k]);
     if (fflush(stdout) != 0)
       status = CLI_FAILURE;
   }

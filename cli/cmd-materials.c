@@ -118,6 +118,14 @@ static int parse_show(int argc, char **argv, show_args *a) {
     cli_error("--length-mm: must be > 0, got %g", a->length_mm);
     return CLI_USAGE;
   }
+  if (a->has_temperature &&
+      !(a->temperature_c > SHP_MATERIAL_MIN_TEMPERATURE_C &&
+        a->temperature_c <= SHP_MATERIAL_MAX_TEMPERATURE_C)) {
+    cli_error("--temperature-c: must be above %g and at most %g C, got %g",
+              SHP_MATERIAL_MIN_TEMPERATURE_C, SHP_MATERIAL_MAX_TEMPERATURE_C,
+              a->temperature_c);
+    return CLI_USAGE;
+  }
   return CLI_OK;
 }
 

@@ -4,6 +4,7 @@
 #include "output.h"
 
 #include "shp/error.h"
+#include "shp/numbers.h"
 #include "shp/optimize.h"
 
 #include <math.h>
@@ -78,11 +79,11 @@ static bool parse_vary(const char *name, const char *text, void *dest) {
 static bool parse_range(const char *name, const char *text, void *dest) {
   double *lo = dest, *hi = lo + 1;
   char *end;
-  *lo = strtod(text, &end);
+  *lo = shp_strtod(text, &end);
   if (end == text || *end != ':' || !isfinite(*lo))
     goto bad;
   const char *rest = end + 1;
-  *hi = strtod(rest, &end);
+  *hi = shp_strtod(rest, &end);
   if (end == rest || *end != '\0' || !isfinite(*hi) || !(*hi > *lo))
     goto bad;
   return true;

@@ -1,6 +1,8 @@
 #include "shp/csv.h"
 
 #include "shp/error.h"
+#include "shp/file.h"
+#include "shp/numbers.h"
 
 #include <errno.h>
 #include <math.h>
@@ -30,7 +32,7 @@ static int parse_row(const char *line, double *v, size_t max) {
     if (n == max)
       return -1;
     char *end;
-    v[n] = strtod(s, &end);
+    v[n] = shp_strtod(s, &end);
     if (end == s || !isfinite(v[n]))
       return -1;
     n++;
@@ -63,16 +65,43 @@ static int append(shp_csv *csv, size_t *cap, const double *v, int line) {
   return SHP_OK;
 }
 
+/* One line of f into buf (at most SHP_FILE_MAX_LINE bytes and its newline).
+ * Returns 1 for a line, 0 at the end of the file, or an error: a line
+ * longer than the bound (fgets would split it and read its tail as a row of
+ * its own), a NUL byte, a read error. */
+static int read_line(FILE *f, char *buf, const char *path, int lineno) {
+  size_t n = 0;
+  int c;
+  while ((c = getc(f)) != EOF) {
+    if (c == '\0')
+      return shp_error_set(SHP_ERR_FILE,
+                           "%s:%d: holds a NUL byte: not a text file", path,
+                           lineno);
+    if (c != '\n' && n == SHP_FILE_MAX_LINE)
+      return shp_error_set(SHP_ERR_PARSE, "%s:%d: line longer than %zu bytes",
+                           path, lineno, SHP_FILE_MAX_LINE);
+    buf[n++] = (char)c;
+    if (c == '\n')
+      break;
+  }
+  if (ferror(f))
+    return shp_error_set(SHP_ERR_FILE, "%s: cannot read", path);
+  buf[n] = '\0';
+  return n > 0;
+}
+
 static int read_rows(FILE *f, const char *path, size_t min_columns,
                      size_t max_columns, const char *hint, shp_csv *csv) {
-  char line[4096];
+  char *line = malloc(SHP_FILE_MAX_LINE + 2);
+  if (line == NULL)
+    return shp_error_set(SHP_ERR_NOMEM, "%s: out of memory", path);
   double v[16];
   size_t cap = 0;
-  int lineno = 0;
+  int lineno = 0, rc;
   bool header_allowed = true;
   if (max_columns > 16)
     max_columns = 16;
-  while (fgets(line, sizeof line, f) != NULL) {
+  while ((rc = read_line(f, line, path, lineno + 1)) == 1) {
     lineno++;
     if (blank(line))
       continue;
@@ -82,28 +111,39 @@ static int read_rows(FILE *f, const char *path, size_t min_columns,
       continue;
     }
     header_allowed = false;
-    if (n < (int)min_columns)
-      return shp_error_set(SHP_ERR_PARSE, "%s:%d: expected \"%s\"", path,
-                           lineno, hint);
+    if (n < (int)min_columns) {
+      rc = shp_error_set(SHP_ERR_PARSE, "%s:%d: expected \"%s\"", path, lineno,
+                         hint);
+      break;
+    }
     if (csv->columns == 0)
       csv->columns = (size_t)n;
-    if ((size_t)n != csv->columns)
-      return shp_error_set(SHP_ERR_PARSE,
-                           "%s:%d: %d columns where earlier rows have %zu",
-                           path, lineno, n, csv->columns);
-    if (append(csv, &cap, v, lineno) != SHP_OK)
-      return shp_error_set(SHP_ERR_NOMEM, "%s: out of memory", path);
+    if ((size_t)n != csv->columns) {
+      rc = shp_error_set(SHP_ERR_PARSE,
+                         "%s:%d: %d columns where earlier rows have %zu", path,
+                         lineno, n, csv->columns);
+      break;
+    }
+    if (csv->rows == SHP_CSV_MAX_ROWS) {
+      rc = shp_error_set(SHP_ERR_PARSE, "%s:%d: more than %d rows", path,
+                         lineno, SHP_CSV_MAX_ROWS);
+      break;
+    }
+    if (append(csv, &cap, v, lineno) != SHP_OK) {
+      rc = shp_error_set(SHP_ERR_NOMEM, "%s: out of memory", path);
+      break;
+    }
   }
-  return SHP_OK;
+  free(line);
+  return rc < 0 ? rc : SHP_OK;
 }
 
 int shp_csv_load(const char *path, size_t min_columns, size_t max_columns,
                  const char *hint, shp_csv *csv) {
   memset(csv, 0, sizeof *csv);
-  FILE *f = fopen(path, "r");
+  FILE *f = shp_file_open_read(path, SHP_FILE_MAX_DATA);
   if (f == NULL)
-    return shp_error_set(SHP_ERR_FILE, "%s: cannot open: %s", path,
-                         strerror(errno));
+    return shp_error_last();
   int rc = read_rows(f, path, min_columns, max_columns, hint, csv);
   fclose(f);
   if (rc != SHP_OK)

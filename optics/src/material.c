@@ -2,6 +2,7 @@
 
 #include "shp/datadir.h"
 #include "shp/error.h"
+#include "shp/numbers.h"
 #include "shp/units.h"
 #include "shp/yamlfile.h"
 
@@ -188,7 +189,7 @@ static int parse_number_list(shp_yaml *y, yaml_node_t *node, const char *ctx,
       s++;
     if (*s == '\0')
       break;
-    double v = strtod(s, &end);
+    double v = shp_strtod(s, &end);
     if (end == s || !isfinite(v))
       return shp_yaml_fail(y, node, ctx, key, "expected numbers, got \"%.40s\"",
                            s);
@@ -210,14 +211,19 @@ static int check_formula(shp_yaml *y, yaml_node_t *node, const char *ctx,
   return SHP_OK;
 }
 
-/* A table "lambda n [k]" per line, ascending in lambda. */
+/* A table row holds two or three numbers; a line longer than this is not a
+ * row (it used to be cut silently). */
+#define TABLE_MAX_LINE 256
+
+/* A table "lambda n [k]" per line, ascending in lambda. Its length is
+ * bounded by the file's (SHP_FILE_MAX_TEXT). */
 static int parse_table(shp_yaml *y, yaml_node_t *node, const char *ctx,
                        dispersion *d) {
   const char *s;
   int rc = shp_yaml_as_string(y, node, ctx, "data", &s);
   if (rc != SHP_OK)
     return rc;
-  size_t cap = 64, n = 0;
+  size_t cap = 64, n = 0, row = 0;
   d->tab_x = malloc(cap * sizeof(double));
   d->tab_y = malloc(cap * sizeof(double));
   if (d->tab_x == NULL || d->tab_y == NULL)
@@ -225,16 +231,23 @@ static int parse_table(shp_yaml *y, yaml_node_t *node, const char *ctx,
   while (*s != '\0') {
     const char *eol = strchr(s, '\n');
     size_t len = eol ? (size_t)(eol - s) : strlen(s);
-    char line[256];
-    snprintf(line, sizeof line, "%.*s", (int)(len < 255 ? len : 255), s);
+    row++;
+    if (len >= TABLE_MAX_LINE)
+      return shp_yaml_fail(y, node, ctx, "data",
+                           "line %zu: longer than %d bytes", row,
+                           TABLE_MAX_LINE - 1);
+    /* A copy, so that strtod's leading blanks cannot reach the next row. */
+    char line[TABLE_MAX_LINE];
+    memcpy(line, s, len);
+    line[len] = '\0';
     s += len + (eol ? 1 : 0);
     double x, v;
     char *end;
-    x = strtod(line, &end);
+    x = shp_strtod(line, &end);
     if (end == line)
       continue; /* blank line */
     char *end2;
-    v = strtod(end, &end2);
+    v = shp_strtod(end, &end2);
     if (end2 == end || !isfinite(x) || !isfinite(v) || !(v > 0))
       return shp_yaml_fail(y, node, ctx, "data",
                            "row %zu: expected \"wavelength_um n\"", n + 1);
@@ -270,6 +283,21 @@ static int parse_table(shp_yaml *y, yaml_node_t *node, const char *ctx,
   return SHP_OK;
 }
 
+/* "formula N" names one of the formulas 1..9 (atoi read "formula 1x" as 1
+ * and "formula 99999999999" as undefined behaviour). */
+static int parse_formula_type(shp_yaml *y, yaml_node_t *e, const char *ctx,
+                              const char *type, dispersion *d) {
+  double f;
+  if (shp_parse_double(type + 8, &f) != SHP_OK || !(f >= 1 && f <= 9) ||
+      f != floor(f))
+    return shp_yaml_fail(y, shp_yaml_get(y, e, "type"), ctx, "type",
+                         "must be a refractiveindex.info formula 1..9, got "
+                         "\"%s\"",
+                         type);
+  d->formula = (int)f;
+  return SHP_OK;
+}
+
 /* Read one axis from a file in the refractiveindex.info database layout:
  * REFERENCES, COMMENTS, DATA (a list whose entries have a type "formula N"
  * with wavelength_range and coefficients, or "tabulated n"/"tabulated nk"
@@ -302,8 +330,7 @@ static int load_rii(const char *path, dispersion *d, char **source) {
         (rc = shp_yaml_string(y, e, ctx, "type", &type)) != SHP_OK)
       goto out;
     if (strncmp(type, "formula ", 8) == 0) {
-      d->formula = atoi(type + 8);
-      if ((rc = check_formula(y, e, ctx, d)) != SHP_OK)
+      if ((rc = parse_formula_type(y, e, ctx, type, d)) != SHP_OK)
         goto out;
       double range[2];
       size_t n = 0;
@@ -686,6 +713,13 @@ static int check_point(const shp_material *m, double l, double t) {
     return shp_error_set(SHP_ERR_INVALID,
                          "%s: wavelength and temperature must be finite",
                          m->name);
+  if (!(t > SHP_MATERIAL_MIN_TEMPERATURE_C &&
+        t <= SHP_MATERIAL_MAX_TEMPERATURE_C))
+    return shp_error_set(SHP_ERR_RANGE,
+                         "%s: temperature %g C: must be above %g and at most "
+                         "%g C",
+                         m->name, t, SHP_MATERIAL_MIN_TEMPERATURE_C,
+                         SHP_MATERIAL_MAX_TEMPERATURE_C);
   if (l < m->lo_um || l > m->hi_um)
     return shp_error_set(SHP_ERR_RANGE,
                          "%s: wavelength %g nm is outside the valid range "

@@ -1,6 +1,8 @@
 #include "shp/yamlfile.h"
 
 #include "shp/error.h"
+#include "shp/file.h"
+#include "shp/numbers.h"
 
 #include <errno.h>
 #include <math.h>
@@ -15,6 +17,166 @@ struct shp_yaml {
   char *path;
 };
 
+/* Bounds of every YAML file (DESIGN.md, bounded inputs). The files this
+ * toolkit reads nest four or five levels; 64 leaves room for any hand-made
+ * layout while keeping libyaml's work linear (its scanner and loader slow
+ * down quadratically with depth: 60 000 levels took seconds). */
+#define YAML_MAX_DEPTH 64
+
+static void set_syntax_error(const yaml_parser_t *parser, const char *name) {
+  shp_error_set(
+      SHP_ERR_PARSE, "%s:%zu: %s%s%s", name, parser->problem_mark.line + 1,
+      parser->problem ? parser->problem : "invalid YAML",
+      parser->context ? " " : "", parser->context ? parser->context : "");
+}
+
+/* Every line is at most SHP_FILE_MAX_LINE bytes long. */
+static int check_lines(const char *name, const char *text, size_t len) {
+  size_t line = 1, start = 0;
+  for (size_t i = 0; i <= len; i++) {
+    if (i < len && text[i] != '\n')
+      continue;
+    if (i - start > SHP_FILE_MAX_LINE)
+      return shp_error_set(SHP_ERR_PARSE, "%s:%zu: line longer than %zu bytes",
+                           name, line, SHP_FILE_MAX_LINE);
+    line++;
+    start = i + 1;
+  }
+  return SHP_OK;
+}
+
+/* Where the event pass stands: one frame per open collection, so a
+ * refusal names the key path as the readers do ("crystals[2].length_mm"). */
+typedef struct {
+  bool mapping;
+  bool expect_key; /* mappings: the next scalar or collection is a key */
+  size_t index;    /* sequences: the item being read */
+  char key[64];    /* mappings: the key whose value is being read */
+} frame;
+
+static void frame_path(char *buf, size_t size, const frame *f, size_t depth) {
+  size_t used = 0;
+  buf[0] = '\0';
+  for (size_t d = 0; d < depth && used < size; d++) {
+    int w;
+    if (f[d].mapping && f[d].expect_key)
+      break; /* a key itself: the path ends at its mapping */
+    if (f[d].mapping)
+      w = snprintf(buf + used, size - used, "%s%s", used ? "." : "", f[d].key);
+    else
+      w = snprintf(buf + used, size - used, "[%zu]", f[d].index);
+    if (w < 0)
+      break;
+    used += (size_t)w;
+  }
+}
+
+static int refuse_at(const char *name, const yaml_event_t *ev, const frame *f,
+                     size_t depth, const char *what) {
+  char path[256];
+  frame_path(path, sizeof path, f, depth);
+  size_t line = ev->start_mark.line + 1;
+  if (path[0] != '\0')
+    return shp_error_set(SHP_ERR_PARSE, "%s:%zu: %s: %s", name, line, path,
+                         what);
+  return shp_error_set(SHP_ERR_PARSE, "%s:%zu: %s", name, line, what);
+}
+
+/* A node (scalar or collection) has been read in the innermost frame. */
+static void frame_advance(frame *f, size_t depth, const yaml_event_t *ev) {
+  if (depth == 0)
+    return;
+  frame *top = &f[depth - 1];
+  if (!top->mapping) {
+    top->index++;
+    return;
+  }
+  if (top->expect_key && ev->type == YAML_SCALAR_EVENT)
+    snprintf(top->key, sizeof top->key, "%s",
+             (const char *)ev->data.scalar.value);
+  else if (top->expect_key)
+    snprintf(top->key, sizeof top->key, "?");
+  top->expect_key = !top->expect_key;
+}
+
+/* What the document loader would accept but these files must not hold,
+ * checked on libyaml's event stream before any document is built: a depth
+ * beyond YAML_MAX_DEPTH, more than one document, explicit tags ("!!str 4.0"
+ * would turn a number into a string behind the reader's back), anchors and
+ * aliases (a few lines of aliases expand into billions of nodes). */
+static int check_events(yaml_parser_t *parser, const char *name) {
+  frame f[YAML_MAX_DEPTH];
+  size_t depth = 0, documents = 0;
+  for (;;) {
+    yaml_event_t ev;
+    if (!yaml_parser_parse(parser, &ev)) {
+      set_syntax_error(parser, name);
+      return SHP_ERR_PARSE;
+    }
+    int rc = SHP_OK;
+    const yaml_char_t *tag = NULL, *anchor = NULL;
+    bool node = false;
+    switch (ev.type) {
+    case YAML_DOCUMENT_START_EVENT:
+      if (++documents > 1)
+        rc = shp_error_set(SHP_ERR_PARSE,
+                           "%s:%zu: a second YAML document; one document per "
+                           "file",
+                           name, ev.start_mark.line + 1);
+      break;
+    case YAML_ALIAS_EVENT:
+      rc = refuse_at(name, &ev, f, depth,
+                     "YAML aliases (*name) are not supported");
+      break;
+    case YAML_SCALAR_EVENT:
+      tag = ev.data.scalar.tag;
+      anchor = ev.data.scalar.anchor;
+      node = true;
+      break;
+    case YAML_SEQUENCE_START_EVENT:
+    case YAML_MAPPING_START_EVENT:
+      tag = ev.type == YAML_SEQUENCE_START_EVENT ? ev.data.sequence_start.tag
+                                                 : ev.data.mapping_start.tag;
+      anchor = ev.type == YAML_SEQUENCE_START_EVENT
+                   ? ev.data.sequence_start.anchor
+                   : ev.data.mapping_start.anchor;
+      break;
+    case YAML_SEQUENCE_END_EVENT:
+    case YAML_MAPPING_END_EVENT:
+      if (depth > 0)
+        depth--;
+      node = true;
+      break;
+    default:
+      break;
+    }
+    if (rc == SHP_OK && tag != NULL)
+      rc = refuse_at(name, &ev, f, depth,
+                     "explicit YAML tags are not supported");
+    if (rc == SHP_OK && anchor != NULL)
+      rc = refuse_at(name, &ev, f, depth,
+                     "YAML anchors (&name) are not supported");
+    if (rc == SHP_OK && (ev.type == YAML_SEQUENCE_START_EVENT ||
+                         ev.type == YAML_MAPPING_START_EVENT)) {
+      if (depth == YAML_MAX_DEPTH)
+        rc =
+            shp_error_set(SHP_ERR_PARSE, "%s:%zu: nested deeper than %d levels",
+                          name, ev.start_mark.line + 1, YAML_MAX_DEPTH);
+      else
+        f[depth++] = (frame){.mapping = ev.type == YAML_MAPPING_START_EVENT,
+                             .expect_key = true};
+    }
+    if (node)
+      frame_advance(f, depth, &ev);
+    bool end = ev.type == YAML_STREAM_END_EVENT;
+    yaml_event_delete(&ev);
+    if (rc != SHP_OK)
+      return rc;
+    if (end)
+      return SHP_OK;
+  }
+}
+
 static shp_yaml *load_with(yaml_parser_t *parser, const char *name) {
   shp_yaml *y = calloc(1, sizeof *y);
   if (y == NULL) {
@@ -28,10 +190,7 @@ static shp_yaml *load_with(yaml_parser_t *parser, const char *name) {
     return NULL;
   }
   if (!yaml_parser_load(parser, &y->doc)) {
-    shp_error_set(
-        SHP_ERR_PARSE, "%s:%zu: %s%s%s", name, parser->problem_mark.line + 1,
-        parser->problem ? parser->problem : "invalid YAML",
-        parser->context ? " " : "", parser->context ? parser->context : "");
+    set_syntax_error(parser, name);
     free(y->path);
     free(y);
     return NULL;
@@ -45,26 +204,30 @@ static shp_yaml *load_with(yaml_parser_t *parser, const char *name) {
 }
 
 shp_yaml *shp_yaml_load(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (f == NULL) {
-    shp_error_set(SHP_ERR_FILE, "%s: cannot open: %s", path, strerror(errno));
+  char *text;
+  size_t len;
+  if (shp_file_read(path, SHP_FILE_MAX_TEXT, &text, &len) != SHP_OK)
     return NULL;
-  }
-  yaml_parser_t parser;
-  if (!yaml_parser_initialize(&parser)) {
-    fclose(f);
-    shp_error_set(SHP_ERR_NOMEM, "%s: out of memory", path);
-    return NULL;
-  }
-  yaml_parser_set_input_file(&parser, f);
-  shp_yaml *y = load_with(&parser, path);
-  yaml_parser_delete(&parser);
-  fclose(f);
+  shp_yaml *y = shp_yaml_load_string(path, text, len);
+  free(text);
   return y;
 }
 
+/* libyaml reads the text twice: once as events to enforce the bounds, then
+ * into a document. */
 shp_yaml *shp_yaml_load_string(const char *name, const char *text, size_t len) {
+  if (check_lines(name, text, len) != SHP_OK)
+    return NULL;
   yaml_parser_t parser;
+  if (!yaml_parser_initialize(&parser)) {
+    shp_error_set(SHP_ERR_NOMEM, "%s: out of memory", name);
+    return NULL;
+  }
+  yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+  int rc = check_events(&parser, name);
+  yaml_parser_delete(&parser);
+  if (rc != SHP_OK)
+    return NULL;
   if (!yaml_parser_initialize(&parser)) {
     shp_error_set(SHP_ERR_NOMEM, "%s: out of memory", name);
     return NULL;
@@ -242,7 +405,8 @@ int shp_yaml_as_number(const shp_yaml *y, const yaml_node_t *node,
                          s);
   char *end = NULL;
   errno = 0;
-  double v = strtod(s, &end);
+  /* In the C locale whatever the process's: "4.0" is 4 under de_DE too. */
+  double v = shp_strtod(s, &end);
   if (end == s || *end != '\0' || s[0] == '\0')
     return shp_yaml_fail(y, node, ctx, key, "expected a number, got \"%s\"", s);
   if (errno == ERANGE || !isfinite(v))
@@ -308,7 +472,12 @@ int shp_yaml_string(shp_yaml *y, yaml_node_t *map, const char *ctx,
   yaml_node_t *v = shp_yaml_get(y, map, key);
   if (v == NULL)
     return missing(y, map, ctx, key);
-  return shp_yaml_as_string(y, v, ctx, key, out);
+  int rc = shp_yaml_as_string(y, v, ctx, key, out);
+  /* "name:" and "material: \"\"" state nothing: a required key left empty
+   * is as missing as an absent one. */
+  if (rc == SHP_OK && (*out)[0] == '\0')
+    return shp_yaml_fail(y, v, ctx, key, "must not be empty");
+  return rc;
 }
 
 int shp_yaml_string_opt(shp_yaml *y, yaml_node_t *map, const char *ctx,

@@ -4,6 +4,7 @@
 #include "acfit-private.h"
 
 #include "shp/error.h"
+#include "shp/numbers.h"
 #include "shp/units.h"
 
 #include <lapacke.h>
@@ -211,7 +212,8 @@ static void append(char *buf, size_t size, const char *fmt, ...) {
     return;
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(buf + used, size - used, fmt, ap);
+  /* The report goes into calibration files: numbers in the C locale. */
+  shp_vsnprintf(buf + used, size - used, fmt, ap);
   va_end(ap);
 }
 

@@ -213,6 +213,11 @@ static int read_calibration(shp_yaml *y, shp_calibration *c) {
   size_t n = shp_yaml_seq_count(seq);
   if (n == 0)
     return shp_yaml_fail(y, seq, "", "crystals", "must list at least one");
+  /* A calibration is of a stack's crystals. */
+  if (n > SHP_STACK_MAX_CRYSTALS)
+    return shp_yaml_fail_code(SHP_ERR_RANGE, y, seq, "", "crystals",
+                              "at most %d crystals, got %zu",
+                              SHP_STACK_MAX_CRYSTALS, n);
   free(c->crystals);
   if ((c->crystals = calloc(n, sizeof *c->crystals)) == NULL)
     return shp_error_set(SHP_ERR_NOMEM, "out of memory");

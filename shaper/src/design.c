@@ -2,6 +2,7 @@
 
 #include "shp/error.h"
 #include "shp/generate.h"
+#include "shp/numbers.h"
 #include "shp/optimize.h"
 #include "shp/simulation.h"
 #include "shp/synthesis.h"
@@ -175,8 +176,8 @@ static shp_stack *build(const shp_design_spec *spec, const shp_synth_stack *ss,
   if (s == NULL)
     return NULL;
   char buf[32];
-  snprintf(buf, sizeof buf, "%.4f", tau / gd);
-  double length = strtod(buf, NULL); /* 0.1 um, as generated stacks */
+  shp_snprintf(buf, sizeof buf, "%.4f", tau / gd);
+  double length = shp_strtod(buf, NULL); /* 0.1 um, as generated stacks */
   double goal = spec->type == SHP_DESIGN_FOLDED ? SHP_PI : 0.0;
   for (size_t i = 0; i < ss->n; i++) {
     if (shp_stack_add_crystal(s, spec->material, length, ss->azimuth_deg[i],

@@ -1,6 +1,7 @@
 #include "shp/generate.h"
 
 #include "shp/error.h"
+#include "shp/numbers.h"
 #include "shp/units.h"
 
 #include <math.h>
@@ -16,8 +17,8 @@
  * of the design. */
 static double round_to(double v, int decimals) {
   char buf[64];
-  snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return strtod(buf, NULL); /* the double nearest the decimal */
+  shp_snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return shp_strtod(buf, NULL); /* the double nearest the decimal */
 }
 
 int shp_tune_temperature(const shp_material *m, double length_mm,
@@ -73,8 +74,8 @@ shp_stack *shp_generate_solc(shp_solc_type type, size_t n, const char *material,
     return NULL;
   }
   char name[160];
-  snprintf(name, sizeof name, "%s-type Solc shaper, %zu %s plates of %g mm",
-           type == SHP_SOLC_FAN ? "fan" : "folded", n, material, length_mm);
+  shp_snprintf(name, sizeof name, "%s-type Solc shaper, %zu %s plates of %g mm",
+               type == SHP_SOLC_FAN ? "fan" : "folded", n, material, length_mm);
   shp_stack *s = shp_stack_new(name, wavelength_nm, fwhm_ps);
   if (s == NULL)
     return NULL;
@@ -110,9 +111,9 @@ shp_stack *shp_generate_stacker(size_t n, const char *material,
   if (!(spacing_ps > 0))
     spacing_ps = fwhm_ps;
   char name[160];
-  snprintf(name, sizeof name,
-           "binary stacker, %zu %s plates, %zu replicas %g ps apart", n,
-           material, (size_t)1 << n, spacing_ps);
+  shp_snprintf(name, sizeof name,
+               "binary stacker, %zu %s plates, %zu replicas %g ps apart", n,
+               material, (size_t)1 << n, spacing_ps);
   shp_stack *s = shp_stack_new(name, wavelength_nm, fwhm_ps);
   if (s == NULL)
     return NULL;

@@ -104,6 +104,9 @@ static shp_stack_crystal *push_crystal(shp_stack *s, const char *material) {
 
 int shp_stack_add_crystal(shp_stack *s, const char *material, double length_mm,
                           double azimuth_deg, double temperature_c) {
+  if (s->crystal_count == SHP_STACK_MAX_CRYSTALS)
+    return shp_error_set(SHP_ERR_RANGE, "stack: at most %d crystals",
+                         SHP_STACK_MAX_CRYSTALS);
   const shp_material *m = stack_material(s, material);
   if (m == NULL)
     return shp_error_last();
@@ -214,16 +217,21 @@ static int read_grid(reader *r, yaml_node_t *root) {
     rc = shp_yaml_number(y, map, "grid", "window_ps", &r->s->grid_window_ps);
   if (rc != SHP_OK)
     return rc;
-  if (!(points >= 16 && points <= 4194304 && points == floor(points) &&
-        fmod(points, 2.0) == 0))
+  if (!(points >= 16 && points <= (double)SHP_STACK_MAX_GRID_POINTS &&
+        points == floor(points) && fmod(points, 2.0) == 0))
     return shp_yaml_fail_code(SHP_ERR_RANGE, y, shp_yaml_get(y, map, "points"),
                               "grid", "points",
-                              "must be an even whole number from 16 to "
-                              "4194304, got %g",
-                              points);
+                              "must be an even whole number from 16 to %zu, "
+                              "got %g",
+                              SHP_STACK_MAX_GRID_POINTS, points);
   if ((rc = positive(r, map, "grid", "window_ps", r->s->grid_window_ps)) !=
       SHP_OK)
     return rc;
+  if (r->s->grid_window_ps > SHP_STACK_MAX_WINDOW_PS)
+    return shp_yaml_fail_code(SHP_ERR_RANGE, y,
+                              shp_yaml_get(y, map, "window_ps"), "grid",
+                              "window_ps", "must be at most %g ps, got %g",
+                              SHP_STACK_MAX_WINDOW_PS, r->s->grid_window_ps);
   r->s->grid_points = (size_t)points;
   r->s->has_grid = true;
   return SHP_OK;
@@ -271,11 +279,16 @@ static int read_crystal(reader *r, yaml_node_t *map, size_t i) {
                                 &c->slope_correction_rad_per_k,
                                 &c->has_slope_correction)) != SHP_OK)
     return rc;
-  if (c->temperature_c <= -273.15)
+  if (c->temperature_c <= SHP_MATERIAL_MIN_TEMPERATURE_C)
     return shp_yaml_fail_code(
         SHP_ERR_RANGE, y, shp_yaml_get(y, map, "temperature_c"), ctx,
         "temperature_c", "must be above absolute zero, got %g",
         c->temperature_c);
+  if (c->temperature_c > SHP_MATERIAL_MAX_TEMPERATURE_C)
+    return shp_yaml_fail_code(SHP_ERR_RANGE, y,
+                              shp_yaml_get(y, map, "temperature_c"), ctx,
+                              "temperature_c", "must be at most %g C, got %g",
+                              SHP_MATERIAL_MAX_TEMPERATURE_C, c->temperature_c);
   /* The carrier must lie where the material's data hold. */
   double lo, hi, l = r->s->pulse.center_wavelength_nm * 1e-3;
   shp_material_range_um(m, &lo, &hi);
@@ -298,6 +311,10 @@ static int read_crystals(reader *r, yaml_node_t *root) {
   size_t n = shp_yaml_seq_count(seq);
   if (n == 0)
     return shp_yaml_fail(y, seq, "", "crystals", "must list at least one");
+  if (n > SHP_STACK_MAX_CRYSTALS)
+    return shp_yaml_fail_code(SHP_ERR_RANGE, y, seq, "", "crystals",
+                              "at most %d crystals, got %zu",
+                              SHP_STACK_MAX_CRYSTALS, n);
   for (size_t i = 0; i < n && rc == SHP_OK; i++)
     rc = read_crystal(r, shp_yaml_seq_item(y, seq, i), i);
   return rc;

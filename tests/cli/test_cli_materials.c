@@ -211,6 +211,28 @@ static void test_show_json_gives_all_properties(void **state) {
   spawn_result_free(&r);
 }
 
+/* A temperature no crystal can have is bad input (exit 2) named by its
+ * option, not a page of 1e308-sized "indices" and exit 0. */
+static void test_show_refuses_unphysical_temperature(void **state) {
+  (void)state;
+  spawn_result r = run("materials", "show", "alpha-BBO", "--wavelength-nm",
+                       "1030", "--temperature-c", "-1e308");
+  assert_int_equal(r.status, 2);
+  assert_string_equal(r.out, "");
+  assert_string_equal(r.err, "shapectl: --temperature-c: must be above "
+                             "-273.15 and at most 1000 C, got -1e+308\n");
+  spawn_result_free(&r);
+  r = run("materials", "show", "alpha-BBO", "--wavelength-nm", "1030",
+          "--temperature-c", "1000.5");
+  assert_int_equal(r.status, 2);
+  assert_contains(r.err, "got 1000.5");
+  spawn_result_free(&r);
+  r = run("materials", "show", "alpha-BBO", "--wavelength-nm", "1030",
+          "--temperature-c", "1000", "--json");
+  assert_int_equal(r.status, 0);
+  spawn_result_free(&r);
+}
+
 static void test_show_plain_prints_indices(void **state) {
   (void)state;
   spawn_result r = run("materials", "show", "alpha-BBO", "--wavelength-nm",
@@ -344,6 +366,7 @@ int main(void) {
       cmocka_unit_test(test_list_includes_materials_from_shp_data_dir),
       cmocka_unit_test(test_show_json_gives_all_properties),
       cmocka_unit_test(test_show_plain_prints_indices),
+      cmocka_unit_test(test_show_refuses_unphysical_temperature),
       cmocka_unit_test(test_show_json_by_path_writes_null_for_no_full_wave),
       cmocka_unit_test(test_help_on_each_command_prints_usage_on_stdout),
       cmocka_unit_test(test_unknown_material_exits_2_naming_it),

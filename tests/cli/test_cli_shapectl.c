@@ -332,6 +332,28 @@ static void test_simulate_plot_bmp_exits_2_and_writes_nothing(void **state) {
   remove_dir(dir);
 }
 
+/* What is not a regular file is bad input, refused at once: a FIFO used to
+ * block shapectl forever and /dev/zero made autocorr spin at 100 % CPU. */
+static void test_fifo_and_dev_zero_exit_2_at_once(void **state) {
+  (void)state;
+  char *dir = temp_dir();
+  char fifo[512], want[600];
+  path_in(fifo, sizeof fifo, dir, "stack.yml");
+  assert_int_equal(mkfifo(fifo, 0600), 0);
+  snprintf(want, sizeof want, "shapectl: %s: not a regular file\n", fifo);
+  spawn_result r = run("simulate", fifo, "--json");
+  assert_int_equal(r.status, 2);
+  assert_string_equal(r.out, "");
+  assert_string_equal(r.err, want);
+  spawn_result_free(&r);
+  r = run("autocorr", "/dev/zero");
+  assert_int_equal(r.status, 2);
+  assert_string_equal(r.out, "");
+  assert_string_equal(r.err, "shapectl: /dev/zero: not a regular file\n");
+  spawn_result_free(&r);
+  remove_dir(dir);
+}
+
 static void test_simulate_json_and_csv_together_exit_2(void **state) {
   (void)state;
   char *dir = temp_dir();
@@ -724,6 +746,7 @@ int main(void) {
       cmocka_unit_test(test_simulate_plot_bmp_exits_2_and_writes_nothing),
       cmocka_unit_test(test_simulate_json_and_csv_together_exit_2),
       cmocka_unit_test(test_simulate_usage_errors_exit_2),
+      cmocka_unit_test(test_fifo_and_dev_zero_exit_2_at_once),
       cmocka_unit_test(test_malformed_stack_exits_2_naming_file_line_and_key),
       cmocka_unit_test(test_new_solc_writes_a_stack_that_simulate_accepts),
       cmocka_unit_test(test_new_folded_solc_uses_crossed_polarizers),

@@ -6,8 +6,10 @@ set -eu
 cd "$(dirname "$0")"
 data=../data
 out=corpus
-rm -rf "$out"
+# Only what this script makes: corpus/protocols holds hand-made seeds.
 mkdir -p "$out"
+find "$out" -maxdepth 1 -type f -delete
+rm -rf "$out/readers"
 seed() { # name selector file [aux-file [sed-expression]]
   name=$1 sel=$2 file=$3 aux=${4:-} expr=${5:-}
   {
@@ -36,3 +38,17 @@ seed target-file-aux 1 "$data/targets/file.yml" "$data/targets/trace.csv" \
   's/trace.csv/aux.csv/'
 seed target-file-bad-aux 1 "$data/targets/file.yml" "$data/targets/trace-bad.csv" \
   's/trace.csv/aux.csv/'
+
+# fuzz_readers: '0' a refractiveindex.info file, '1' a CSV file, '2' a
+# calibration file (see fuzz_readers.c).
+readers=$out/readers
+mkdir -p "$readers"
+for f in "$data"/rii/*.yml; do
+  { printf 0; cat "$f"; } >"$readers/rii-$(basename "$f" .yml)"
+done
+for f in "$data"/stacks/*.csv "$data"/targets/*.csv; do
+  { printf 1; cat "$f"; } >"$readers/csv-$(basename "$f" .csv)"
+done
+for f in "$data"/calibrations/*.yml; do
+  { printf 2; cat "$f"; } >"$readers/calibration-$(basename "$f" .yml)"
+done

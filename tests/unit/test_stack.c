@@ -640,7 +640,7 @@ static const bad_case bad_cases[] = {
      "7: crystals[0].material: the pulse's 2500 nm is outside analytic's "
      "valid range 400 to 2000 nm"},
     {"bad-odd-grid.yml", SHP_ERR_RANGE,
-     "7: grid.points: must be an even whole number from 16 to 4194304, got "
+     "7: grid.points: must be an even whole number from 16 to 1048576, got "
      "4095"},
     {"bad-spectrum-and-fwhm.yml", SHP_ERR_PARSE,
      "6: pulse.spectrum_file: give either spectrum_file or fwhm_ps and "

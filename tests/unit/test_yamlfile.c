@@ -3,6 +3,7 @@
  * the stack-file contract of DESIGN.md requires. Documents are given inline
  * through shp_yaml_load_string, so each test shows its own input. */
 #include "shp/error.h"
+#include "shp/file.h"
 #include "shp/yamlfile.h"
 
 #include <math.h>
@@ -12,7 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -444,18 +447,161 @@ static void test_empty_input_is_an_error(void **state) {
   assert_error(SHP_ERR_PARSE, "c.yml:1: the file is empty");
 }
 
-/* Only the first document counts; the length bounds the input. */
-static void test_first_document_and_given_length_are_read(void **state) {
+/* One document per file: a second one would be silently ignored, so a file
+ * edited by appending would keep its old values. The length bounds the
+ * input. */
+static void
+test_second_document_is_refused_and_length_bounds_input(void **state) {
   (void)state;
   static const char two[] = "a: 1\n---\nb: 2\n";
-  shp_yaml *y = parse("two.yml", two);
-  assert_non_null(shp_yaml_get(y, shp_yaml_root(y), "a"));
-  assert_null(shp_yaml_get(y, shp_yaml_root(y), "b"));
-  shp_yaml_free(y);
+  assert_null(shp_yaml_load_string("two.yml", two, strlen(two)));
+  assert_error(SHP_ERR_PARSE,
+               "two.yml:2: a second YAML document; one document per file");
+  static const char marked[] = "---\na: 1\n...\n---\nb: 2\n";
+  assert_null(shp_yaml_load_string("m.yml", marked, strlen(marked)));
+  assert_error(SHP_ERR_PARSE, "m.yml:4: a second YAML document");
   static const char text[] = "a: 1\nb: 2\n";
-  y = shp_yaml_load_string("cut.yml", text, 5); /* "a: 1\n" */
+  shp_yaml *y = shp_yaml_load_string("cut.yml", text, 5); /* "a: 1\n" */
   assert_non_null(y);
   assert_null(shp_yaml_get(y, shp_yaml_root(y), "b"));
+  shp_yaml_free(y);
+}
+
+/* "!!str 4.0" would make a number a string behind the reader's back; no
+ * tag has a meaning in these files. The message names line and key path. */
+static void test_explicit_tags_are_refused_with_line_and_key(void **state) {
+  (void)state;
+  static const char str[] = "name: x\nduration_ps: !!str 4.0\n";
+  assert_null(shp_yaml_load_string("t.yml", str, strlen(str)));
+  assert_string_equal(shp_error_detail(),
+                      "t.yml:2: duration_ps: explicit YAML tags are not "
+                      "supported");
+  assert_int_equal(shp_error_last(), SHP_ERR_PARSE);
+  static const char nested[] = "crystals:\n"
+                               "  - material: alpha-BBO\n"
+                               "  - material: alpha-BBO\n"
+                               "    length_mm: !foo 3\n";
+  assert_null(shp_yaml_load_string("n.yml", nested, strlen(nested)));
+  assert_string_equal(shp_error_detail(),
+                      "n.yml:4: crystals[1].length_mm: explicit YAML tags "
+                      "are not supported");
+  static const char map[] = "pulse: !!map\n  fwhm_ps: 1.0\n";
+  assert_null(shp_yaml_load_string("m.yml", map, strlen(map)));
+  assert_string_equal(shp_error_detail(),
+                      "m.yml:1: pulse: explicit YAML tags are not supported");
+}
+
+/* Aliases let a few lines expand into billions of nodes ("billion laughs");
+ * none of these files needs them. */
+static void test_anchors_and_aliases_are_refused(void **state) {
+  (void)state;
+  static const char bomb[] = "a: &a [x, x, x, x, x, x, x, x, x]\n"
+                             "b: [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n";
+  assert_null(shp_yaml_load_string("bomb.yml", bomb, strlen(bomb)));
+  assert_string_equal(shp_error_detail(),
+                      "bomb.yml:1: a: YAML anchors (&name) are not supported");
+  static const char alias[] = "a: 1\nb: *x\n";
+  assert_null(shp_yaml_load_string("alias.yml", alias, strlen(alias)));
+  assert_error(SHP_ERR_PARSE, "alias.yml:2: b: ");
+}
+
+static char *nested_flow(size_t levels) {
+  char *text = malloc(4 * levels + 3); /* "1\n" and the NUL */
+  assert_non_null(text);
+  size_t n = 0;
+  for (size_t i = 0; i < levels; i++) {
+    text[n++] = '[';
+    text[n++] = '\n';
+  }
+  text[n++] = '1';
+  for (size_t i = 0; i < levels; i++) {
+    text[n++] = '\n';
+    text[n++] = ']';
+  }
+  text[n++] = '\n';
+  text[n] = '\0';
+  return text;
+}
+
+static double seconds_since(const struct timespec *t0) {
+  struct timespec t1;
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  return (double)(t1.tv_sec - t0->tv_sec) + 1e-9 * (t1.tv_nsec - t0->tv_nsec);
+}
+
+/* 64 levels load; 65 do not, and 60 000 levels (which took seconds,
+ * quadratically, in libyaml's loader) are refused in milliseconds. */
+static void
+test_nesting_deeper_than_64_levels_is_refused_quickly(void **state) {
+  (void)state;
+  char *ok = nested_flow(64);
+  shp_yaml *y = parse("ok.yml", ok);
+  assert_int_equal(shp_yaml_root(y)->type, YAML_SEQUENCE_NODE);
+  shp_yaml_free(y);
+  free(ok);
+  char *deep = nested_flow(65);
+  assert_null(shp_yaml_load_string("deep.yml", deep, strlen(deep)));
+  assert_string_equal(shp_error_detail(),
+                      "deep.yml:65: nested deeper than 64 levels");
+  free(deep);
+  char *huge = nested_flow(60000);
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  assert_null(shp_yaml_load_string("huge.yml", huge, strlen(huge)));
+  double elapsed = seconds_since(&t0);
+  assert_error(SHP_ERR_PARSE, "huge.yml:65: nested deeper than 64 levels");
+  assert_true(elapsed < 1.0);
+  free(huge);
+  static const char block[] = "a:\n b:\n  c: 1\n";
+  y = parse("block.yml", block);
+  shp_yaml_free(y);
+}
+
+/* A line longer than SHP_FILE_MAX_LINE (64 KiB) is refused before libyaml
+ * sees it, with its line number. */
+static void test_overlong_line_is_refused(void **state) {
+  (void)state;
+  size_t n = SHP_FILE_MAX_LINE + 1;
+  char *text = malloc(n + 32);
+  assert_non_null(text);
+  strcpy(text, "a: 1\nb: ");
+  size_t used = strlen(text);
+  memset(text + used, 'x', n - 3);
+  used += n - 3;
+  strcpy(text + used, "\n");
+  assert_null(shp_yaml_load_string("long.yml", text, strlen(text)));
+  char want[128];
+  snprintf(want, sizeof want, "long.yml:2: line longer than %zu bytes",
+           SHP_FILE_MAX_LINE);
+  assert_string_equal(shp_error_detail(), want);
+  assert_int_equal(shp_error_last(), SHP_ERR_PARSE);
+  /* Exactly the bound is accepted. */
+  text[used - 1] = '\0';
+  shp_yaml *y = parse("edge.yml", text);
+  shp_yaml_free(y);
+  free(text);
+}
+
+/* "name:" and "material: \"\"" state nothing: a required string must not
+ * be empty, while an optional one may be. */
+static void test_empty_required_string_is_refused(void **state) {
+  (void)state;
+  shp_yaml *y = parse("e.yml", "name:\nmaterial: \"\"\nnote: ''\n");
+  const char *s = NULL;
+  assert_int_equal(shp_yaml_string(y, shp_yaml_root(y), "", "name", &s),
+                   SHP_ERR_PARSE);
+  assert_string_equal(shp_error_detail(), "e.yml:1: name: must not be empty");
+  assert_int_equal(
+      shp_yaml_string(y, shp_yaml_root(y), "crystals[0]", "material", &s),
+      SHP_ERR_PARSE);
+  assert_string_equal(shp_error_detail(),
+                      "e.yml:2: crystals[0].material: must not be empty");
+  bool present = false;
+  assert_int_equal(
+      shp_yaml_string_opt(y, shp_yaml_root(y), "", "note", &s, &present),
+      SHP_OK);
+  assert_true(present);
+  assert_string_equal(s, "");
   shp_yaml_free(y);
 }
 
@@ -502,7 +648,12 @@ int main(void) {
       cmocka_unit_test(test_sequence_access_is_bounded),
       cmocka_unit_test(test_syntax_error_reports_file_and_line),
       cmocka_unit_test(test_empty_input_is_an_error),
-      cmocka_unit_test(test_first_document_and_given_length_are_read),
+      cmocka_unit_test(test_second_document_is_refused_and_length_bounds_input),
+      cmocka_unit_test(test_explicit_tags_are_refused_with_line_and_key),
+      cmocka_unit_test(test_anchors_and_aliases_are_refused),
+      cmocka_unit_test(test_nesting_deeper_than_64_levels_is_refused_quickly),
+      cmocka_unit_test(test_overlong_line_is_refused),
+      cmocka_unit_test(test_empty_required_string_is_refused),
       cmocka_unit_test(test_missing_file_is_an_io_error),
       cmocka_unit_test(test_fail_code_records_the_given_code),
   };

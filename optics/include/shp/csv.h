@@ -3,7 +3,12 @@
  * Rows of numbers separated by commas, semicolons or blanks. Blank lines and
  * lines starting with '#' are skipped, and so is one header line before the
  * first row. Every row must have the same number of columns. Errors name
- * the file and line. */
+ * the file and line.
+ *
+ * Bounds (DESIGN.md, bounded inputs): a regular file of at most
+ * SHP_FILE_MAX_DATA (32 MiB), lines of at most SHP_FILE_MAX_LINE (64 KiB),
+ * at most SHP_CSV_MAX_ROWS rows of at most 16 columns. Numbers are read in
+ * the C locale whatever the process's locale. */
 #ifndef SHP_CSV_H
 #define SHP_CSV_H
 
@@ -13,6 +18,10 @@
 extern "C" {
 #endif
 
+/* A measured spectrum or trace has thousands of samples; a million leaves
+ * a wide margin and bounds memory to 128 MiB at 16 columns. */
+#define SHP_CSV_MAX_ROWS 1000000
+
 typedef struct {
   size_t rows, columns;
   double *data; /* rows x columns, row after row */
@@ -21,8 +30,10 @@ typedef struct {
 
 /* Read path, whose rows must have min_columns to max_columns finite
  * numbers; hint names the columns in messages ("time_ps, intensity").
- * Errors: SHP_ERR_IO (cannot open), SHP_ERR_PARSE ("path:line: expected
- * ..."), SHP_ERR_NOMEM. On failure *csv is empty. Clear with
+ * Errors: SHP_ERR_FILE ("path: ...": cannot open, not a regular file, larger
+ * than the bound, a NUL byte), SHP_ERR_PARSE ("path:line: expected ...",
+ * "path:line: line longer than N bytes", "path:line: more than N rows"),
+ * SHP_ERR_NOMEM. On failure *csv is empty. Clear with
  * shp_csv_clear. */
 int shp_csv_load(const char *path, size_t min_columns, size_t max_columns,
                  const char *hint, shp_csv *csv);

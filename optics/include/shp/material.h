@@ -51,8 +51,18 @@ double shp_material_dn_dT(const shp_material *m, shp_axis axis);
 double shp_material_expansion_a(const shp_material *m);
 double shp_material_expansion_c(const shp_material *m);
 
+/* Temperatures a material is asked about: above the minimum (absolute
+ * zero), at most the maximum. Below absolute zero nothing exists; the linear
+ * dn/dT and expansion models hold over tens of kelvin around the reference, and
+ * no crystal oven of a pulse shaper goes beyond a few hundred C (BBO melts near
+ * 1095 C, quartz turns beta at 573 C), so 1000 C bounds every meaningful query
+ * and refuses nonsense like -1e308. */
+#define SHP_MATERIAL_MIN_TEMPERATURE_C (-273.15)
+#define SHP_MATERIAL_MAX_TEMPERATURE_C 1000.0
+
 /* Refractive index of an axis at a vacuum wavelength (um) and temperature.
- * Errors: SHP_ERR_RANGE (wavelength outside the valid range), SHP_ERR_INVALID
+ * Errors: SHP_ERR_RANGE (wavelength outside the valid range, temperature
+ * outside SHP_MATERIAL_MIN/MAX_TEMPERATURE_C), SHP_ERR_INVALID
  * (non-finite input), SHP_ERR_NUMERIC (the formula gives no real index). */
 int shp_material_index(const shp_material *m, shp_axis axis,
                        double wavelength_um, double temperature_c, double *n);

@@ -18,11 +18,16 @@ extern "C" {
 
 typedef struct shp_yaml shp_yaml;
 
-/* Load the first document of a file. Returns NULL with shp_error_detail()
- * "PATH: cannot open: ..." (SHP_ERR_IO) or "PATH:LINE: ..." (SHP_ERR_PARSE).
- * An empty file is an error. Owned by the caller: shp_yaml_free. */
+/* Load the one document of a file, read with shp_file_read (a regular file
+ * of at most SHP_FILE_MAX_TEXT bytes). Returns NULL with shp_error_detail()
+ * "PATH: ..." (SHP_ERR_FILE: cannot open, not a regular file, too large, a
+ * NUL byte) or "PATH:LINE: ..." (SHP_ERR_PARSE). Refused as SHP_ERR_PARSE:
+ * invalid YAML, an empty file, a line longer than SHP_FILE_MAX_LINE bytes,
+ * collections nested deeper than 64 levels, a second document, explicit
+ * tags ("!!str 4.0"), anchors and aliases. Owned by the caller:
+ * shp_yaml_free. */
 shp_yaml *shp_yaml_load(const char *path);
-/* The same from memory; name is used in messages. */
+/* The same from memory (len bytes of text); name is used in messages. */
 shp_yaml *shp_yaml_load_string(const char *name, const char *text, size_t len);
 void shp_yaml_free(shp_yaml *y);
 
@@ -63,7 +68,8 @@ size_t shp_yaml_seq_count(const yaml_node_t *seq);
 yaml_node_t *shp_yaml_seq_item(shp_yaml *y, yaml_node_t *seq, size_t i);
 
 /* Scalars. The node-level readers check the type and name ctx.key in errors;
- * a number must be a plain (unquoted) finite number. */
+ * a number must be a plain (unquoted) finite number, read in the C locale
+ * whatever the process's locale ("4.0" under de_DE too). */
 int shp_yaml_as_number(const shp_yaml *y, const yaml_node_t *node,
                        const char *ctx, const char *key, double *out);
 int shp_yaml_as_string(const shp_yaml *y, const yaml_node_t *node,
@@ -72,7 +78,8 @@ int shp_yaml_as_bool(const shp_yaml *y, const yaml_node_t *node,
                      const char *ctx, const char *key, bool *out);
 
 /* Mapping members. The required readers fail with "missing required key"
- * (naming the mapping's line); the optional ones leave *out alone and set
+ * (naming the mapping's line), and shp_yaml_string also with "must not be
+ * empty" for "key:" or "key: \"\""; the optional ones leave *out alone and set
  * *present (which may be NULL) to false when the key is absent. */
 int shp_yaml_number(shp_yaml *y, yaml_node_t *map, const char *ctx,
                     const char *key, double *out);

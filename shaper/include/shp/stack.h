@@ -13,7 +13,13 @@
  *   output_polarizer_deg: 0.0                # optional
  *   double_pass: false                       # optional
  *
- * Every error names the file, line and key. */
+ * Every error names the file, line and key.
+ *
+ * Bounds (DESIGN.md, bounded inputs): the file as every YAML file
+ * (shp_yaml_load: 1 MiB, lines of 64 KiB, depth 64, one document), at most
+ * SHP_STACK_MAX_CRYSTALS crystals, a grid of at most SHP_STACK_MAX_GRID_POINTS
+ * points over at most SHP_STACK_MAX_WINDOW_PS, temperatures above absolute
+ * zero and at most SHP_MATERIAL_MAX_TEMPERATURE_C. */
 #ifndef SHP_STACK_H
 #define SHP_STACK_H
 
@@ -28,6 +34,17 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* A shaper has a handful of crystals; 64 is far beyond any made (a 64-plate
+ * binary stacker would have 2^64 replicas) and bounds the propagator's
+ * memory, which holds two arrays of grid points per crystal: 10 000
+ * crystals took 2.6 GiB. */
+#define SHP_STACK_MAX_CRYSTALS 64
+/* A grid stated in a file: 2^20 points (64 crystals then hold 1 GiB of
+ * phase arrays) over at most 1 us, a thousand times the longest delay a
+ * crystal stack makes. */
+#define SHP_STACK_MAX_GRID_POINTS ((size_t)1 << 20)
+#define SHP_STACK_MAX_WINDOW_PS 1e6
 
 typedef struct {
   char *material_name;          /* as written: a name or a path */
