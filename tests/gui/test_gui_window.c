@@ -3,8 +3,10 @@
  * rows, simulate updates the plot model, the emergency stop holds every
  * oven through the supervisor, a device fault shows in the window with the
  * ovens holding, and the window renders with its plots where they belong. */
+#include <locale.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -589,8 +591,28 @@ static void test_window_renders_plots(void **state) {
   close_window(win);
 }
 
+/* Under SHP_TEST_LOCALE the whole suite runs in that locale (a German
+ * desktop writes "4,0"): gtk_init takes it from LC_ALL. A locale that is
+ * missing would make that run prove nothing, so it fails instead. */
+static bool locale_is_in_force(void) {
+  const char *want = getenv("SHP_TEST_LOCALE");
+  if (want == NULL)
+    return true;
+  const char *got = setlocale(LC_NUMERIC, NULL);
+  char four[16];
+  snprintf(four, sizeof four, "%.1f", 4.0);
+  if (got == NULL || strcmp(got, want) != 0 || strcmp(four, "4,0") != 0) {
+    fprintf(stderr, "the locale %s is not in force (got %s, 4.0 prints %s)\n",
+            want, got ? got : "none", four);
+    return false;
+  }
+  return true;
+}
+
 int main(void) {
   gtk_init();
+  if (!locale_is_in_force())
+    return 1;
   shp_gui_resources_register();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_window_opens_with_example_stack),
