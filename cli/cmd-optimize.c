@@ -6,6 +6,7 @@
 
 #include "shp/error.h"
 #include "shp/file.h"
+#include "shp/numbers.h"
 #include "shp/optimize.h"
 
 #include <math.h>
@@ -62,9 +63,14 @@ typedef struct {
 
 static bool parse_vary(const char *name, const char *text, void *dest) {
   unsigned *vary = dest;
-  char buf[128];
-  snprintf(buf, sizeof buf, "%s", text);
+  /* A copy as long as the option: a fixed buffer would cut a long list. */
+  char *buf = strdup(text);
+  if (buf == NULL) {
+    cli_error("out of memory");
+    return false;
+  }
   *vary = 0;
+  bool ok = true;
   char *save = NULL;
   for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
     if (strcmp(t, "temperature") == 0)
@@ -79,21 +85,23 @@ static bool parse_vary(const char *name, const char *text, void *dest) {
       cli_error("--vary: unknown variable \"%s\" (temperature, azimuth, "
                 "polarizer, length)",
                 t);
-      return false;
+      ok = false;
+      break;
     }
   }
-  return *vary != 0;
+  free(buf);
+  return ok && *vary != 0;
 }
 
 /* MIN:MAX into the args' tmin and tmax. */
 static bool parse_range(const char *name, const char *text, void *dest) {
   double *lo = dest, *hi = lo + 1;
   char *end;
-  *lo = strtod(text, &end);
+  *lo = shp_strtod(text, &end);
   if (end == text || *end != ':' || !isfinite(*lo))
     goto bad;
   const char *rest = end + 1;
-  *hi = strtod(rest, &end);
+  *hi = shp_strtod(rest, &end);
   if (end == rest || *end != '\0' || !isfinite(*hi) || !(*hi > *lo))
     goto bad;
   return true;
