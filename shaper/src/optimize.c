@@ -114,7 +114,7 @@ static void to_x(shp_search *s, const gsl_vector *u, double *x) {
 static void describe_run(const shp_search *s, char *buf, size_t size) {
   if (s->polishing)
     snprintf(buf, size, "polishing run %zu of %zu", s->polish_index + 1,
-             s->o.polish);
+             s->o.polish < s->o.starts ? s->o.polish : s->o.starts);
   else
     snprintf(buf, size, "start %zu of %zu", s->start + 1, s->o.starts);
 }

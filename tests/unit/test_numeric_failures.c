@@ -157,6 +157,25 @@ test_objective_turning_non_finite_mid_run_is_an_error(void **state) {
   }
 }
 
+/* A failure while polishing names the polishing run: two starts of one
+ * step each take 10 to 16 calls (3 to set a simplex, 1 to 4 a step, 1 to
+ * read its end), so call 17 falls in the first polishing run. */
+static void test_failure_while_polishing_names_the_run(void **state) {
+  setup s = load(EXAMPLES "/stacks/fan4.yml", SHP_VARY_POLARIZER);
+  shp_search_opts o = {
+      .starts = 2, .seed = 1, .explore_iterations = 1, .polish = 2};
+  shp_search *search = shp_search_new(s.problem, &o);
+  assert_non_null(search);
+  turning t = {.finite_calls = 16, .bad = INFINITY};
+  shp_search_set_objective(search, turning_objective, &t);
+  assert_int_equal(run_to_end(search, NULL), SHP_ERR_NUMERIC);
+  const char *want = "optimize: the objective is not finite at polishing run "
+                     "1 of 2: input_polarizer_deg = ";
+  assert_memory_equal(shp_error_detail(), want, strlen(want));
+  shp_search_free(search);
+  unload(&s);
+}
+
 /* A simplex whose contraction finds only NaN (every call after its set):
  * GSL's "contraction failed" aborts by default; here it is an error of the
  * first run. */
@@ -316,6 +335,7 @@ int main(void) {
       cmocka_unit_test(test_the_library_turns_the_gsl_handler_off),
       cmocka_unit_test(test_objective_not_finite_at_the_start_is_an_error),
       cmocka_unit_test(test_objective_turning_non_finite_mid_run_is_an_error),
+      cmocka_unit_test(test_failure_while_polishing_names_the_run),
       cmocka_unit_test(test_simplex_that_cannot_contract_is_an_error),
       cmocka_unit_test(test_a_search_of_102_variables_runs),
       cmocka_unit_test(test_levenberg_marquardt_search_recovers_a_detuning),
