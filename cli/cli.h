@@ -5,8 +5,9 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-/* Exit statuses (DESIGN.md): success, runtime failure, bad usage or input. */
-enum { CLI_OK = 0, CLI_FAILURE = 1, CLI_USAGE = 2 };
+/* Exit statuses (DESIGN.md): success, runtime failure, bad usage or input,
+ * and finished cleanly without reaching the target (the JSON says why). */
+enum { CLI_OK = 0, CLI_FAILURE = 1, CLI_USAGE = 2, CLI_NOT_REACHED = 3 };
 
 typedef struct {
   const char *name;

@@ -1,9 +1,11 @@
 /* shapectl design: a stack and its fabrication sheet for a target. */
 #include "cli.h"
 #include "output.h"
+#include "verdict.h"
 
 #include "shp/design.h"
 #include "shp/error.h"
+#include "shp/file.h"
 #include "shp/numbers.h"
 
 #include <math.h>
@@ -14,7 +16,7 @@ static const char usage[] =
     "usage: shapectl design --target TARGET.yml --material M --crystals N\n"
     "           --wavelength-nm X --fwhm-ps W [--type fan|folded|free]\n"
     "           [--double-pass] [--base-temperature-c T] [--seed S]\n"
-    "           [--out STACK.yml] [--json]\n"
+    "           [--tolerance E] [--out STACK.yml] [--json]\n"
     "\n"
     "Design N equal plates for a target: their delay spreads the replicas\n"
     "over the target; a free stack (the default) takes its azimuths from\n"
@@ -24,12 +26,23 @@ static const char usage[] =
     "whole is polished on the full model. The stack goes to --out (default\n"
     "stdout); the fabrication sheet (lengths, azimuths and temperatures with\n"
     "tolerances, expected metrics) goes to stdout, or to stderr when the\n"
-    "stack does, or as JSON with --json.\n";
+    "stack does, or as JSON with --json.\n"
+    "\n"
+    "The design reaches the target when its expected RMS error is at most E\n"
+    "(default: the target file's max_error, else 0.02) and it meets the\n"
+    "target's max_ripple and min_transmission when the file gives them;\n"
+    "otherwise the stack and sheet are still written, with a message, and\n"
+    "the JSON's status is \"not_reached\" with the reason.\n"
+    "\n"
+    "Exit status: 0 the design reaches the target; 3 it was made but does\n"
+    "not reach it; 1 a runtime failure (a result that is not finite, a file\n"
+    "that cannot be written: nothing is written then); 2 bad usage or input.\n";
 
 typedef struct {
   shp_design_spec spec;
   const char *target, *out, *type;
-  bool json, has_crystals, has_wavelength, has_fwhm;
+  double tolerance;
+  bool json, has_crystals, has_wavelength, has_fwhm, has_tolerance;
 } args;
 
 static int parse(int argc, char **argv, args *a) {
@@ -48,6 +61,7 @@ static int parse(int argc, char **argv, args *a) {
       CLI_OPT("double-pass", CLI_FLAG, &a->spec.double_pass),
       CLI_OPT("base-temperature-c", CLI_DOUBLE, &a->spec.base_temperature_c),
       CLI_OPT("seed", CLI_SIZE, &seed),
+      CLI_OPT_SEEN("tolerance", CLI_DOUBLE, &a->tolerance, &a->has_tolerance),
       CLI_OPT("out", CLI_STRING, &a->out),
       CLI_OPT("json", CLI_FLAG, &a->json),
       CLI_OPT_END};
@@ -88,6 +102,12 @@ static int parse(int argc, char **argv, args *a) {
     cli_error("design: --json needs --out FILE for the stack");
     return CLI_USAGE;
   }
+  if (a->has_tolerance && !(a->tolerance > 0)) {
+    cli_error("--tolerance: must be > 0, got %g", a->tolerance);
+    return CLI_USAGE;
+  }
+  if (shp_file_check_writable(a->out) != SHP_OK)
+    return cli_fail_lib(shp_error_last());
   return CLI_OK;
 }
 
@@ -126,7 +146,8 @@ static void print_sheet(FILE *f, const shp_design *d) {
                 d->fit_error);
 }
 
-static json_t *sheet_json(const args *a, const shp_design *d) {
+static json_t *sheet_json(const args *a, const shp_design *d,
+                          const cli_verdict *v) {
   json_t *plates = json_array();
   for (size_t i = 0; i < d->stack->crystal_count; i++) {
     const shp_design_plate *p = &d->plates[i];
@@ -141,11 +162,29 @@ static json_t *sheet_json(const args *a, const shp_design *d) {
                   out_number(p->temperature_c), "temperature_tolerance_k",
                   out_number(p->temperature_tolerance_k)));
   }
-  return json_pack("{s:s, s:o, s:o, s:o, s:o, s:o}", "stack", a->out,
-                   "plate_delay_ps", out_number(d->plate_delay_ps), "fit_error",
-                   out_number(d->fit_error), "plates", plates, "synthesis",
-                   out_metrics(&d->synthesis), "metrics",
-                   out_metrics(&d->metrics));
+  return cli_verdict_json(json_pack("{s:s, s:o, s:o, s:o, s:o, s:o}", "stack",
+                                    a->out, "plate_delay_ps",
+                                    out_number(d->plate_delay_ps), "fit_error",
+                                    out_number(d->fit_error), "plates", plates,
+                                    "synthesis", out_metrics(&d->synthesis),
+                                    "metrics", out_metrics(&d->metrics)),
+                          v);
+}
+
+/* Every number of the sheet finite, or a failure with nothing written. */
+static int check_finite(const shp_design *d) {
+  const shp_stack *s = d->stack;
+  const char *names[] = {"error", "transmission", "plate delay"};
+  double values[] = {d->metrics.error, d->metrics.transmission,
+                     d->plate_delay_ps};
+  int rc = cli_require_finite("design", names, values, 3);
+  for (size_t i = 0; rc == CLI_OK && i < s->crystal_count; i++) {
+    const shp_design_plate *p = &d->plates[i];
+    const char *pn[] = {"length", "azimuth", "temperature"};
+    double pv[] = {p->length_mm, p->azimuth_deg, p->temperature_c};
+    rc = cli_require_finite("design", pn, pv, 3);
+  }
+  return rc;
 }
 
 int cmd_design(int argc, char **argv) {
@@ -159,17 +198,28 @@ int cmd_design(int argc, char **argv) {
   a.spec.target = t;
   shp_design *d = shp_design_run(&a.spec);
   int status = CLI_OK;
+  cli_verdict v = {0};
+  if (d != NULL) {
+    cli_goal goal = cli_goal_of(t, a.tolerance, a.has_tolerance, 0.02, 0);
+    v = cli_judge(&goal, &d->metrics);
+  }
   if (d == NULL) {
     status = cli_fail_lib(shp_error_last());
+  } else if ((status = check_finite(d)) != CLI_OK) {
+    /* reported */
   } else if (shp_stack_save(d->stack, a.out) != SHP_OK) {
     status = cli_fail_lib(shp_error_last());
   } else if (a.json) {
-    status = cli_print_json(sheet_json(&a, d));
+    status = cli_print_json(sheet_json(&a, d, &v));
   } else {
     bool to_stdout = strcmp(a.out, "-") != 0;
     if (to_stdout)
       fprintf(stderr, "shapectl: wrote %s\n", a.out);
     print_sheet(to_stdout ? stdout : stderr, d);
+  }
+  if (status == CLI_OK && !v.reached) {
+    cli_error("design: %s", v.reason);
+    status = CLI_NOT_REACHED;
   }
   shp_design_free(d);
   shp_target_free(t);

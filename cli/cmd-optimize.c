@@ -2,8 +2,10 @@
  * on the full physical model. */
 #include "cli.h"
 #include "output.h"
+#include "verdict.h"
 
 #include "shp/error.h"
+#include "shp/file.h"
 #include "shp/numbers.h"
 #include "shp/optimize.h"
 
@@ -35,10 +37,19 @@ static const char usage[] =
     "briefly from the stack's own values and N-1 Sobol points (default\n"
     "N = 64), the best six are run to convergence; the same for the same\n"
     "seed. Progress goes to stderr. The result is a stack file\n"
-    "that simulate accepts. The target counts as reached when e <= E (default\n"
-    "0.05); otherwise the best result is still written, with a message.\n"
+    "that simulate accepts. The target counts as reached when e <= E "
+    "(default:\n"
+    "the target file's max_error, else 0.05), the ripple <= R when\n"
+    "--max-ripple (or the target's max_ripple) is given, and the transmission\n"
+    ">= the target's min_transmission when given; otherwise the best result\n"
+    "is still written, with a message, and the JSON's status is\n"
+    "\"not_reached\" with the reason.\n"
     "--calibration FILE optimises the crystals as shapectl calibrate\n"
-    "measured them (phase offsets and slopes), and the result carries them.\n";
+    "measured them (phase offsets and slopes), and the result carries them.\n"
+    "\n"
+    "Exit status: 0 the target was reached; 3 the search finished but did\n"
+    "not reach it; 1 a runtime failure (a result that is not finite, a file\n"
+    "that cannot be written: nothing is written then); 2 bad usage or input.\n";
 
 typedef struct {
   const char *stack, *target, *out, *plot, *method, *calibration;
@@ -47,14 +58,19 @@ typedef struct {
   unsigned long seed;
   double w_t, ripple_max, w_r, length_range, length_step, tolerance;
   double trange[2]; /* allowed temperatures, NAN when not given */
-  bool json;
+  bool json, tolerance_set;
 } args;
 
 static bool parse_vary(const char *name, const char *text, void *dest) {
   unsigned *vary = dest;
-  char buf[128];
-  snprintf(buf, sizeof buf, "%s", text);
+  /* A copy as long as the option: a fixed buffer would cut a long list. */
+  char *buf = strdup(text);
+  if (buf == NULL) {
+    cli_error("out of memory");
+    return false;
+  }
   *vary = 0;
+  bool ok = true;
   char *save = NULL;
   for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
     if (strcmp(t, "temperature") == 0)
@@ -69,10 +85,12 @@ static bool parse_vary(const char *name, const char *text, void *dest) {
       cli_error("--vary: unknown variable \"%s\" (temperature, azimuth, "
                 "polarizer, length)",
                 t);
-      return false;
+      ok = false;
+      break;
     }
   }
-  return *vary != 0;
+  free(buf);
+  return ok && *vary != 0;
 }
 
 /* MIN:MAX into the args' tmin and tmax. */
@@ -114,7 +132,7 @@ static int parse(int argc, char **argv, args *a) {
       CLI_OPT_PARSE("temperature-range-c", parse_range, a->trange),
       CLI_OPT("length-range", CLI_DOUBLE, &a->length_range),
       CLI_OPT("length-step-mm", CLI_DOUBLE, &a->length_step),
-      CLI_OPT("tolerance", CLI_DOUBLE, &a->tolerance),
+      CLI_OPT_SEEN("tolerance", CLI_DOUBLE, &a->tolerance, &a->tolerance_set),
       CLI_OPT("out", CLI_STRING, &a->out),
       CLI_OPT("json", CLI_FLAG, &a->json),
       CLI_OPT("plot", CLI_STRING, &a->plot),
@@ -138,6 +156,10 @@ static int parse(int argc, char **argv, args *a) {
               "--length-range in [0, 1)");
     return CLI_USAGE;
   }
+  if (!(a->tolerance > 0)) {
+    cli_error("--tolerance: must be > 0, got %g", a->tolerance);
+    return CLI_USAGE;
+  }
   if (shp_local_type_find(a->method) == NULL) {
     cli_error("--method: expected simplex, bfgs or lm, got \"%s\"", a->method);
     return CLI_USAGE;
@@ -145,6 +167,11 @@ static int parse(int argc, char **argv, args *a) {
   a->stack = pos[0];
   if (a->plot != NULL && !cli_plot_path_ok(a->plot))
     return CLI_USAGE;
+  /* Refused before the search, not after it. */
+  const char *outputs[] = {a->out, a->plot};
+  for (size_t i = 0; i < 2; i++)
+    if (outputs[i] != NULL && shp_file_check_writable(outputs[i]) != SHP_OK)
+      return cli_fail_lib(shp_error_last());
   return CLI_OK;
 }
 
@@ -160,6 +187,7 @@ typedef struct {
   shp_metrics before, after;
   double f0, f;
   double seconds;
+  cli_verdict verdict;
 } outcome;
 
 static int run_search(const args *a, shp_problem *p, outcome *o) {
@@ -239,14 +267,15 @@ static json_t *result_json(const args *a, const outcome *o) {
                   "bounds", out_number(lo[i]), out_number(hi[i])));
   free(lo);
   free(hi);
-  return json_pack(
+  json_t *root = json_pack(
       "{s:o, s:o, s:{s:o, s:o}, s:o, s:I, s:o, s:s, s:I, s:I, s:b}", "before",
       out_metrics(&o->before), "after", out_metrics(&o->after), "objective",
       "before", out_number(o->f0), "after", out_number(o->f), "variables", vars,
       "evaluations", (json_int_t)shp_problem_evaluations(o->p), "wall_time_s",
       out_number(o->seconds), "method", a->method, "starts",
       (json_int_t)a->starts, "seed", (json_int_t)a->seed, "reached",
-      o->after.error <= a->tolerance);
+      o->verdict.reached);
+  return cli_verdict_json(root, &o->verdict);
 }
 
 static void print_summary(const args *a, const outcome *o) {
@@ -267,13 +296,29 @@ static void print_summary(const args *a, const outcome *o) {
            o->x[i]);
 }
 
+/* A result holding a non-finite number is a failure, and nothing of it is
+ * written. */
+static int check_finite(const outcome *o) {
+  const char *names[] = {"objective", "error", "transmission"};
+  double values[] = {o->f, o->after.error, o->after.transmission};
+  int rc = cli_require_finite("optimize", names, values, 3);
+  for (size_t i = 0; rc == CLI_OK && i < shp_problem_size(o->p); i++)
+    rc = cli_require_finite(
+        "optimize", (const char *[]){shp_problem_name(o->p, i)}, &o->x[i], 1);
+  return rc;
+}
+
 static int report(const args *a, shp_stack *s, const shp_target *t,
                   outcome *o) {
-  if (o->after.error > a->tolerance)
-    fprintf(stderr,
-            "shapectl: optimize: the target was not reached (error %.4g > "
-            "%.4g); the best result found is reported\n",
-            o->after.error, a->tolerance);
+  int rc = check_finite(o);
+  if (rc != CLI_OK)
+    return rc;
+  cli_goal goal =
+      cli_goal_of(t, a->tolerance, a->tolerance_set, 0.05, a->ripple_max);
+  o->verdict = cli_judge(&goal, &o->after);
+  if (!o->verdict.reached)
+    cli_error("optimize: %s; the best result found is reported",
+              o->verdict.reason);
   shp_problem_apply(o->p, o->x, s);
   if (a->out != NULL) {
     if (shp_stack_save(s, a->out) != SHP_OK)
@@ -282,16 +327,19 @@ static int report(const args *a, shp_stack *s, const shp_target *t,
   }
   if (a->plot != NULL) {
     shp_simulation *sim = shp_simulate(s, t, false);
-    int rc = sim ? cli_plot_simulation(a->plot, s, sim)
-                 : cli_fail_lib(shp_error_last());
+    rc = sim ? cli_plot_simulation(a->plot, s, sim)
+             : cli_fail_lib(shp_error_last());
     shp_simulation_free(sim);
     if (rc != CLI_OK)
       return rc;
   }
   if (a->json)
-    return cli_print_json(result_json(a, o));
-  print_summary(a, o);
-  return CLI_OK;
+    rc = cli_print_json(result_json(a, o));
+  else
+    print_summary(a, o);
+  if (rc == CLI_OK && !o->verdict.reached)
+    rc = CLI_NOT_REACHED;
+  return rc;
 }
 
 int cmd_optimize(int argc, char **argv) {

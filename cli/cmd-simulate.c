@@ -1,6 +1,7 @@
 /* shapectl simulate: what a stack does to its pulse. */
 #include "cli.h"
 #include "output.h"
+#include "verdict.h"
 
 #include "shp/error.h"
 #include "shp/planning.h"
@@ -173,8 +174,16 @@ int cmd_simulate(int argc, char **argv) {
     return rc;
   shp_simulation *sim = shp_simulate(s, t, a.no_dispersion);
   int status = CLI_OK;
-  if (sim == NULL)
+  if (sim == NULL) {
     status = cli_fail_lib(shp_error_last());
+  } else {
+    /* A pulse with no finite energy or error is no result to print. */
+    const char *names[] = {"transmission", "peak", "error"};
+    double values[] = {sim->metrics.transmission, sim->metrics.peak,
+                       sim->metrics.error};
+    status = cli_require_finite("simulate", names, values,
+                                sim->metrics.has_error ? 3 : 2);
+  }
   if (status == CLI_OK && a.plot != NULL)
     status = cli_plot_simulation(a.plot, s, sim);
   if (status == CLI_OK) {

@@ -2,6 +2,7 @@
  * and mounting errors, and which errors matter most. */
 #include "cli.h"
 #include "output.h"
+#include "verdict.h"
 
 #include "shp/error.h"
 #include "shp/planning.h"
@@ -32,7 +33,11 @@ static const char usage[] =
     "the singular values and vectors of the Jacobian give the combined\n"
     "errors that move the metrics most, to first order. Samples run on N\n"
     "threads (default: every core) and are the same for any N with the same\n"
-    "seed (default 1). Progress goes to stderr when it is a terminal.\n";
+    "seed (default 1). Progress goes to stderr when it is a terminal.\n"
+    "\n"
+    "Exit status: 0 the analysis ran (whatever its yield); 1 a runtime\n"
+    "failure (the nominal stack or every sample not finite: nothing is\n"
+    "printed then); 2 bad usage or input.\n";
 
 typedef struct {
   const char *stack, *target;
@@ -286,6 +291,22 @@ static void print_summary(const args *a, const shp_target *t,
   }
 }
 
+/* The nominal metrics and at least one sample finite, or a failure: a
+ * table of NaN percentiles is no result. */
+static int check_finite(const shp_tolerance_result *r) {
+  const char *names[] = {"nominal error", "nominal transmission"};
+  double values[] = {r->nominal[SHP_TOL_ERROR],
+                     r->nominal[SHP_TOL_TRANSMISSION]};
+  int rc = cli_require_finite("tolerance", names, values, 2);
+  if (rc == CLI_OK && r->stats[SHP_TOL_ERROR].count == 0)
+    rc = cli_fail_lib(
+        shp_error_set(SHP_ERR_NUMERIC,
+                      "tolerance: none of the %zu samples could be "
+                      "evaluated; the first: %s",
+                      r->samples, r->failure));
+  return rc;
+}
+
 int cmd_tolerance(int argc, char **argv) {
   args a;
   int rc = parse(argc, argv, &a);
@@ -314,6 +335,8 @@ int cmd_tolerance(int argc, char **argv) {
   shp_tolerance_result *r = shp_tolerance_run(&spec);
   if (r == NULL) {
     rc = cli_fail_lib(shp_error_last());
+  } else if ((rc = check_finite(r)) != CLI_OK) {
+    /* reported */
   } else {
     if (r->failed > 0)
       cli_error("tolerance: %zu of %zu samples could not be evaluated; the "

@@ -2,9 +2,11 @@
 
 #include "shp/csv.h"
 #include "shp/error.h"
+#include "shp/gsl-guard.h"
 #include "shp/units.h"
 
 #include <errno.h>
+#include <gsl/gsl_errno.h>
 #include <gsl/gsl_interp.h>
 #include <math.h>
 #include <stdio.h>
@@ -188,6 +190,7 @@ static void apply_phase_and_normalise(const shp_pulse *p, const shp_grid *g,
  * overshoots, so a measured spectrum stays non-negative between samples. */
 static int fill_measured(const shp_spectrum *s, const shp_grid *g,
                          double complex *e) {
+  shp_gsl_guard(); /* gsl_interp must not abort the process */
   size_t n = s->count;
   double *w = malloc(n * sizeof *w), *in = malloc(n * sizeof *in),
          *ph = malloc(n * sizeof *ph);
@@ -206,8 +209,12 @@ static int fill_measured(const shp_spectrum *s, const shp_grid *g,
     in[i] = s->intensity[r] * l_um * l_um;
     ph[i] = s->phase_rad ? s->phase_rad[r] : 0.0;
   }
-  gsl_interp_init(ii, w, in, n);
-  gsl_interp_init(ip, w, ph, n);
+  if (gsl_interp_init(ii, w, in, n) != GSL_SUCCESS ||
+      gsl_interp_init(ip, w, ph, n) != GSL_SUCCESS) {
+    rc = shp_error_set(SHP_ERR_INVALID, "spectrum: wavelengths must be "
+                                        "distinct and in order");
+    goto out;
+  }
   size_t inside = 0;
   for (size_t k = 0; k < g->n; k++) {
     double om = shp_grid_omega(g, k);

@@ -48,6 +48,10 @@ struct shp_acfit {
   double *model; /* npoints */
   double *rbuf;  /* residual count: for strided GSL vectors */
   size_t evaluations;
+  /* The first residual that was not finite in a solve (trace and sample,
+   * 0-based; trace == measurement count for the prior), or none. */
+  bool nonfinite;
+  size_t nonfinite_trace, nonfinite_sample;
 };
 
 /* A parameter vector, unpacked. */

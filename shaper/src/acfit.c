@@ -2,7 +2,10 @@
  * identifiability report is in acfit-report.c. */
 #include "acfit-private.h"
 
+#include "qrng-private.h"
+
 #include "shp/error.h"
+#include "shp/gsl-guard.h"
 #include "shp/units.h"
 
 #include <gsl/gsl_blas.h>
@@ -62,6 +65,7 @@ static int model_slopes(shp_acfit *f) {
 }
 
 shp_acfit *shp_acfit_new(const shp_stack *stack, const shp_acfit_opts *opts) {
+  shp_gsl_guard();
   if (stack == NULL || stack->crystal_count == 0) {
     shp_error_set(SHP_ERR_INVALID, "a fit needs a stack with crystals");
     return NULL;
@@ -346,14 +350,35 @@ size_t acfit_residual_count(const shp_acfit *f) {
 
 /* ---- least squares ------------------------------------------------------- */
 
+/* Note where the first non-finite residual of a solve was: trace and
+ * sample, or the prior. */
+static void note_nonfinite(shp_acfit *f, size_t k) {
+  if (f->nonfinite)
+    return;
+  f->nonfinite = true;
+  size_t m = 0;
+  while (m < f->nm && k >= f->meas[m].count)
+    k -= f->meas[m++].count;
+  f->nonfinite_trace = m;
+  f->nonfinite_sample = k;
+}
+
+/* A residual that is not finite is a failed evaluation for GSL (GSL_EDOM),
+ * never a number it computes with: Levenberg-Marquardt then ends at its
+ * last good point, or the start counts as failed. */
 static int lm_f(const gsl_vector *x, void *user, gsl_vector *fv) {
   shp_acfit *f = user;
   /* GSL's finite-difference Jacobian hands in a column of J, strided. */
   double *r = fv->stride == 1 ? fv->data : f->rbuf;
   int rc = acfit_residuals(f, x->data, r, NULL, NULL);
-  if (r != fv->data)
-    for (size_t k = 0; k < fv->size; k++)
+  for (size_t k = 0; rc == SHP_OK && k < fv->size; k++) {
+    if (!isfinite(r[k])) {
+      note_nonfinite(f, k);
+      rc = SHP_ERR_NUMERIC;
+    } else if (r != fv->data) {
       gsl_vector_set(fv, k, r[k]);
+    }
+  }
   return rc == SHP_OK ? GSL_SUCCESS : GSL_EDOM;
 }
 
@@ -390,7 +415,10 @@ double acfit_lm(shp_acfit *f, double *p, size_t iterations) {
     gsl_vector *r = gsl_multifit_nlinear_residual(w);
     double c;
     gsl_blas_ddot(r, r, &c);
-    if (isfinite(c)) {
+    bool finite = isfinite(c);
+    for (size_t i = 0; finite && i < f->np; i++)
+      finite = isfinite(gsl_vector_get(x, i));
+    if (finite) {
       memcpy(p, x->data, f->np * sizeof *p);
       cost = c;
     }
@@ -440,14 +468,19 @@ int shp_acfit_solve(shp_acfit *f, shp_acfit_result *result) {
   double *best = calloc(np, sizeof *best), *p = calloc(np, sizeof *p);
   double *r = calloc(nr, sizeof *r), *start = calloc(f->nc, sizeof *start);
   double *mirror = calloc(np, sizeof *mirror);
-  gsl_qrng *q = gsl_qrng_alloc(gsl_qrng_sobol, (unsigned)f->nc);
+  gsl_qrng *q = shp_qrng_new(f->nc, "fit");
   int rc = SHP_OK;
+  if (q == NULL) {
+    rc = shp_error_last();
+    goto done;
+  }
   if (best == NULL || p == NULL || r == NULL || start == NULL ||
-      mirror == NULL || q == NULL) {
+      mirror == NULL) {
     rc = shp_error_set(SHP_ERR_NOMEM, "out of memory");
     goto done;
   }
   f->evaluations = 0;
+  f->nonfinite = false;
   /* Explore from every start briefly, polish the best. The first start is
    * the prior; the others spread over the phase torus around it. */
   double best_cost = INFINITY;
@@ -467,11 +500,25 @@ int shp_acfit_solve(shp_acfit *f, shp_acfit_result *result) {
       memcpy(best, p, np * sizeof *p);
     }
   }
-  if (!isfinite(best_cost)) {
-    rc = shp_error_set(SHP_ERR_NUMERIC, "the model fit found no solution");
+  if (!isfinite(best_cost) && f->nonfinite && f->nonfinite_trace < f->nm) {
+    rc = shp_error_set(SHP_ERR_NUMERIC,
+                       "the model fit found no solution: the residual of "
+                       "trace %zu, sample %zu is not finite from every one "
+                       "of %zu starts (a trace beyond the range of doubles?)",
+                       f->nonfinite_trace + 1, f->nonfinite_sample + 1,
+                       f->opts.starts);
     goto done;
   }
-  best_cost = acfit_lm(f, best, f->opts.max_iterations);
+  if (!isfinite(best_cost)) {
+    rc = shp_error_set(SHP_ERR_NUMERIC,
+                       "the model fit found no solution from any of %zu "
+                       "starts",
+                       f->opts.starts);
+    goto done;
+  }
+  double polished = acfit_lm(f, best, f->opts.max_iterations);
+  if (isfinite(polished))
+    best_cost = polished;
   /* The mirror of the best at the first trace's temperatures: if it fits as
    * well, the traces cannot decide, and the prior has. */
   memcpy(mirror, best, np * sizeof *best);

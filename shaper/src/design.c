@@ -2,6 +2,7 @@
 
 #include "shp/error.h"
 #include "shp/generate.h"
+#include "shp/gsl-guard.h"
 #include "shp/numbers.h"
 #include "shp/optimize.h"
 #include "shp/simulation.h"
@@ -309,6 +310,7 @@ static int check_spec(const shp_design_spec *spec) {
 }
 
 shp_design *shp_design_run(const shp_design_spec *spec) {
+  shp_gsl_guard();
   if (check_spec(spec) != SHP_OK)
     return NULL;
   shp_material *mat = shp_material_open(spec->material);

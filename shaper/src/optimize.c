@@ -1,6 +1,10 @@
 #include "shp/optimize.h"
 
+#include "optimize-private.h"
+#include "qrng-private.h"
+
 #include "shp/error.h"
+#include "shp/gsl-guard.h"
 
 #include <gsl/gsl_blas.h>
 #include <gsl/gsl_errno.h>
@@ -10,6 +14,7 @@
 #include <gsl/gsl_rng.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,9 +42,6 @@ const shp_local_type *shp_local_type_find(const char *name) {
 
 const char *shp_local_type_name(const shp_local_type *t) { return t->name; }
 
-/* A value the simplex can compare when the model fails at a point. */
-#define FAILED_VALUE 1e30
-
 typedef struct {
   double lo, hi;
   bool wrap; /* the interval is one whole period */
@@ -53,7 +55,16 @@ struct shp_search {
   double *x, *best_x, *scratch, *grad;
   double best_f;
   gsl_qrng *qrng;
-  double *shift; /* Cranley-Patterson rotation of the Sobol points */
+  double *q;     /* one quasi-random point: n values, whatever n is */
+  double *shift; /* Cranley-Patterson rotation of the quasi-random points */
+  /* The objective: the problem's, or a test's (optimize-private.h). */
+  double (*eval)(void *user, const double *x);
+  void *eval_user;
+  /* The first failure inside a GSL call, kept here because the model may
+   * record other errors before the call returns; 0 while none. */
+  int failure;
+  char failure_text[400];
+  double *resid; /* residuals for a strided Jacobian column (LM) */
   size_t start, iteration;
   bool running, done;
   /* Two phases: short runs from every start, then the best few polished. */
@@ -99,19 +110,67 @@ static void to_x(shp_search *s, const gsl_vector *u, double *x) {
 
 /* ---- GSL callbacks ------------------------------------------------------ */
 
+/* Which run is going, for messages: "start 3 of 64", "polishing run 2". */
+static void describe_run(const shp_search *s, char *buf, size_t size) {
+  if (s->polishing)
+    snprintf(buf, size, "polishing run %zu of %zu", s->polish_index + 1,
+             s->o.polish < s->o.starts ? s->o.polish : s->o.starts);
+  else
+    snprintf(buf, size, "start %zu of %zu", s->start + 1, s->o.starts);
+}
+
+/* Record the first failure of a run as SHP_ERR_NUMERIC: what went wrong,
+ * in which run, and the model's own reason when it gave one (a material
+ * at a temperature it does not describe, say), else the variable values. */
+static void fail(shp_search *s, const char *what, const double *x) {
+  if (s->failure != 0)
+    return;
+  char run[64];
+  describe_run(s, run, sizeof run);
+  int len = snprintf(s->failure_text, sizeof s->failure_text,
+                     "optimize: %s at %s", what, run);
+  if (shp_error_last() != SHP_OK) {
+    snprintf(s->failure_text + len, sizeof s->failure_text - (size_t)len,
+             ": %s", shp_error_detail());
+  } else {
+    for (size_t i = 0; i < s->n && len < (int)sizeof s->failure_text; i++)
+      len += snprintf(s->failure_text + len,
+                      sizeof s->failure_text - (size_t)len, "%s %s = %g",
+                      i == 0 ? ":" : ",", shp_problem_name(s->p, i), x[i]);
+  }
+  s->failure = SHP_ERR_NUMERIC;
+}
+
+/* The objective at x. A non-finite value is a failure of the search: the
+ * model has left what it can describe inside the bounds, and no answer
+ * built on it can be trusted. GSL still gets the value (and stops with a
+ * status the caller then ignores in favour of this failure). */
+static double objective(shp_search *s, const double *x) {
+  shp_error_clear();
+  double f = s->eval(s->eval_user, x);
+  if (!isfinite(f))
+    fail(s, "the objective is not finite", x);
+  return f;
+}
+
+static double problem_objective(void *user, const double *x) {
+  return shp_problem_eval(user, x);
+}
+
 static double f_of_u(const gsl_vector *u, void *params) {
   shp_search *s = params;
   to_x(s, u, s->scratch);
-  double f = shp_problem_eval(s->p, s->scratch);
-  return isfinite(f) ? f : FAILED_VALUE;
+  return objective(s, s->scratch);
 }
 
 static void df_of_u(const gsl_vector *u, void *params, gsl_vector *g) {
   shp_search *s = params;
   double *grad = s->grad;
   to_x(s, u, s->scratch);
+  shp_error_clear();
   if (shp_problem_gradient(s->p, s->scratch, grad) != SHP_OK) {
-    gsl_vector_set_zero(g);
+    fail(s, "the gradient is not finite", s->scratch);
+    gsl_vector_set_all(g, GSL_NAN);
     return;
   }
   for (size_t i = 0; i < s->n; i++)
@@ -127,8 +186,20 @@ static void fdf_of_u(const gsl_vector *u, void *params, double *f,
 static int residuals_of_u(const gsl_vector *u, void *params, gsl_vector *r) {
   shp_search *s = params;
   to_x(s, u, s->scratch);
-  if (shp_problem_residuals(s->p, s->scratch, r->data) != SHP_OK)
+  shp_error_clear();
+  /* GSL's finite-difference Jacobian hands in strided columns. */
+  double *out = r->stride == 1 ? r->data : s->resid;
+  int rc = shp_problem_residuals(s->p, s->scratch, out);
+  for (size_t k = 0; rc == SHP_OK && k < r->size; k++) {
+    if (!isfinite(out[k]))
+      rc = SHP_ERR_NUMERIC;
+    else if (out != r->data)
+      gsl_vector_set(r, k, out[k]);
+  }
+  if (rc != SHP_OK) {
+    fail(s, "the residuals are not finite", s->scratch);
     return GSL_EDOM;
+  }
   return GSL_SUCCESS;
 }
 
@@ -150,10 +221,9 @@ static void start_point(shp_search *s, double *x) {
     shp_problem_start(s->p, x);
     return;
   }
-  double q[40];
-  gsl_qrng_get(s->qrng, q);
+  gsl_qrng_get(s->qrng, s->q);
   for (size_t i = 0; i < s->n; i++) {
-    double f = fmod(q[i] + s->shift[i], 1.0);
+    double f = fmod(s->q[i] + s->shift[i], 1.0);
     x[i] = s->boxes[i].lo + f * (s->boxes[i].hi - s->boxes[i].lo);
   }
 }
@@ -161,6 +231,24 @@ static void start_point(shp_search *s, double *x) {
 /* The method of the run going on. */
 static local_kind active(const shp_search *s) {
   return (s->polishing ? s->o.polish_local : s->o.local)->kind;
+}
+
+/* The recorded failure, as the current error. */
+static int failure(shp_search *s) {
+  return shp_error_set(s->failure, "%s", s->failure_text);
+}
+
+/* A GSL status other than success, with no failure of the objective
+ * behind it: a simplex that cannot contract, a singular step. */
+static void gsl_failed(shp_search *s, const char *what, int status) {
+  static const char *const method[] = {"simplex", "BFGS",
+                                       "Levenberg-Marquardt"};
+  char run[64];
+  describe_run(s, run, sizeof run);
+  snprintf(s->failure_text, sizeof s->failure_text,
+           "optimize: the %s failed %s at %s: %s", method[active(s)], what, run,
+           gsl_strerror(status));
+  s->failure = SHP_ERR_NUMERIC;
 }
 
 static int begin_run(shp_search *s) {
@@ -192,9 +280,9 @@ static int begin_run(shp_search *s) {
   }
   s->iteration = 0;
   s->running = true;
-  if (rc != GSL_SUCCESS)
-    return shp_error_set(SHP_ERR_NUMERIC, "optimize: %s", gsl_strerror(rc));
-  return SHP_OK;
+  if (s->failure == 0 && rc != GSL_SUCCESS)
+    gsl_failed(s, "setting up", rc);
+  return s->failure ? failure(s) : SHP_OK;
 }
 
 static const gsl_vector *current_u(const shp_search *s) {
@@ -209,32 +297,39 @@ static const gsl_vector *current_u(const shp_search *s) {
   return NULL;
 }
 
-/* One step; true when the run has converged or stalled. */
-static bool step_run(shp_search *s) {
-  int rc;
+/* One step: 1 when the run has converged or stalled, 0 when it goes on,
+ * or SHP_ERR_NUMERIC. GSL_ENOPROG (BFGS or LM find no better point along
+ * their step) is how those methods end at a minimum; any other status is a
+ * failed step. */
+static int step_run(shp_search *s) {
+  int rc = GSL_SUCCESS;
   bool converged = false;
   switch (active(s)) {
   case LOCAL_SIMPLEX:
     rc = gsl_multimin_fminimizer_iterate(s->nm);
-    converged = rc != GSL_SUCCESS ||
+    converged = rc == GSL_SUCCESS &&
                 gsl_multimin_fminimizer_size(s->nm) < s->o.tolerance;
     break;
   case LOCAL_BFGS:
     rc = gsl_multimin_fdfminimizer_iterate(s->bfgs);
     converged =
-        rc != GSL_SUCCESS ||
+        rc == GSL_ENOPROG ||
         gsl_multimin_test_gradient(gsl_multimin_fdfminimizer_gradient(s->bfgs),
                                    s->o.tolerance * 1e-2) == GSL_SUCCESS;
     break;
   case LOCAL_LM: {
     rc = gsl_multifit_nlinear_iterate(s->lm);
     int info;
-    converged = rc != GSL_SUCCESS ||
+    converged = rc == GSL_ENOPROG ||
                 gsl_multifit_nlinear_test(s->o.tolerance * 1e-2, 1e-10, 0,
                                           &info, s->lm) == GSL_SUCCESS;
     break;
   }
   }
+  if (s->failure == 0 && rc != GSL_SUCCESS && rc != GSL_ENOPROG)
+    gsl_failed(s, "a step", rc);
+  if (s->failure != 0)
+    return failure(s);
   s->iteration++;
   size_t limit = s->polishing ? s->o.max_iterations : s->o.explore_iterations;
   return converged || s->iteration >= limit;
@@ -248,11 +343,11 @@ static int by_value(const void *a, const void *b, void *ctx) {
   return (x > y) - (x < y);
 }
 
-static void finish_run(shp_search *s) {
+static int finish_run(shp_search *s) {
   to_x(s, current_u(s), s->x);
-  double f = shp_problem_eval(s->p, s->x);
+  double f = objective(s, s->x);
   if (!isfinite(f))
-    f = INFINITY;
+    return failure(s);
   if (f < s->best_f) {
     s->best_f = f;
     memcpy(s->best_x, s->x, s->n * sizeof *s->x);
@@ -260,7 +355,7 @@ static void finish_run(shp_search *s) {
   s->running = false;
   if (s->o.stop_below > 0 && s->best_f <= s->o.stop_below) {
     s->done = true;
-    return;
+    return SHP_OK;
   }
   if (s->polishing) {
     /* A simplex that collapsed early stalls; restarting it where it ended
@@ -270,33 +365,38 @@ static void finish_run(shp_search *s) {
     memcpy(s->cand_x + c * s->n, s->x, s->n * sizeof *s->x);
     s->cand_f[c] = f;
     if (gain > 1e-3 * fabs(f) && ++s->restarts < 4)
-      return;
+      return SHP_OK;
     s->restarts = 0;
     s->polish_index++;
     s->done = s->polish_index >= s->o.polish || s->polish_index >= s->o.starts;
-    return;
+    return SHP_OK;
   }
   memcpy(s->cand_x + s->start * s->n, s->x, s->n * sizeof *s->x);
   s->cand_f[s->start] = f;
   s->start++;
   if (s->start < s->o.starts)
-    return;
+    return SHP_OK;
   for (size_t i = 0; i < s->o.starts; i++)
     s->order[i] = i;
   qsort_r(s->order, s->o.starts, sizeof *s->order, by_value, s->cand_f);
   s->polishing = true;
+  return SHP_OK;
 }
 
 int shp_search_iterate(shp_search *s) {
+  if (s->failure != 0)
+    return failure(s); /* a failed search stays failed */
   if (s->done)
     return SHP_SEARCH_DONE;
-  if (!s->running) {
-    int rc = begin_run(s);
-    if (rc != SHP_OK)
-      return rc;
-  }
-  if (step_run(s))
-    finish_run(s);
+  int rc = SHP_OK;
+  if (!s->running)
+    rc = begin_run(s);
+  if (rc == SHP_OK)
+    rc = step_run(s);
+  if (rc == 1)
+    rc = finish_run(s);
+  if (rc < 0)
+    return rc;
   return s->done ? SHP_SEARCH_DONE : SHP_SEARCH_CONTINUE;
 }
 
@@ -309,6 +409,8 @@ void shp_search_free(shp_search *s) {
   gsl_vector_free(s->u);
   gsl_vector_free(s->step);
   gsl_qrng_free(s->qrng);
+  free(s->q);
+  free(s->resid);
   free(s->boxes);
   free(s->x);
   free(s->best_x);
@@ -371,19 +473,23 @@ static int make_local(shp_search *s, local_kind kind) {
         .params = s};
     s->lm = gsl_multifit_nlinear_alloc(gsl_multifit_nlinear_trust, &params,
                                        s->lmf.n, n);
-    return s->lm ? SHP_OK : SHP_ERR_NOMEM;
+    s->resid = malloc(s->lmf.n * sizeof *s->resid);
+    return s->lm && s->resid ? SHP_OK : SHP_ERR_NOMEM;
   }
   }
   return SHP_ERR_INVALID;
 }
 
 shp_search *shp_search_new(shp_problem *p, const shp_search_opts *opts) {
+  shp_gsl_guard();
   shp_search *s = calloc(1, sizeof *s);
   if (s == NULL) {
     shp_error_set(SHP_ERR_NOMEM, "optimize: out of memory");
     return NULL;
   }
   s->p = p;
+  s->eval = problem_objective;
+  s->eval_user = p;
   s->o = opts ? *opts : (shp_search_opts){0};
   if (s->o.local == NULL)
     s->o.local = shp_local_simplex;
@@ -413,14 +519,14 @@ shp_search *shp_search_new(shp_problem *p, const shp_search_opts *opts) {
   s->scratch = calloc(s->n, sizeof *s->scratch);
   s->grad = calloc(s->n, sizeof *s->grad);
   s->shift = calloc(s->n, sizeof *s->shift);
+  s->q = calloc(s->n, sizeof *s->q);
   s->u = gsl_vector_alloc(s->n);
   s->step = gsl_vector_alloc(s->n);
-  /* Sobol points reach 40 dimensions in GSL; Halton goes further. */
-  s->qrng = gsl_qrng_alloc(s->n <= 40 ? gsl_qrng_sobol : gsl_qrng_halton,
-                           (unsigned)s->n);
+  shp_error_clear();
+  s->qrng = shp_qrng_new(s->n, "optimize");
   if (!s->boxes || !s->x || !s->best_x || !s->scratch || !s->grad ||
-      !s->cand_x || !s->cand_f || !s->order || !s->shift || !s->u || !s->step ||
-      !s->qrng || make_boxes(s) != SHP_OK ||
+      !s->cand_x || !s->cand_f || !s->order || !s->shift || !s->q || !s->u ||
+      !s->step || !s->qrng || make_boxes(s) != SHP_OK ||
       make_local(s, s->o.local->kind) != SHP_OK ||
       make_local(s, s->o.polish_local->kind) != SHP_OK) {
     if (shp_error_last() == SHP_OK)
@@ -438,11 +544,24 @@ shp_search *shp_search_new(shp_problem *p, const shp_search_opts *opts) {
   for (size_t i = 0; i < s->n; i++)
     s->shift[i] = gsl_rng_uniform(rng);
   gsl_rng_free(rng);
+  /* The stack's own point is the best until a run does better; where the
+   * objective is not finite there, the first run says so. */
   shp_problem_start(p, s->best_x);
   s->best_f = shp_problem_eval(p, s->best_x);
   if (!isfinite(s->best_f))
     s->best_f = INFINITY;
   return s;
+}
+
+void shp_search_set_objective(shp_search *s,
+                              double (*eval)(void *user, const double *x),
+                              void *user) {
+  s->eval = eval;
+  s->eval_user = user;
+  shp_problem_start(s->p, s->best_x);
+  s->best_f = eval(user, s->best_x);
+  if (!isfinite(s->best_f))
+    s->best_f = INFINITY;
 }
 
 double shp_search_best(const shp_search *s, double *x) {

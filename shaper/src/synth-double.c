@@ -3,6 +3,7 @@
 #include "synth-private.h"
 
 #include "shp/error.h"
+#include "shp/gsl-guard.h"
 #include "shp/units.h"
 
 #include <gsl/gsl_errno.h>
@@ -309,6 +310,7 @@ static int search_palindrome(const complement *cp, size_t n,
 
 int shp_synth_double_pass(const double complex *a, size_t n,
                           shp_synth_stack *stack, shp_synth_info *info) {
+  shp_gsl_guard();
   int rc = synth_check_request(a, n, 2 * n + 1, stack);
   if (rc != SHP_OK)
     return rc;

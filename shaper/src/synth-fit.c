@@ -3,6 +3,7 @@
 #include "synth-private.h"
 
 #include "shp/error.h"
+#include "shp/gsl-guard.h"
 #include "shp/units.h"
 
 #include <gsl/gsl_errno.h>
@@ -341,6 +342,7 @@ void shp_synth_fit_options_init(shp_synth_fit_options *o) {
 int shp_synth_fit(const shp_synth_fit_problem *p,
                   const shp_synth_fit_options *options, double complex *taps,
                   shp_synth_fit_result *result) {
+  shp_gsl_guard();
   shp_synth_fit_options o;
   shp_synth_fit_options_init(&o);
   if (options != NULL)
@@ -364,6 +366,7 @@ int shp_synth_fit(const shp_synth_fit_problem *p,
 int shp_synth_fit_error(const shp_synth_fit_problem *p,
                         const double complex *taps, double *rms_error,
                         double *scale) {
+  shp_gsl_guard();
   fit_ctx c;
   int rc = fit_ctx_init(&c, p, true);
   if (rc == SHP_OK)

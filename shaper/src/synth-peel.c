@@ -3,6 +3,7 @@
 #include "synth-private.h"
 
 #include "shp/error.h"
+#include "shp/gsl-guard.h"
 #include "shp/units.h"
 
 #include <gsl/gsl_errno.h>
@@ -244,6 +245,7 @@ static double single_pass(const complement *cp, shp_synth_stack *stack) {
 
 int shp_synth_from_taps(const double complex *a, size_t n,
                         shp_synth_stack *stack, shp_synth_info *info) {
+  shp_gsl_guard();
   int rc = synth_check_request(a, n, n + 1, stack);
   if (rc != SHP_OK)
     return rc;

@@ -1,6 +1,7 @@
 #include "shp/tolerance.h"
 
 #include "shp/error.h"
+#include "shp/gsl-guard.h"
 #include "shp/problem.h"
 
 #include <gsl/gsl_randist.h>
@@ -611,6 +612,7 @@ static int analyse(run *u) {
 }
 
 shp_tolerance_result *shp_tolerance_run(const shp_tolerance_spec *spec) {
+  shp_gsl_guard();
   if (check_spec(spec) != SHP_OK)
     return NULL;
   double t0 = now_s();

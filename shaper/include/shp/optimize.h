@@ -9,15 +9,22 @@
  * A search runs a local method (Nelder-Mead simplex, BFGS, or
  * Levenberg-Marquardt on the residual vector, all from GSL) from several
  * starts: the stack's own values, then points of a Sobol sequence over the
- * bounds (gsl_qrng) shifted by a random offset drawn from the seed, so a run
- * is deterministic for its seed. Runs from the starts are kept short
+ * bounds (gsl_qrng; Halton beyond Sobol's 40 dimensions, up to 1229
+ * variables) shifted by a random offset drawn from the seed, so a run is
+ * deterministic for its seed. Runs from the starts are kept short
  * (explore_iterations); the best few are then run again to convergence. Bounds
  * are honoured exactly: a variable that spans a whole period (an angle, or a
  * temperature window of one phase period inside the allowed range) wraps around
  * its interval; any other is mapped as lo + (hi - lo)(1 + sin u)/2 from an
  * unbounded u. Gradients for BFGS are central differences
  * (shp_problem_gradient); Levenberg-Marquardt uses GSL's finite-difference
- * Jacobian of the residuals. */
+ * Jacobian of the residuals.
+ *
+ * The objective must be finite wherever the search goes inside the bounds:
+ * a non-finite value (or gradient, or residual), or a GSL step that fails,
+ * ends the search with SHP_ERR_NUMERIC and a sentence naming the run and
+ * the model's reason or the point. GSL's aborting error handler is turned
+ * off on first use (shp_gsl_guard). */
 #ifndef SHP_OPTIMIZE_H
 #define SHP_OPTIMIZE_H
 
@@ -58,14 +65,16 @@ enum { SHP_SEARCH_CONTINUE = 1, SHP_SEARCH_DONE = 0 };
 
 typedef struct shp_search shp_search;
 
-/* Returns NULL with shp_error_detail() on failure. The problem is borrowed
- * and must outlive the search. */
+/* Returns NULL with shp_error_detail() on failure: SHP_ERR_NOMEM, or
+ * SHP_ERR_RANGE for more than 1229 variables. The problem is borrowed and
+ * must outlive the search. */
 shp_search *shp_search_new(shp_problem *p, const shp_search_opts *opts);
 void shp_search_free(shp_search *s);
 
 /* One iteration of the current local run (starting the next when one
- * ends). Returns SHP_SEARCH_CONTINUE, SHP_SEARCH_DONE, or a negative error
- * code. */
+ * ends). Returns SHP_SEARCH_CONTINUE, SHP_SEARCH_DONE, or SHP_ERR_NUMERIC
+ * (see above); a failed search keeps returning it, and its best point is
+ * the best before the failure. */
 int shp_search_iterate(shp_search *s);
 
 /* The best objective so far, and its point when x is not NULL. */
