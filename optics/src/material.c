@@ -2,6 +2,7 @@
 
 #include "shp/datadir.h"
 #include "shp/error.h"
+#include "shp/gsl-guard.h"
 #include "shp/numbers.h"
 #include "shp/units.h"
 #include "shp/yamlfile.h"
@@ -274,6 +275,7 @@ static int parse_table(shp_yaml *y, yaml_node_t *node, const char *ctx,
                          "a table needs at least 3 rows, got %zu", n);
   d->tab_n = n;
   d->formula = 0;
+  shp_gsl_guard(); /* a bad table is an error here, never an abort */
   d->spline = gsl_interp_alloc(gsl_interp_cspline, n);
   if (d->spline == NULL ||
       gsl_interp_init(d->spline, d->tab_x, d->tab_y, n) != 0)
