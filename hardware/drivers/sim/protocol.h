@@ -20,6 +20,8 @@ typedef struct {
   bool output_on;
   bool stuck; /* the sensor froze at stuck_reading_c */
   double stuck_reading_c;
+  bool has_reading; /* last_reading_c is the last value the sensor gave */
+  double last_reading_c;
 } sim_oven;
 
 struct shp_device {
