@@ -63,6 +63,7 @@ void shp_lab_sim_free(shp_lab_sim *s) {
   free(s->slope_error_rel.values);
   free(s->start_c);
   free(s->faults);
+  free(s->state_path);
   free(s);
 }
 

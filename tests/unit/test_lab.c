@@ -15,7 +15,9 @@
 
 #include "labfile.h"
 #include "shp/error.h"
+#include "shp/file.h"
 #include "shp/lab.h"
+#include "shp/supervisor.h"
 #include "spawn_run.h"
 
 #define LABS SHP_TEST_DATADIR "/labs/"
@@ -436,6 +438,132 @@ static void test_cli_hw_fault_exits_one(void **state) {
   free(lab);
 }
 
+/* ---- the simulated lab across commands ------------------------------------
+ */
+
+static json_t *status_json(const char *lab) {
+  spawn_result r =
+      lab ? run("hw", "status", lab, "--json") : run("hw", "status", "--json");
+  assert_int_equal(r.status, 0);
+  json_t *j = parse_json(r.out);
+  spawn_result_free(&r);
+  return j;
+}
+
+static double oven_value(json_t *j, size_t crystal, const char *key) {
+  json_t *o = json_array_get(json_object_get(j, "ovens"), crystal);
+  assert_non_null(o);
+  return json_number_value(json_object_get(o, key));
+}
+
+static void test_cli_hw_ovens_keep_their_setpoints_until_reset(void **state) {
+  char *lab = lab_write(NULL);
+  spawn_result r =
+      run("hw", "set", lab, "--crystal", "1", "--temperature-c", "70");
+  assert_int_equal(r.status, 0);
+  spawn_result_free(&r);
+  /* A new process finds crystal 1 where the last one left it. */
+  json_t *j = status_json(lab);
+  assert_near(oven_value(j, 1, "setpoint_c"), 70.0, 0);
+  assert_near(oven_value(j, 1, "actual_c"), 70.0, 0.05);
+  assert_near(oven_value(j, 0, "setpoint_c"), 66.7432, 0);
+  json_decref(j);
+  /* Library users (runs, calibrations, tests) get today's fresh lab. */
+  shp_lab *l = shp_lab_load(lab);
+  assert_non_null(l);
+  shp_clock *clock = shp_clock_new_sim(0);
+  shp_supervisor *sup = shp_supervisor_open(l, clock, NULL, NULL);
+  assert_non_null(sup);
+  shp_oven_status st;
+  assert_int_equal(shp_supervisor_status(sup, 1, &st), SHP_OK);
+  assert_near(st.reading.setpoint_c, 66.7432, 0);
+  shp_supervisor_close(sup);
+  shp_clock_free(clock);
+  /* A corrupt state is reported, naming the file, not guessed around. */
+  char path[4096];
+  assert_int_equal(shp_lab_sim_state_path(l, path, sizeof path), SHP_OK);
+  assert_non_null(strstr(path, "/shaper/sim/"));
+  char *saved = NULL;
+  size_t len;
+  assert_int_equal(shp_file_read(path, 1 << 16, &saved, &len), SHP_OK);
+  FILE *f = fopen(path, "w");
+  fputs("garbage\n", f);
+  fclose(f);
+  r = run("hw", "status", lab);
+  assert_int_equal(r.status, 2);
+  char want[4200];
+  snprintf(want, sizeof want, "%s:1: not a simulated lab's state", path);
+  assert_contains(r.err, want);
+  spawn_result_free(&r);
+  f = fopen(path, "w");
+  fwrite(saved, 1, len, f);
+  fclose(f);
+  free(saved);
+  /* reset starts afresh. */
+  r = run("hw", "reset", lab);
+  assert_int_equal(r.status, 0);
+  assert_contains(r.err, "starts afresh");
+  spawn_result_free(&r);
+  assert_int_equal(access(path, F_OK), -1);
+  j = status_json(lab);
+  assert_near(oven_value(j, 1, "setpoint_c"), 66.7432, 0);
+  json_decref(j);
+  /* A lab changed since the state was kept starts afresh too. */
+  r = run("hw", "set", lab, "--crystal", "2", "--temperature-c", "60");
+  assert_int_equal(r.status, 0);
+  spawn_result_free(&r);
+  j = status_json(lab);
+  assert_near(oven_value(j, 2, "setpoint_c"), 60.0, 0);
+  json_decref(j);
+  f = fopen(lab, "a");
+  fputs("# edited\n", f);
+  fclose(f);
+  j = status_json(lab);
+  assert_near(oven_value(j, 2, "setpoint_c"), 66.7432, 0);
+  json_decref(j);
+  shp_lab_free(l);
+  unlink(lab);
+  free(lab);
+}
+
+/* Between two commands the ovens move on by the wall time elapsed, at the
+ * lab's speedup: 2 s at 100 x is 200 s of lab time, almost seven time
+ * constants, while the commands themselves take a small part of one. */
+static void test_cli_hw_ovens_move_on_between_commands(void **state) {
+  char *lab = lab_write("  speedup: 100\n");
+  spawn_result r = run("hw", "set", lab, "--crystal", "1", "--temperature-c",
+                       "70", "--no-wait");
+  assert_int_equal(r.status, 0);
+  spawn_result_free(&r);
+  usleep(2000000);
+  json_t *j = status_json(lab);
+  assert_near(oven_value(j, 1, "setpoint_c"), 70.0, 0);
+  assert_near(oven_value(j, 1, "actual_c"), 70.0, 0.05);
+  json_decref(j);
+  r = run("hw", "reset", lab);
+  assert_int_equal(r.status, 0);
+  spawn_result_free(&r);
+  unlink(lab);
+  free(lab);
+}
+
+/* Without a lab file, the built-in simulated lab keeps its ovens too. */
+static void test_cli_hw_builtin_lab_keeps_its_ovens(void **state) {
+  spawn_result r = run("hw", "set", "--crystal", "1", "--temperature-c", "70");
+  assert_int_equal(r.status, 0);
+  spawn_result_free(&r);
+  json_t *j = status_json(NULL);
+  assert_near(oven_value(j, 1, "setpoint_c"), 70.0, 0);
+  assert_near(oven_value(j, 1, "actual_c"), 70.0, 0.05);
+  json_decref(j);
+  r = run("hw", "reset");
+  assert_int_equal(r.status, 0);
+  spawn_result_free(&r);
+  j = status_json(NULL);
+  assert_near(oven_value(j, 1, "setpoint_c"), 66.7432, 0);
+  json_decref(j);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_lab_good_file_reads_every_key),
@@ -452,6 +580,19 @@ int main(void) {
       cmocka_unit_test(test_cli_hw_acquire_json_and_csv),
       cmocka_unit_test(test_cli_hw_refuses_unphysical_lab_with_exit_two),
       cmocka_unit_test(test_cli_hw_fault_exits_one),
+      cmocka_unit_test(test_cli_hw_ovens_keep_their_setpoints_until_reset),
+      cmocka_unit_test(test_cli_hw_ovens_move_on_between_commands),
+      cmocka_unit_test(test_cli_hw_builtin_lab_keeps_its_ovens),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  /* The simulated lab's state goes to a directory of this run's own, so
+   * that runs never meet each other's ovens or the user's. */
+  char dir[] = "/tmp/shp-state-XXXXXX";
+  if (mkdtemp(dir) == NULL || setenv("XDG_STATE_HOME", dir, 1) != 0)
+    return 1;
+  int failed = cmocka_run_group_tests(tests, NULL, NULL);
+  char rm[64];
+  snprintf(rm, sizeof rm, "rm -rf %s", dir);
+  if (system(rm) != 0)
+    return 1;
+  return failed;
 }

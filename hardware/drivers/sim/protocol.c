@@ -52,7 +52,11 @@ int sim_device_init(shp_device *d, const shp_lab *lab, shp_clock *clock,
                              .temperature_c = d->p->start_c[i],
                              .updated_s = now,
                              .output_on = true};
-  return make_truth(d);
+  int rc = d->p->state_path != NULL ? sim_state_load(d) : SHP_OK;
+  if (rc == SHP_OK)
+    rc = make_truth(d);
+  d->ready = rc == SHP_OK;
+  return rc;
 }
 
 void sim_device_clear(shp_device *d) {
@@ -85,7 +89,7 @@ static const char *target_name(int crystal, char *buf, size_t size) {
 }
 
 int sim_check_fault(shp_device *d, int crystal) {
-  double now = shp_clock_now_s(d->clock);
+  double now = sim_now_s(d);
   char name[48];
   for (size_t k = 0; k < d->p->fault_count; k++) {
     const shp_sim_fault *f = &d->p->faults[k];
