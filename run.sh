@@ -74,6 +74,11 @@ case "${1:-demo}" in
     cmake --build build-fuzz --target fuzz_stack fuzz_protocols
     fuzz stack "-dict=tests/fuzz/stack.dict" tests/fuzz/corpus
     fuzz protocols "" tests/fuzz/corpus/protocols
+    # Lab files (sim section, drivers' options) and the drivers' framing on
+    # a scripted instrument.
+    cmake --build build-fuzz --target fuzz_lab fuzz_drivers
+    fuzz lab "-dict=tests/fuzz/lab.dict" tests/fuzz/corpus-lab
+    fuzz drivers "" tests/fuzz/corpus-drivers
     build ci-asan
     ctest --preset ci-asan -j "$(nproc)"
     ;;
