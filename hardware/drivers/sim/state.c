@@ -267,6 +267,8 @@ static int parse(shp_device *d, const char *path, char *text, saved *st,
     rc = state_line(d, path, ++line, p, st, fresh);
     p = end + 1;
   }
+  if (rc == SHP_OK && line == 0)
+    return bad(path, 1, "not a simulated lab's state");
   if (rc == SHP_OK && !*fresh && st->count != d->oven_count)
     return bad(path, line, "fewer ovens than the lab has");
   return rc;

@@ -20,7 +20,9 @@
  *     delay_calibration: {scale: 1.0, offset_ps: 0.0}
  *   sim: {...}                        # optional: see hardware/drivers/sim
  *
- * Every error names the file, line and key, as for stack files. */
+ * Every error names the file, line and key, as for stack files. Every
+ * number has a stated physical range (the list is atop hardware/src/lab.c,
+ * and in README.md), checked before it is used. */
 #ifndef SHP_LAB_H
 #define SHP_LAB_H
 
