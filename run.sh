@@ -94,6 +94,11 @@ case "${1:-demo}" in
     fuzz stack "-dict=tests/fuzz/stack.dict" tests/fuzz/corpus
     fuzz protocols "" tests/fuzz/corpus/protocols
     fuzz readers "" tests/fuzz/corpus/readers
+    # Lab files (sim section, drivers' options) and the drivers' framing on
+    # a scripted instrument.
+    cmake --build build-fuzz --target fuzz_lab fuzz_drivers
+    fuzz lab "-dict=tests/fuzz/lab.dict" tests/fuzz/corpus-lab
+    fuzz drivers "" tests/fuzz/corpus-drivers
     build ci-asan
     ctest --preset ci-asan -j "$(nproc)"
     ;;

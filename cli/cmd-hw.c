@@ -31,6 +31,7 @@ static const char usage[] =
     "[--no-wait]\n"
     "       shapectl hw acquire [LAB.yml] [--average N] [--json | --csv FILE]"
     " [--plot FILE]\n"
+    "       shapectl hw reset [LAB.yml]\n"
     "\n"
     "The lab's ovens and autocorrelator. Every setpoint passes the safety\n"
     "supervisor: one outside the crystal's limits is refused (exit 2), large\n"
@@ -38,6 +39,12 @@ static const char usage[] =
     "has settled (unless --no-wait: then it returns once the final setpoint\n"
     "is sent). A fault holds every oven and exits 1. Without LAB.yml the\n"
     "simulated lab on examples/stacks/fan4.yml is used, on a fast clock.\n"
+    "\n"
+    "Simulated ovens keep their setpoints and temperatures from one command\n"
+    "to the next, as real ones do, moving on by the time elapsed between\n"
+    "(kept in $XDG_STATE_HOME/shaper/sim, else ~/.local/state/shaper/sim;\n"
+    "a changed lab file starts afresh). `reset` starts the simulated lab\n"
+    "afresh; it opens no device.\n"
     "\n"
     "`list` opens nothing: it shows the USBTMC instruments and USB-serial\n"
     "adapters present, the drivers, and for LAB.yml each device it names\n"
@@ -237,13 +244,36 @@ static int check_args(const char *cmd, const hw_args *a) {
     cli_error("hw %s: --average, --csv and --plot belong to acquire", cmd);
     return CLI_USAGE;
   }
-  if ((set && a->json) || (a->json && a->csv)) {
+  if (((set || strcmp(cmd, "reset") == 0) && a->json) || (a->json && a->csv)) {
     cli_error("hw %s: --json does not go with this", cmd);
     return CLI_USAGE;
   }
   if (a->plot && !cli_plot_path_ok(a->plot))
     return CLI_USAGE;
   return CLI_OK;
+}
+
+/* ---- reset ------------------------------------------------------------------
+ */
+
+static int reset_run(const char *path) {
+  char stack[PATH_MAX];
+  shp_lab *lab;
+  if (path != NULL)
+    lab = shp_lab_load(path);
+  else if (shp_data_find("examples/stacks/fan4.yml", stack, sizeof stack) !=
+           SHP_OK)
+    return cli_fail_lib(shp_error_last());
+  else
+    lab = shp_lab_default_sim(stack);
+  if (lab == NULL)
+    return cli_fail_lib(shp_error_last());
+  int rc = shp_lab_sim_reset(lab);
+  if (rc == SHP_OK)
+    fprintf(stderr, "shapectl: the simulated lab on %s starts afresh\n",
+            path != NULL ? path : stack);
+  shp_lab_free(lab);
+  return rc == SHP_OK ? CLI_OK : cli_fail_lib(rc);
 }
 
 static int hw_run(const char *cmd, int argc, char **argv) {
@@ -255,8 +285,10 @@ static int hw_run(const char *cmd, int argc, char **argv) {
     return rc;
   if (strcmp(cmd, "list") == 0)
     return cli_hw_list(a.lab, a.json);
+  if (strcmp(cmd, "reset") == 0)
+    return reset_run(a.lab);
   cli_lab h;
-  if ((rc = cli_lab_open(a.lab, NULL, &h)) == CLI_OK) {
+  if ((rc = cli_lab_open_ex(a.lab, NULL, true, &h)) == CLI_OK) {
     if (strcmp(cmd, "status") == 0)
       rc = status_run(&h, a.json);
     else if (strcmp(cmd, "set") == 0)
@@ -280,6 +312,9 @@ static int hw_set(int argc, char **argv) { return hw_run("set", argc, argv); }
 static int hw_acquire(int argc, char **argv) {
   return hw_run("acquire", argc, argv);
 }
+static int hw_reset(int argc, char **argv) {
+  return hw_run("reset", argc, argv);
+}
 
 int cmd_hw(int argc, char **argv) {
   static const cli_command table[] = {
@@ -287,6 +322,7 @@ int cmd_hw(int argc, char **argv) {
       {"status", hw_status, "every oven and the autocorrelator"},
       {"set", hw_set, "a crystal's temperature, through the supervisor"},
       {"acquire", hw_acquire, "an averaged autocorrelation trace"},
+      {"reset", hw_reset, "start the simulated lab's ovens afresh"},
       {NULL, NULL, NULL}};
   return cli_dispatch("hw", table, argc, argv);
 }

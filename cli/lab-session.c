@@ -53,6 +53,11 @@ void cli_lab_close(cli_lab *h) {
 }
 
 int cli_lab_open(const char *path, const char *default_stack, cli_lab *h) {
+  return cli_lab_open_ex(path, default_stack, false, h);
+}
+
+int cli_lab_open_ex(const char *path, const char *default_stack,
+                    bool persist_sim, cli_lab *h) {
   *h = (cli_lab){.progress = isatty(2), .last_progress_s = -1e300};
   if (path != NULL) {
     h->lab = shp_lab_load(path);
@@ -67,6 +72,8 @@ int cli_lab_open(const char *path, const char *default_stack, cli_lab *h) {
     h->lab = shp_lab_default_sim(stack);
   }
   if (h->lab == NULL)
+    return cli_fail_lib(shp_error_last());
+  if (persist_sim && shp_lab_sim_persist(h->lab) != SHP_OK)
     return cli_fail_lib(shp_error_last());
   double speedup = shp_lab_sim_speedup(h->lab);
   h->clock = speedup < 0 ? shp_clock_new_real() : shp_clock_new_sim(speedup);

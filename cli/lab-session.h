@@ -23,6 +23,10 @@ typedef struct {
  * path such as "examples/stacks/fan4.yml", or NULL for that one). Returns
  * CLI_OK or the exit status after printing why. */
 int cli_lab_open(const char *path, const char *default_stack, cli_lab *h);
+/* The same; with persist_sim, the simulated ovens continue from where the
+ * last command left them (shp_lab_sim_persist), as real ovens do. */
+int cli_lab_open_ex(const char *path, const char *default_stack,
+                    bool persist_sim, cli_lab *h);
 void cli_lab_close(cli_lab *h);
 
 #endif

@@ -34,9 +34,10 @@ static const char *const sim_keys[] = {"seed",
                                        "faults",
                                        NULL};
 
-/* Exactly n numbers under key, into a fresh array; absent leaves *out. */
+/* Exactly n numbers in [lo, hi] under key, into a fresh array; absent
+ * leaves *out. */
 static int per_crystal(shp_yaml *y, yaml_node_t *map, const char *key, size_t n,
-                       double **out) {
+                       double lo, double hi, double **out) {
   yaml_node_t *node = shp_yaml_get(y, map, key);
   if (node == NULL)
     return SHP_OK;
@@ -49,6 +50,14 @@ static int per_crystal(shp_yaml *y, yaml_node_t *map, const char *key, size_t n,
     rc = shp_yaml_fail(y, node, "sim", key,
                        "expected %zu numbers, one per crystal, got %zu", n,
                        count);
+  for (size_t i = 0; i < n && rc == SHP_OK; i++)
+    if (!(v[i] >= lo && v[i] <= hi)) {
+      char item[64];
+      snprintf(item, sizeof item, "%s[%zu]", key, i);
+      rc = shp_yaml_fail_code(SHP_ERR_RANGE, y, shp_yaml_seq_item(y, node, i),
+                              "sim", item, "must be from %g to %g, got %g", lo,
+                              hi, v[i]);
+    }
   if (rc != SHP_OK) {
     free(v);
     return rc;
@@ -58,32 +67,32 @@ static int per_crystal(shp_yaml *y, yaml_node_t *map, const char *key, size_t n,
   return SHP_OK;
 }
 
-static int nonneg(shp_yaml *y, yaml_node_t *map, const char *key, double *out) {
-  int rc = shp_yaml_number_opt(y, map, "sim", key, out, NULL);
-  if (rc == SHP_OK && *out < 0)
-    rc = shp_yaml_fail_code(SHP_ERR_RANGE, y, shp_yaml_get(y, map, key), "sim",
-                            key, "must be >= 0, got %g", *out);
-  return rc;
-}
-
-static int positive(shp_yaml *y, yaml_node_t *map, const char *key,
-                    double *out) {
-  int rc = shp_yaml_number_opt(y, map, "sim", key, out, NULL);
-  if (rc == SHP_OK && !(*out > 0))
-    rc = shp_yaml_fail_code(SHP_ERR_RANGE, y, shp_yaml_get(y, map, key), "sim",
-                            key, "must be > 0, got %g", *out);
-  return rc;
+/* An optional number in [lo, hi] (bounds: the comment atop lab.c). */
+static int bounded(shp_yaml *y, yaml_node_t *map, const char *key, double lo,
+                   double hi, double *out) {
+  double v = *out;
+  bool has;
+  int rc = shp_yaml_number_opt(y, map, "sim", key, &v, &has);
+  if (rc != SHP_OK || !has)
+    return rc;
+  if (!(v >= lo && v <= hi))
+    return shp_yaml_fail_code(SHP_ERR_RANGE, y, shp_yaml_get(y, map, key),
+                              "sim", key, "must be from %g to %g, got %g", lo,
+                              hi, v);
+  *out = v;
+  return SHP_OK;
 }
 
 /* An error given as values or as a sigma, not both. */
 static int hidden_error(shp_yaml *y, yaml_node_t *map, const char *key,
-                        const char *sigma_key, size_t n, shp_sim_error *e) {
+                        const char *sigma_key, size_t n, double max,
+                        double max_sigma, shp_sim_error *e) {
   if (shp_yaml_get(y, map, key) && shp_yaml_get(y, map, sigma_key))
     return shp_yaml_fail(y, shp_yaml_get(y, map, sigma_key), "sim", sigma_key,
                          "give either %s or %s", key, sigma_key);
-  int rc = nonneg(y, map, sigma_key, &e->sigma);
+  int rc = bounded(y, map, sigma_key, 0, max_sigma, &e->sigma);
   if (rc == SHP_OK)
-    rc = per_crystal(y, map, key, n, &e->values);
+    rc = per_crystal(y, map, key, n, -max, max, &e->values);
   return rc;
 }
 
@@ -143,9 +152,9 @@ static int read_fault(shp_yaml *y, yaml_node_t *map, size_t i, size_t n,
     rc = fault_kind(y, map, ctx, &f->kind);
   if (rc == SHP_OK)
     rc = shp_yaml_number(y, map, ctx, "at_s", &f->at_s);
-  if (rc == SHP_OK && f->at_s < 0)
+  if (rc == SHP_OK && !(f->at_s >= 0 && f->at_s <= 1e9))
     rc = shp_yaml_fail_code(SHP_ERR_RANGE, y, shp_yaml_get(y, map, "at_s"), ctx,
-                            "at_s", "must be >= 0, got %g", f->at_s);
+                            "at_s", "must be from 0 to 1e+09, got %g", f->at_s);
   if (rc == SHP_OK)
     rc = fault_target(y, map, ctx, n, f);
   return rc;
@@ -188,13 +197,14 @@ static int read_scalars(shp_yaml *y, yaml_node_t *map, shp_lab_sim *sim) {
                               points);
   sim->seed = (unsigned long)seed;
   sim->points = (size_t)points;
-  if ((rc = nonneg(y, map, "noise", &sim->noise)) ||
-      (rc = nonneg(y, map, "background", &sim->background)) ||
-      (rc = positive(y, map, "scan_range_ps", &sim->scan_range_ps)) ||
-      (rc = nonneg(y, map, "scan_time_s", &sim->scan_time_s)) ||
-      (rc = positive(y, map, "time_constant_s", &sim->time_constant_s)) ||
-      (rc = nonneg(y, map, "sensor_noise_k", &sim->sensor_noise_k)) ||
-      (rc = nonneg(y, map, "speedup", &sim->speedup)))
+  if ((rc = bounded(y, map, "noise", 0, 1, &sim->noise)) ||
+      (rc = bounded(y, map, "background", 0, 10, &sim->background)) ||
+      (rc = bounded(y, map, "scan_range_ps", 0.1, 1000, &sim->scan_range_ps)) ||
+      (rc = bounded(y, map, "scan_time_s", 0, 60, &sim->scan_time_s)) ||
+      (rc = bounded(y, map, "time_constant_s", 0.01, 1e6,
+                    &sim->time_constant_s)) ||
+      (rc = bounded(y, map, "sensor_noise_k", 0, 1, &sim->sensor_noise_k)) ||
+      (rc = bounded(y, map, "speedup", 0, 1e4, &sim->speedup)))
     return rc;
   return SHP_OK;
 }
@@ -206,18 +216,18 @@ int shp_lab_read_sim(shp_yaml *y, yaml_node_t *map, shp_lab_sim *sim,
     rc = read_scalars(y, map, sim);
   if (rc == SHP_OK)
     rc = hidden_error(y, map, "phase_offset_rad", "phase_offset_sigma_rad", n,
-                      &sim->phase_offset_rad);
+                      100, 10, &sim->phase_offset_rad);
   if (rc == SHP_OK)
-    rc = hidden_error(y, map, "azimuth_error_deg", "azimuth_sigma_deg", n,
-                      &sim->azimuth_error_deg);
+    rc = hidden_error(y, map, "azimuth_error_deg", "azimuth_sigma_deg", n, 45,
+                      10, &sim->azimuth_error_deg);
   if (rc == SHP_OK)
-    rc = hidden_error(y, map, "length_error_um", "length_sigma_um", n,
-                      &sim->length_error_um);
+    rc = hidden_error(y, map, "length_error_um", "length_sigma_um", n, 1000,
+                      100, &sim->length_error_um);
   if (rc == SHP_OK)
-    rc = hidden_error(y, map, "slope_error_rel", "slope_sigma_rel", n,
+    rc = hidden_error(y, map, "slope_error_rel", "slope_sigma_rel", n, 1, 1,
                       &sim->slope_error_rel);
   if (rc == SHP_OK)
-    rc = per_crystal(y, map, "start_c", n, &sim->start_c);
+    rc = per_crystal(y, map, "start_c", n, -273.15, 1000, &sim->start_c);
   if (rc == SHP_OK)
     rc = read_faults(y, map, sim, n);
   return rc;

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef enum {
   SHP_SIM_FAULT_TIMEOUT,
@@ -47,6 +48,11 @@ struct shp_lab_sim {
   double *start_c;        /* crystal_count start temperatures */
   shp_sim_fault *faults;
   size_t fault_count;
+  /* Persistence across processes (shp_lab_sim_persist): the state file,
+   * or NULL for a lab that starts afresh at every open, and the hash of
+   * the lab's content the state belongs to. */
+  char *state_path;
+  uint64_t state_key;
 };
 
 /* The defaults for a stack of n crystals (start at the stack's temperatures,

@@ -1,3 +1,45 @@
+/* Lab files: see shp/lab.h for the format.
+ *
+ * DESIGN-level bounds. Every number a lab file gives is checked against a
+ * stated physical range before it is used (and before any cast to an
+ * integer), and a value outside it is refused with "file:line: key: must
+ * be from LO to HI, got V" (SHP_ERR_RANGE, exit 2). The ranges are wide
+ * enough for every real lab and narrow enough that a typo or a hostile
+ * file cannot disable a protection or make a run that never ends:
+ *
+ *   ovens[i].min_c, max_c          -50 .. 300 C, min_c < max_c (the
+ *                                  supervisor's physical range)
+ *   ovens[i].max_ramp_k_per_min    0.01 .. 100 K/min. Thermal shock cracks
+ *       BBO: its expansion is strongly anisotropic (about 4e-6/K along a,
+ *       36e-6/K along c), so a temperature gradient across a plate strains
+ *       it, and crystal makers advise oven ramps of a few K/min. 100 K/min
+ *       is already beyond any such advice (a larger value would disable the
+ *       crack protection); below 0.01 K/min a 100 K move takes a week, so a
+ *       run would in practice never end.
+ *   ovens[i].settle_tolerance_k    0.001 .. 5 K (sensor resolution .. a
+ *                                  band too wide to call settled)
+ *   ovens[i].settle_time_s         0 .. 3600 s
+ *   ovens[i].channel               a whole number 0 .. 255; no two ovens on
+ *                                  one channel of one device
+ *   connection.timeout_s           0.01 .. 120 s
+ *   connection.baud                a whole number 1 .. 4000000
+ *   connection.tcp_port            a whole number 1 .. 65535
+ *   autocorrelator.averages        a whole number 1 .. 10000
+ *   delay_calibration.scale        |scale| 0.01 .. 100 (the drivers report
+ *                                  picoseconds already: this corrects them)
+ *   delay_calibration.offset_ps    -1000 .. 1000 ps (a zero-delay error of
+ *                                  more than 30 cm of path is no calibration)
+ *
+ * and for the `sim:` section (lab-sim.c): seed 0 .. 2^32-1, points 16 ..
+ * 65536, noise 0 .. 1 and background 0 .. 10 (relative to the peak of 1),
+ * scan_range_ps 0.1 .. 1000, scan_time_s 0 .. 60, time_constant_s 0.01 ..
+ * 1e6, sensor_noise_k 0 .. 1, speedup 0 .. 10000, start_c -273.15 .. 1000
+ * (beyond the supervisor's range on purpose, to exercise its checks),
+ * phase offsets |v| <= 100 rad (sigma <= 10), azimuth errors |v| <= 45 deg
+ * (sigma <= 10), length errors |v| <= 1000 um (sigma <= 100), slope errors
+ * |v| <= 1 (sigma <= 1), fault times 0 .. 1e9 s.
+ *
+ * Drivers' options are bounded by the drivers (see their README files). */
 #include "shp/lab.h"
 
 #include "lab-sim.h"
@@ -21,6 +63,7 @@ void shp_lab_sim_free(shp_lab_sim *s) {
   free(s->slope_error_rel.values);
   free(s->start_c);
   free(s->faults);
+  free(s->state_path);
   free(s);
 }
 
@@ -81,33 +124,25 @@ static int range_fail(reader *r, yaml_node_t *map, const char *ctx,
                             ctx, key, "%s, got %g", what, v);
 }
 
-/* A required (or, with present != NULL, optional) number with a lower
- * bound, strict or not. */
-static int number_min(reader *r, yaml_node_t *map, const char *ctx,
-                      const char *key, double lo, bool strict, double *out,
-                      bool *present) {
-  int rc = present ? shp_yaml_number_opt(r->y, map, ctx, key, out, present)
-                   : shp_yaml_number(r->y, map, ctx, key, out);
+/* A required (or, with present != NULL, optional) number in [lo, hi]; with
+ * integer, a whole number. *out is left alone when the key is absent and
+ * holds the value read otherwise, so callers cast only after SHP_OK. */
+static int bounded(reader *r, yaml_node_t *map, const char *ctx,
+                   const char *key, double lo, double hi, bool integer,
+                   double *out, bool *present) {
+  double v = *out;
+  int rc = present ? shp_yaml_number_opt(r->y, map, ctx, key, &v, present)
+                   : shp_yaml_number(r->y, map, ctx, key, &v);
   if (rc != SHP_OK || (present && !*present))
     return rc;
-  if (strict ? *out > lo : *out >= lo)
+  if (v >= lo && v <= hi && (!integer || v == floor(v))) {
+    *out = v;
     return SHP_OK;
-  char what[64];
-  snprintf(what, sizeof what, "must be %s %g", strict ? ">" : ">=", lo);
-  return range_fail(r, map, ctx, key, what, *out);
-}
-
-static int whole(reader *r, yaml_node_t *map, const char *ctx, const char *key,
-                 double lo, double hi, double *out, bool *present) {
-  int rc = present ? shp_yaml_number_opt(r->y, map, ctx, key, out, present)
-                   : shp_yaml_number(r->y, map, ctx, key, out);
-  if (rc != SHP_OK || (present && !*present))
-    return rc;
-  if (*out == floor(*out) && *out >= lo && *out <= hi)
-    return SHP_OK;
+  }
   char what[96];
-  snprintf(what, sizeof what, "must be a whole number from %g to %g", lo, hi);
-  return range_fail(r, map, ctx, key, what, *out);
+  snprintf(what, sizeof what, "must be %sfrom %g to %g",
+           integer ? "a whole number " : "", lo, hi);
+  return range_fail(r, map, ctx, key, what, v);
 }
 
 static const char *const connection_keys[] = {
@@ -164,19 +199,22 @@ static int read_connection(reader *r, yaml_node_t *parent, const char *pctx,
   if (rc == SHP_OK)
     rc = connection_strings(r, map, ctx, c);
   if (rc == SHP_OK)
-    rc = whole(r, map, ctx, "baud", 1, 4000000, &baud, &has);
+    rc = bounded(r, map, ctx, "baud", 1, 4000000, true, &baud, &has);
   if (rc == SHP_OK)
-    rc = whole(r, map, ctx, "tcp_port", 1, 65535, &port, &has);
+    rc = bounded(r, map, ctx, "tcp_port", 1, 65535, true, &port, &has);
   if (rc == SHP_OK)
     rc = usb_id(r, map, ctx, "vendor", &c->vendor);
   if (rc == SHP_OK)
     rc = usb_id(r, map, ctx, "product", &c->product);
   c->timeout_s = 2.0;
   if (rc == SHP_OK)
-    rc = number_min(r, map, ctx, "timeout_s", 0, true, &c->timeout_s, &has);
+    rc = bounded(r, map, ctx, "timeout_s", 0.01, 120, false, &c->timeout_s,
+                 &has);
+  if (rc != SHP_OK)
+    return rc;
   c->baud = (int)baud;
   c->tcp_port = (int)port;
-  return rc;
+  return SHP_OK;
 }
 
 static int read_driver(reader *r, yaml_node_t *map, const char *ctx,
@@ -222,20 +260,18 @@ static const char *const oven_keys[] = {"driver",
 static int oven_limits(reader *r, yaml_node_t *map, const char *ctx,
                        shp_lab_oven *o) {
   int rc;
-  if ((rc = number_min(r, map, ctx, "min_c", -50, false, &o->min_c, NULL)) ||
-      (rc = shp_yaml_number(r->y, map, ctx, "max_c", &o->max_c)))
+  if ((rc = bounded(r, map, ctx, "min_c", -50, 300, false, &o->min_c, NULL)) ||
+      (rc = bounded(r, map, ctx, "max_c", -50, 300, false, &o->max_c, NULL)))
     return rc;
-  if (!(o->max_c > o->min_c) || o->max_c > 300)
-    return range_fail(r, map, ctx, "max_c",
-                      o->max_c > 300 ? "must be <= 300"
-                                     : "must be greater than min_c",
+  if (!(o->max_c > o->min_c))
+    return range_fail(r, map, ctx, "max_c", "must be greater than min_c",
                       o->max_c);
-  if ((rc = number_min(r, map, ctx, "max_ramp_k_per_min", 0, true,
-                       &o->max_ramp_k_per_min, NULL)) ||
-      (rc = number_min(r, map, ctx, "settle_tolerance_k", 0, true,
-                       &o->settle_tolerance_k, NULL)) ||
-      (rc = number_min(r, map, ctx, "settle_time_s", 0, false,
-                       &o->settle_time_s, NULL)))
+  if ((rc = bounded(r, map, ctx, "max_ramp_k_per_min", 0.01, 100, false,
+                    &o->max_ramp_k_per_min, NULL)) ||
+      (rc = bounded(r, map, ctx, "settle_tolerance_k", 0.001, 5, false,
+                    &o->settle_tolerance_k, NULL)) ||
+      (rc = bounded(r, map, ctx, "settle_time_s", 0, 3600, false,
+                    &o->settle_time_s, NULL)))
     return rc;
   return SHP_OK;
 }
@@ -244,19 +280,55 @@ static int read_oven(reader *r, yaml_node_t *map, size_t i) {
   char ctx[32];
   snprintf(ctx, sizeof ctx, "ovens[%zu]", i);
   shp_lab_oven *o = &r->lab->ovens[i];
-  double channel;
+  double channel = 0;
   int rc = shp_yaml_check_keys(r->y, map, ctx, oven_keys);
   if (rc == SHP_OK)
     rc = read_driver(r, map, ctx, SHP_ROLE_OVEN, &o->driver);
   if (rc == SHP_OK)
     rc = read_connection(r, map, ctx, &o->connection);
+  /* Checked as a double first: a cast of 1e300 to int is undefined. */
   if (rc == SHP_OK)
-    rc = whole(r, map, ctx, "channel", 0, 255, &channel, NULL);
+    rc = bounded(r, map, ctx, "channel", 0, 255, true, &channel, NULL);
+  if (rc == SHP_OK)
+    o->channel = (int)channel;
   if (rc == SHP_OK)
     rc = oven_limits(r, map, ctx, o);
-  o->channel = (int)channel;
   o->options = options_of(r, map);
   return rc;
+}
+
+static bool same_string(const char *a, const char *b) {
+  return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+/* One device, as the supervisor shares devices: the same driver on the
+ * same connection (the baud and timeout do not make another device). */
+static bool same_device(const shp_lab_oven *a, const shp_lab_oven *b) {
+  const shp_connection *p = &a->connection, *q = &b->connection;
+  return a->driver == b->driver && same_string(p->kind, q->kind) &&
+         same_string(p->port, q->port) && same_string(p->host, q->host) &&
+         same_string(p->serial, q->serial) && p->tcp_port == q->tcp_port &&
+         p->vendor == q->vendor && p->product == q->product;
+}
+
+/* Two ovens on one channel of one device would be one heater driven
+ * toward two setpoints, each watched against another crystal's limits. */
+static int check_channels(reader *r, yaml_node_t *seq) {
+  const shp_lab *lab = r->lab;
+  for (size_t j = 1; j < lab->oven_count; j++)
+    for (size_t i = 0; i < j; i++)
+      if (lab->ovens[i].channel == lab->ovens[j].channel &&
+          same_device(&lab->ovens[i], &lab->ovens[j])) {
+        char ctx[32];
+        snprintf(ctx, sizeof ctx, "ovens[%zu]", j);
+        yaml_node_t *map = shp_yaml_seq_item(r->y, seq, j);
+        return shp_yaml_fail_code(
+            SHP_ERR_RANGE, r->y, shp_yaml_get(r->y, map, "channel"), ctx,
+            "channel",
+            "ovens[%zu] and ovens[%zu] are both channel %d of one %s device", i,
+            j, lab->ovens[j].channel, lab->ovens[j].driver->name);
+      }
+  return SHP_OK;
 }
 
 static int read_ovens(reader *r, yaml_node_t *root) {
@@ -277,7 +349,7 @@ static int read_ovens(reader *r, yaml_node_t *root) {
   r->lab->oven_count = n;
   for (size_t i = 0; i < n && rc == SHP_OK; i++)
     rc = read_oven(r, shp_yaml_seq_item(r->y, seq, i), i);
-  return rc;
+  return rc == SHP_OK ? check_channels(r, seq) : rc;
 }
 
 static const char *const ac_keys[] = {
@@ -295,11 +367,15 @@ static int read_calibration(reader *r, yaml_node_t *map,
   int rc = shp_yaml_check_keys(r->y, cal, ctx, cal_keys);
   if (rc == SHP_OK)
     rc = shp_yaml_number(r->y, cal, ctx, "scale", &a->delay_scale);
-  if (rc == SHP_OK && a->delay_scale == 0)
-    rc = range_fail(r, cal, ctx, "scale", "must not be 0", a->delay_scale);
+  /* A reversed delay axis is a real wiring, so the sign is free. */
+  double mag = fabs(a->delay_scale);
+  if (rc == SHP_OK && !(mag >= 0.01 && mag <= 100))
+    rc = range_fail(r, cal, ctx, "scale",
+                    "must be from 0.01 to 100 in magnitude", a->delay_scale);
+  bool has;
   if (rc == SHP_OK)
-    rc = shp_yaml_number_opt(r->y, cal, ctx, "offset_ps", &a->delay_offset_ps,
-                             NULL);
+    rc = bounded(r, cal, ctx, "offset_ps", -1000, 1000, false,
+                 &a->delay_offset_ps, &has);
   return rc;
 }
 
@@ -317,10 +393,11 @@ static int read_autocorrelator(reader *r, yaml_node_t *root) {
   if (rc == SHP_OK)
     rc = read_connection(r, map, ctx, &a->connection);
   if (rc == SHP_OK)
-    rc = whole(r, map, ctx, "averages", 1, 10000, &averages, &has);
+    rc = bounded(r, map, ctx, "averages", 1, 10000, true, &averages, &has);
+  if (rc == SHP_OK)
+    a->averages = (size_t)averages;
   if (rc == SHP_OK)
     rc = read_calibration(r, map, a);
-  a->averages = (size_t)averages;
   a->options = options_of(r, map);
   return rc;
 }

@@ -14,12 +14,8 @@
  *  - shp_stack_grid and, for targets, shp_target_span_ps and
  *    shp_target_sample on a small grid run on whatever loaded.
  *
- * The readers resolve relative paths and may be pointed at any file. They
- * read through shp_file, which refuses what is not a regular file, but
- * /proc holds "regular" files whose reads block (/proc/kmsg). So that no
- * input can hang the harness, the libraries are linked with
- * -Wl,--wrap=open,--wrap=fopen and the wrappers below open for reading only
- * regular files outside /dev, /proc and /sys. */
+ * The readers resolve relative paths and may be pointed at any file:
+ * safe-open.c keeps them to regular files outside /dev, /proc and /sys. */
 #include "shp/error.h"
 #include "shp/grid.h"
 #include "shp/material.h"
@@ -38,47 +34,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-FILE *__real_fopen(const char *path, const char *mode);
-FILE *__wrap_fopen(const char *path, const char *mode);
-int __real_open(const char *path, int flags, ...);
-int __wrap_open(const char *path, int flags, ...);
-
-/* Whether path may be read: a regular file outside /dev, /proc and /sys
- * (errno set when not). */
-static bool readable(const char *path) {
-  char real[PATH_MAX];
-  struct stat st;
-  if (realpath(path, real) == NULL)
-    return false; /* errno from realpath, ENOENT mostly */
-  if (strncmp(real, "/dev/", 5) == 0 || strncmp(real, "/proc/", 6) == 0 ||
-      strncmp(real, "/sys/", 5) == 0 || stat(real, &st) != 0 ||
-      !S_ISREG(st.st_mode)) {
-    errno = EACCES;
-    return false;
-  }
-  return true;
-}
-
-FILE *__wrap_fopen(const char *path, const char *mode) {
-  if (mode[0] == 'r' && !readable(path))
-    return NULL;
-  return __real_fopen(path, mode);
-}
-
-int __wrap_open(const char *path, int flags, ...) {
-  mode_t mode = 0;
-  if (flags & O_CREAT) {
-    va_list ap;
-    va_start(ap, flags);
-    mode = (mode_t)va_arg(ap, int);
-    va_end(ap);
-  }
-  if ((flags & O_ACCMODE) == O_RDONLY && !(flags & O_DIRECTORY) &&
-      !readable(path))
-    return -1;
-  return __real_open(path, flags, mode);
-}
 
 static char dir[PATH_MAX];
 static char in_path[PATH_MAX], csv_path[PATH_MAX], yml_path[PATH_MAX],
@@ -114,7 +69,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 }
 
 static void write_file(const char *path, const uint8_t *data, size_t size) {
-  FILE *f = __real_fopen(path, "wb");
+  FILE *f = fopen(path, "wb");
   if (f == NULL || (size > 0 && fwrite(data, 1, size, f) != size) ||
       fclose(f) != 0) {
     perror(path);

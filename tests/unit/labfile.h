@@ -2,7 +2,7 @@
  * examples/stacks/fan4.yml (limits 20..120 C, 6 K/min, settle 0.05 K for
  * 20 s), a sim autocorrelator, and a sim section on a manual clock with no
  * sensor noise and a 30 s time constant unless the caller's extra sim lines
- * say otherwise. */
+ * say otherwise (speedup, sensor_noise_k, time_constant_s). */
 #ifndef SHP_TEST_LABFILE_H
 #define SHP_TEST_LABFILE_H
 
@@ -55,8 +55,8 @@ static inline char *lab_write(const char *sim_lines) {
            "autocorrelator:\n  driver: sim\n  connection: {kind: sim}\n"
            "  averages: 1\n"
            "  delay_calibration: {scale: 2.0, offset_ps: 0.5}\n"
-           "sim:\n  speedup: 0\n%s%s%s",
-           extra,
+           "sim:\n%s%s%s%s",
+           strstr(extra, "speedup") ? "" : "  speedup: 0\n", extra,
            strstr(extra, "sensor_noise_k") ? "" : "  sensor_noise_k: 0\n",
            strstr(extra, "time_constant_s") ? "" : "  time_constant_s: 30\n");
   return lab_write_text(text);

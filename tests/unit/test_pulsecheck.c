@@ -515,6 +515,12 @@ static void test_pulsecheck_options_are_checked(void **state) {
                       SHP_ERR_PARSE,
                       "lab.yml:1: autocorrelator.options.block_type: only "
                       "used with trace_format: block");
+  expect_option_error("{layout: signal, scan_range_ps: 1e-300}", SHP_ERR_RANGE,
+                      "lab.yml:1: autocorrelator.options.scan_range_ps: "
+                      "must be >= 0.01 and <= 1e+06, got 1e-300");
+  expect_option_error("{layout: signal, scan_range_ps: 1e300}", SHP_ERR_RANGE,
+                      "lab.yml:1: autocorrelator.options.scan_range_ps: "
+                      "must be > 0 and <= 1e+06, got 1e+300");
   expect_option_error("{scan_interval_s: -1}", SHP_ERR_RANGE,
                       "lab.yml:1: autocorrelator.options.scan_interval_s: "
                       "must be >= 0 and <= 60, got -1");

@@ -417,8 +417,12 @@ static void test_option_errors_name_file_line_and_key(void **state) {
                "lab.yml:5: autocorrelator.options.channel: must be a whole "
                "number from 1 to 4, got 5");
   options_fail("    flavour: keysight\n    delay_ps_per_ms: 0\n", SHP_ERR_RANGE,
-               "lab.yml:5: autocorrelator.options.delay_ps_per_ms: must not "
-               "be 0");
+               "lab.yml:5: autocorrelator.options.delay_ps_per_ms: must be "
+               "from 0.001 to 1e+06 in magnitude, got 0");
+  options_fail("    flavour: keysight\n    delay_ps_per_ms: -1e300\n",
+               SHP_ERR_RANGE,
+               "lab.yml:5: autocorrelator.options.delay_ps_per_ms: must be "
+               "from 0.001 to 1e+06 in magnitude, got -1e+300");
   options_fail("    flavour: keysight\n    delay_ps_per_ms: fast\n",
                SHP_ERR_PARSE,
                "lab.yml:5: autocorrelator.options.delay_ps_per_ms: expected a "

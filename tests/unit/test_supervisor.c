@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -182,6 +183,48 @@ static void test_supervisor_holds_on_stuck_sensor(void **state) {
   check_fault("stuck_sensor", 0, SHP_ERR_SAFETY);
 }
 
+/* A stuck sensor repeats its last reading: it is the supervisor's stuck
+ * detection (not an impossible reading) that stops the ramp, once the
+ * setpoint has moved SHP_SUPERVISOR_STUCK_K from where the reading froze. */
+static void
+test_supervisor_detects_stuck_sensor_by_frozen_reading(void **state) {
+  rig r;
+  rig_open(&r, "  faults: [{kind: stuck_sensor, at_s: 60.0, crystal: 0}]\n");
+  assert_int_equal(shp_supervisor_request(r.sup, 0, 100.0), SHP_OK);
+  assert_int_equal(shp_supervisor_wait(r.sup, true, 1e4), SHP_ERR_SAFETY);
+  /* The last reading the sensor gave before it stuck. */
+  double frozen = NAN;
+  for (size_t i = 0; i < r.j->n; i++)
+    if (r.j->ev[i].kind == SHP_SUP_PROGRESS && r.j->ev[i].time_s < 60.0)
+      frozen = r.j->ev[i].value_c;
+  assert_true(frozen > 66.7432 && frozen < 100.0);
+  const shp_sup_fault *f = shp_supervisor_fault(r.sup);
+  assert_non_null(f);
+  assert_int_equal(f->code, SHP_ERR_SAFETY);
+  assert_int_equal(f->crystal, 0);
+  double at, from, to;
+  if (sscanf(f->message,
+             "crystal 0: the sensor is stuck at %lf C while the setpoint "
+             "moved from %lf to %lf C",
+             &at, &from, &to) != 3)
+    fail_msg("not a stuck-sensor fault: %s", f->message);
+  assert_near(at, frozen, 1e-5 * frozen);
+  assert_true(to - from >= SHP_SUPERVISOR_STUCK_K);
+  /* 2 K of setpoint at 6 K/min after the sensor stuck: 20 s and a poll. */
+  assert_true(f->time_s >= 60.0 && f->time_s <= 60.0 + 20.0 + 2.0);
+  assert_int_equal(r.j->faults, 1);
+  assert_int_equal(r.j->holds, 4);
+  /* Latched, the ovens holding; the sensor still shows its frozen value. */
+  shp_clock_sleep_s(r.clock, 300.0);
+  shp_oven_status st;
+  /* The status read still judges the reading stuck, and says so. */
+  assert_int_equal(shp_supervisor_status(r.sup, 0, &st), SHP_ERR_SAFETY);
+  assert_near(st.reading.actual_c, frozen, 0);
+  assert_true(st.reading.output_on);
+  assert_int_equal(shp_supervisor_request(r.sup, 1, 70.0), SHP_ERR_SAFETY);
+  rig_close(&r);
+}
+
 static void test_supervisor_settle_wait_times_out(void **state) {
   rig r;
   rig_open(&r, "  time_constant_s: 1.0e6\n");
@@ -275,6 +318,7 @@ int main(void) {
       cmocka_unit_test(test_supervisor_holds_on_disconnect),
       cmocka_unit_test(test_supervisor_holds_on_garbage),
       cmocka_unit_test(test_supervisor_holds_on_stuck_sensor),
+      cmocka_unit_test(test_supervisor_detects_stuck_sensor_by_frozen_reading),
       cmocka_unit_test(test_supervisor_settle_wait_times_out),
       cmocka_unit_test(test_supervisor_trips_on_impossible_reading),
       cmocka_unit_test(test_supervisor_holds_on_autocorrelator_fault),

@@ -38,11 +38,12 @@ static int mecom_open(const shp_device_config *cfg, shp_device **out) {
                              NULL);
   if (rc != SHP_OK)
     return rc;
-  if (address != floor(address) || address < 0.0 || address > 255.0)
-    return shp_error_set(SHP_ERR_INVALID,
-                         "%s.address: a MeCom address is an integer 0..255, "
-                         "got %g",
-                         ctx, address);
+  /* Checked as a double before the cast to the address byte. */
+  if (!(address == floor(address) && address >= 0.0 && address <= 255.0))
+    return shp_yaml_fail_code(
+        SHP_ERR_RANGE, cfg->yaml,
+        shp_yaml_get(cfg->yaml, cfg->options, "address"), ctx, "address",
+        "must be a whole number from 0 to 255, got %g", address);
   shp_transport *io = NULL;
   if ((rc = shp_serial_open(cfg, MECOM_DEFAULT_BAUD, &io)) != SHP_OK)
     return rc;

@@ -138,6 +138,13 @@ static int read_scan_range(const reader *r, pulsecheck_options *o) {
     rc = choice(r, "scan_range_unit", units, &unit, &has_unit);
   if (rc == SHP_OK)
     rc = number(r, "scan_range_ps", false, 1e6, &o->scan_range_ps, &has_fixed);
+  /* A scan narrower than 10 fs holds no pulse this toolkit shapes, and a
+   * denormal span would make a delay axis of zeros. */
+  if (rc == SHP_OK && has_fixed && o->scan_range_ps < 0.01)
+    rc = shp_yaml_fail_code(
+        SHP_ERR_RANGE, r->cfg->yaml, node_of(r, "scan_range_ps"), r->ctx,
+        "scan_range_ps", "must be >= 0.01 and <= %g, got %g", 1e6,
+        o->scan_range_ps);
   if (rc == SHP_OK)
     rc = only_with(r, "scan_range_query", has_query, signal, with);
   if (rc == SHP_OK)

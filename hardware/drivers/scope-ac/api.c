@@ -66,11 +66,17 @@ static int read_options(const shp_device_config *cfg, const char *ctx,
   if (rc == SHP_OK)
     rc = shp_yaml_number(cfg->yaml, cfg->options, ctx, "delay_ps_per_ms",
                          &o->delay_ps_per_ms);
-  if (rc == SHP_OK && o->delay_ps_per_ms == 0)
+  /* A scan's delay per millisecond of scope time: scanning autocorrelators
+   * sweep ps to ns over ms, so beyond 1e-3 .. 1e6 ps/ms in magnitude it is
+   * a unit mistake (and 0 or a denormal would divide the axis away). The
+   * sign is free: a scan may run backwards. */
+  double mag = fabs(o->delay_ps_per_ms);
+  if (rc == SHP_OK && !(mag >= 1e-3 && mag <= 1e6))
     rc = shp_yaml_fail_code(
         SHP_ERR_RANGE, cfg->yaml,
         shp_yaml_get(cfg->yaml, cfg->options, "delay_ps_per_ms"), ctx,
-        "delay_ps_per_ms", "must not be 0");
+        "delay_ps_per_ms", "must be from 0.001 to 1e+06 in magnitude, got %g",
+        o->delay_ps_per_ms);
   if (rc == SHP_OK && !driver_avg && !keysight)
     rc = shp_yaml_fail(cfg->yaml,
                        shp_yaml_get(cfg->yaml, cfg->options, "averaging"), ctx,

@@ -27,6 +27,11 @@ static int sim_open(const shp_device_config *cfg, shp_device **out) {
 static void sim_close(shp_device *d) {
   if (d == NULL)
     return;
+  /* Best effort: close cannot report, and the last setpoint sent was
+   * saved already (sim_oven_set), so a failure here loses only the time
+   * since. */
+  if (d->ready && d->p->state_path != NULL)
+    (void)sim_state_save(d);
   sim_device_clear(d);
   free(d);
 }
@@ -56,6 +61,11 @@ static int sim_oven_set(shp_device *d, int channel, double setpoint_c) {
   /* The lag so far ran toward the old setpoint. */
   sim_oven_advance(d, (size_t)i);
   d->ovens[i].setpoint_c = setpoint_c;
+  /* A persistent lab keeps its setpoints as a real oven does, even when
+   * the process is killed; at most once a wall second, as a software ramp
+   * sends a setpoint every poll. */
+  if (d->p->state_path != NULL && !(sim_wall_s() - d->saved_wall_s < 1.0))
+    return sim_state_save(d);
   return SHP_OK;
 }
 

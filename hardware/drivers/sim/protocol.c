@@ -52,7 +52,11 @@ int sim_device_init(shp_device *d, const shp_lab *lab, shp_clock *clock,
                              .temperature_c = d->p->start_c[i],
                              .updated_s = now,
                              .output_on = true};
-  return make_truth(d);
+  int rc = d->p->state_path != NULL ? sim_state_load(d) : SHP_OK;
+  if (rc == SHP_OK)
+    rc = make_truth(d);
+  d->ready = rc == SHP_OK;
+  return rc;
 }
 
 void sim_device_clear(shp_device *d) {
@@ -85,7 +89,7 @@ static const char *target_name(int crystal, char *buf, size_t size) {
 }
 
 int sim_check_fault(shp_device *d, int crystal) {
-  double now = shp_clock_now_s(d->clock);
+  double now = sim_now_s(d);
   char name[48];
   for (size_t k = 0; k < d->p->fault_count; k++) {
     const shp_sim_fault *f = &d->p->faults[k];
@@ -103,12 +107,20 @@ int sim_check_fault(shp_device *d, int crystal) {
     case SHP_SIM_FAULT_GARBAGE:
       return shp_error_set(SHP_ERR_PROTOCOL,
                            "sim: %s: unparsable reply \"\\x1b#?~\"", who);
-    case SHP_SIM_FAULT_STUCK_SENSOR:
-      if (!d->ovens[crystal].stuck) {
-        d->ovens[crystal].stuck = true;
-        d->ovens[crystal].stuck_reading_c = sim_oven_sense(d, (size_t)crystal);
+    case SHP_SIM_FAULT_STUCK_SENSOR: {
+      /* A stuck sensor repeats the last value it gave (a fresh one when it
+       * never gave any), so the supervisor must notice that it stopped
+       * following the setpoint. The reading is taken before the oven is
+       * marked stuck: marked first, it would be the unset 0 C. */
+      sim_oven *o = &d->ovens[crystal];
+      if (!o->stuck) {
+        double last = o->has_reading ? o->last_reading_c
+                                     : sim_oven_sense(d, (size_t)crystal);
+        o->stuck_reading_c = last;
+        o->stuck = true;
       }
       break;
+    }
     }
   }
   return SHP_OK;
@@ -133,8 +145,11 @@ double sim_oven_sense(shp_device *d, size_t crystal) {
   if (d->ovens[crystal].stuck)
     return d->ovens[crystal].stuck_reading_c;
   double sigma = d->p->sensor_noise_k;
-  return d->ovens[crystal].temperature_c +
-         (sigma > 0 ? gsl_ran_gaussian(d->noise, sigma) : 0.0);
+  sim_oven *o = &d->ovens[crystal];
+  o->last_reading_c =
+      o->temperature_c + (sigma > 0 ? gsl_ran_gaussian(d->noise, sigma) : 0.0);
+  o->has_reading = true;
+  return o->last_reading_c;
 }
 
 /* ---- the autocorrelator -------------------------------------------------- */

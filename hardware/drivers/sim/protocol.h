@@ -20,6 +20,8 @@ typedef struct {
   bool output_on;
   bool stuck; /* the sensor froze at stuck_reading_c */
   double stuck_reading_c;
+  bool has_reading; /* last_reading_c is the last value the sensor gave */
+  double last_reading_c;
 } sim_oven;
 
 struct shp_device {
@@ -40,6 +42,11 @@ struct shp_device {
   shp_stack *truth; /* the stack as it really is */
   double *ac;       /* points, one scan */
   double *ac_sum;   /* points, the running sum over scans */
+  /* The lab's time is t0_s + the clock's: a persistent lab (state.c)
+   * continues from the time it was saved at. */
+  double t0_s;
+  double saved_wall_s; /* when the state file was last written, or 0 */
+  bool ready;          /* fully opened: its state is worth saving */
 };
 
 /* Build the simulated instruments for lab (hidden errors applied to a
@@ -67,5 +74,18 @@ double sim_oven_sense(shp_device *d, size_t crystal);
 
 /* One averaged trace of the true stack at the ovens' true temperatures. */
 int sim_acquire(shp_device *d, size_t averages, shp_trace *trace);
+
+/* The lab's time: faults strike at it (state.c). */
+double sim_now_s(shp_device *d);
+/* Unix time in seconds (CLOCK_REALTIME). */
+double sim_wall_s(void);
+
+/* For a lab with a state file (shp_lab_sim_persist): load restores the
+ * saved ovens moved on by the wall time since (no file, or one of a lab
+ * since changed, leaves the fresh start); save writes them atomically.
+ * Errors: load SHP_ERR_FILE, SHP_ERR_PARSE "STATE:LINE: ..."; save
+ * SHP_ERR_WRITE. */
+int sim_state_load(shp_device *d);
+int sim_state_save(shp_device *d);
 
 #endif

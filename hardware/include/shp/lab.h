@@ -20,7 +20,9 @@
  *     delay_calibration: {scale: 1.0, offset_ps: 0.0}
  *   sim: {...}                        # optional: see hardware/drivers/sim
  *
- * Every error names the file, line and key, as for stack files. */
+ * Every error names the file, line and key, as for stack files. Every
+ * number has a stated physical range (the list is atop hardware/src/lab.c,
+ * and in README.md), checked before it is used. */
 #ifndef SHP_LAB_H
 #define SHP_LAB_H
 
@@ -97,6 +99,41 @@ shp_stack *shp_lab_sim_truth(const shp_lab *lab);
  * speedup of its sim section (>= 0, see shp_clock_new_sim); otherwise -1,
  * meaning real time. */
 double shp_lab_sim_speedup(const shp_lab *lab);
+
+/* ---- the simulated lab across processes ----------------------------------
+ *
+ * Real ovens keep their setpoints and temperatures between two commands;
+ * a simulated lab forgets them when its process ends, unless its user opts
+ * in here (shapectl's hw commands do; shp_run, calibrations, tests and
+ * benchmarks do not, so they stay deterministic). The state (each sim
+ * oven's setpoint, temperature and sensor, and the lab's time) is kept in
+ * a small file under the user's state directory,
+ *
+ *   ${XDG_STATE_HOME:-~/.local/state}/shaper/sim/HASH.state
+ *
+ * HASH naming the lab file's absolute path (for a built-in lab, its stack
+ * file's). The file also records a hash of the lab's and the stack's
+ * content: a lab changed since starts afresh. On open, the ovens are moved
+ * on by the wall time elapsed since the state was written, at the lab's
+ * speedup; the state is written atomically when setpoints change and when
+ * the devices close. */
+
+/* The state file of lab into buf. Returns SHP_OK, or SHP_ERR_INVALID (no
+ * $XDG_STATE_HOME or $HOME, or the path does not fit in size),
+ * SHP_ERR_FILE (the lab or stack file cannot be resolved). */
+int shp_lab_sim_state_path(const shp_lab *lab, char *buf, size_t size);
+
+/* Opt in: the sim devices opened on lab from now on continue from its
+ * state file (or start afresh when there is none, or the lab changed), and
+ * keep it. Errors as shp_lab_sim_state_path, SHP_ERR_NOMEM, SHP_ERR_FILE
+ * (the lab or stack file cannot be read to hash it). A state file that
+ * cannot be read or parsed is reported when the devices open. */
+int shp_lab_sim_persist(shp_lab *lab);
+
+/* Forget lab's state: its next persistent open starts afresh. Returns
+ * SHP_OK (also when there was none), the errors of shp_lab_sim_state_path,
+ * or SHP_ERR_WRITE (the file cannot be removed). */
+int shp_lab_sim_reset(const shp_lab *lab);
 
 #ifdef __cplusplus
 }
