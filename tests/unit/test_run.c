@@ -205,9 +205,21 @@ static void test_run_resumes_from_a_cut_journal(void **state) {
   size_t valid;
   assert_int_equal(shp_journal_read(whole, &recs, &valid, NULL), SHP_OK);
   size_t n = json_array_size(recs);
+  /* Every cut point between decisions, after the start record up to just
+   * before the end, and a few among the oven commands of ramps (a crash
+   * mid-ramp), which are too many to try every one. */
+  bool *cut_here = calloc(n, sizeof *cut_here);
+  assert_non_null(cut_here);
+  size_t commands = 0;
+  for (size_t k = 1; k + 1 < n; k++) {
+    const char *t =
+        json_string_value(json_object_get(json_array_get(recs, k), "type"));
+    cut_here[k] = strcmp(t, "oven_command") != 0 || commands++ % 97 == 13;
+  }
   json_decref(recs);
-  /* Every cut point: after the start record up to just before the end. */
   for (size_t keep = 1; keep + 1 < n; keep++) {
+    if (!cut_here[keep])
+      continue;
     char cut[] = "/tmp/shp-run-cut-XXXXXX";
     fd = mkstemp(cut);
     close(fd);
@@ -230,6 +242,7 @@ static void test_run_resumes_from_a_cut_journal(void **state) {
     close_lab(&r);
     unlink(cut);
   }
+  free(cut_here);
   shp_run_result_clear(&full);
   unlink(whole);
   unlink(lab);
@@ -325,7 +338,9 @@ static void test_journal_is_never_overwritten(void **state) {
   assert_true(fd >= 0);
   assert_int_equal(write(fd, "{}\n", 3), 3);
   close(fd);
-  assert_null(shp_journal_create(path));
+  json_t *first = json_pack("{s:s}", "type", "start");
+  assert_null(shp_journal_create(path, first));
+  json_decref(first);
   assert_int_equal(shp_error_last(), SHP_ERR_WRITE);
   run_lab r;
   open_lab(&r, "  seed: 3\n");
