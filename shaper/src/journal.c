@@ -417,7 +417,13 @@ shp_journal *shp_journal_resume(const char *path, json_t **records,
   *records = NULL;
   if (torn != NULL)
     *torn = false;
-  /* Not blocking on a FIFO; the reader refuses what is not a file. */
+  /* Not blocking on a FIFO, and refusing what is not a file before it is
+   * opened for writing (a FIFO with no reader cannot be). */
+  struct stat pre;
+  if (stat(path, &pre) == 0 && !S_ISREG(pre.st_mode)) {
+    shp_error_set(SHP_ERR_FILE, "%s: not a regular file", path);
+    return NULL;
+  }
   int fd = open(path, O_WRONLY | O_APPEND | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) {
     shp_error_set(errno == ENOENT ? SHP_ERR_FILE : SHP_ERR_WRITE,
