@@ -25,6 +25,7 @@ struct shp_journal {
   char *path;
   bool failed;
   bool dirty;       /* unsynced records were written */
+  long long cut_to; /* a torn tail to cut before the first append, or -1 */
   double synced_at; /* monotonic seconds of the last sync */
 };
 
@@ -180,6 +181,7 @@ static shp_journal *wrap(int fd, const char *path) {
     return NULL;
   }
   j->fd = fd;
+  j->cut_to = -1;
   j->synced_at = monotonic_s();
   return j;
 }
@@ -277,6 +279,14 @@ static int sync_now(shp_journal *j) {
 static int append(shp_journal *j, json_t *record, bool sync) {
   if (j->failed)
     return shp_error_set(SHP_ERR_WRITE, "%s: an earlier write failed", j->path);
+  if (j->cut_to >= 0) {
+    if (ftruncate(j->fd, (off_t)j->cut_to) != 0 || fsync(j->fd) != 0) {
+      j->failed = true;
+      return shp_error_set(SHP_ERR_WRITE, "%s: cannot cut the torn record: %s",
+                           j->path, strerror(errno));
+    }
+    j->cut_to = -1;
+  }
   size_t len;
   char *line = encode(j->path, record, &len);
   if (line == NULL)
@@ -451,10 +461,6 @@ shp_journal *shp_journal_resume(const char *path, json_t **records,
     if (fp != NULL)
       fclose(fp);
   }
-  if (rc == SHP_OK && fstat(fd, &st) == 0 && (size_t)st.st_size > valid &&
-      (ftruncate(fd, (off_t)valid) != 0 || fsync(fd) != 0))
-    rc = shp_error_set(SHP_ERR_WRITE, "%s: cannot cut the torn record: %s",
-                       path, strerror(errno));
   if (rc != SHP_OK) {
     json_decref(*records);
     *records = NULL;
@@ -464,7 +470,12 @@ shp_journal *shp_journal_resume(const char *path, json_t **records,
   int flags = fcntl(fd, F_GETFL);
   if (flags >= 0)
     fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
-  return wrap(fd, path);
+  shp_journal *j = wrap(fd, path);
+  /* The torn tail is cut by the first append, so a journal opened and
+   * closed again (another run's, refused) is left exactly as it was. */
+  if (j != NULL && fstat(fd, &st) == 0 && (size_t)st.st_size > valid)
+    j->cut_to = (long long)valid;
+  return j;
 }
 
 void shp_utc_timestamp(char buf[SHP_TIMESTAMP_SIZE], bool compact) {

@@ -46,11 +46,16 @@ typedef struct {
   bool keep;              /* the lab file is the caller's */
   double max_sent_excess; /* largest setpoint beyond a limit (K), <= 0 */
   size_t holds;
+  size_t sent;           /* setpoints sent to instruments */
+  double last_sent_c[8]; /* the last sent to crystal i */
 } run_lab;
 
 static inline void on_sup(const shp_sup_event *e, void *user) {
   run_lab *r = user;
   if (e->kind == SHP_SUP_SETPOINT && e->crystal >= 0) {
+    r->sent++;
+    if (e->crystal < 8)
+      r->last_sent_c[e->crystal] = e->value_c;
     const shp_lab_oven *o = &r->lab->ovens[e->crystal];
     r->max_sent_excess = fmax(
         r->max_sent_excess, fmax(e->value_c - o->max_c, o->min_c - e->value_c));

@@ -181,6 +181,7 @@ static void test_journal_torn_tail_and_damaged_line(void **state) {
   assert_int_equal(valid, 17);
   assert_int_equal(json_array_size(recs), 1);
   json_decref(recs);
+  /* Opened and closed without a record: left as it was. */
   shp_journal *j = shp_journal_resume(path, &recs, &torn);
   assert_non_null(j);
   assert_true(torn);
@@ -188,7 +189,21 @@ static void test_journal_torn_tail_and_damaged_line(void **state) {
   assert_int_equal(shp_journal_close(j), SHP_OK);
   struct stat st;
   assert_int_equal(stat(path, &st), 0);
-  assert_int_equal(st.st_size, 17);
+  assert_int_equal((size_t)st.st_size, strlen(torn_text));
+  /* The first record appended replaces the torn tail. */
+  j = shp_journal_resume(path, &recs, &torn);
+  assert_non_null(j);
+  json_decref(recs);
+  json_t *rec = json_pack("{s:s}", "type", "resume");
+  assert_int_equal(shp_journal_append(j, rec), SHP_OK);
+  json_decref(rec);
+  assert_int_equal(shp_journal_close(j), SHP_OK);
+  assert_int_equal(stat(path, &st), 0);
+  assert_int_equal(st.st_size, 17 + 18);
+  assert_int_equal(shp_journal_read(path, &recs, &valid, &torn), SHP_OK);
+  assert_false(torn);
+  assert_int_equal(json_array_size(recs), 2);
+  json_decref(recs);
 
   const char *bad = "{\"type\":\"start\"}\n{\"type\":\"plan\"} junk\n";
   write_file(path, bad, strlen(bad));

@@ -46,10 +46,11 @@ shp_journal *shp_journal_create(const char *path, json_t *first);
 
 /* Open an existing journal to continue it: lock it (SHP_ERR_BUSY "PATH: in
  * use by another process (pid N)" when another open file holds it, in this
- * process or another), read every record into *records (a new array, the
- * caller's reference) and cut a torn last line off (*torn says whether
- * there was one; may be NULL). The errors of shp_journal_read, and
- * SHP_ERR_WRITE when the torn line cannot be cut. */
+ * process or another) and read every record into *records (a new array,
+ * the caller's reference). A torn last line (*torn says whether there was
+ * one; may be NULL) is cut off by the first append, so a journal closed
+ * without one is left as it was. The errors of shp_journal_read, and
+ * SHP_ERR_FILE when path is not a regular file. */
 shp_journal *shp_journal_resume(const char *path, json_t **records, bool *torn);
 
 /* Append one record (a JSON object, borrowed) as one line: written whole
