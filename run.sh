@@ -74,6 +74,8 @@ case "${1:-demo}" in
     cmake --build build-fuzz --target fuzz_stack fuzz_protocols
     fuzz stack "-dict=tests/fuzz/stack.dict" tests/fuzz/corpus
     fuzz protocols "" tests/fuzz/corpus/protocols
+    cmake --build build-fuzz --target fuzz_journal
+    fuzz journal "" tests/fuzz/corpus/journal
     build ci-asan
     ctest --preset ci-asan -j "$(nproc)"
     ;;
