@@ -22,6 +22,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -838,6 +839,56 @@ static void test_cli_run_exit_statuses(void **state) {
   free(lab);
 }
 
+/* The journal's disk fills up mid-run (a file size limit in a child
+ * process): the run stops with the error saying so, every oven holding,
+ * and nothing sent unjournalled after the failure. */
+static void test_run_stops_when_the_journal_cannot_be_written(void **state) {
+  (void)state;
+  char *journal = temp_journal();
+  char *lab = design_lab(RESUME_LINES);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    signal(SIGXFSZ, SIG_IGN); /* a write past the limit fails with EFBIG */
+    struct rlimit lim = {.rlim_cur = 120000, .rlim_max = 120000};
+    if (setrlimit(RLIMIT_FSIZE, &lim) != 0)
+      _exit(10);
+    run_lab r;
+    open_lab_at(&r, NULL, lab);
+    shp_run_result res;
+    int rc = run_on(&r, SHP_RUN_MODEL, journal, NULL, &res);
+    int code = 0;
+    if (rc != SHP_ERR_WRITE)
+      code = 11;
+    else if (strstr(res.message, "the journal cannot be written") == NULL)
+      code = 12;
+    else if (shp_supervisor_fault(r.sup) == NULL || r.holds < 4)
+      code = 13;
+    else if (res.converged)
+      code = 14;
+    if (code != 0)
+      fprintf(stderr, "%s: %s\n", shp_error_name(rc), res.message);
+    shp_run_result_clear(&res);
+    close_lab(&r);
+    _exit(code);
+  }
+  int status;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+  /* What was written is whole records (and at most a torn last line). */
+  json_t *recs;
+  size_t valid;
+  assert_int_equal(shp_journal_read(journal, &recs, &valid, NULL), SHP_OK);
+  assert_string_equal(type_of(json_array_get(recs, 0)), "start");
+  assert_true(count_of(recs, "measure") >= 1);
+  json_decref(recs);
+  unlink(journal);
+  free(journal);
+  unlink(lab);
+  free(lab);
+}
+
 int main(void) {
   shp_set_plan_effort(SHP_PLAN_ESTIMATE);
   const struct CMUnitTest tests[] = {
@@ -854,6 +905,7 @@ int main(void) {
       cmocka_unit_test(test_run_second_resume_is_refused),
       cmocka_unit_test(test_run_resume_identifies_the_run_by_content),
       cmocka_unit_test(test_cli_run_exit_statuses),
+      cmocka_unit_test(test_run_stops_when_the_journal_cannot_be_written),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
