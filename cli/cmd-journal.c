@@ -58,7 +58,7 @@ static int plot_commands(const char *path, const char *plot, json_t *recs) {
   }
   double *t = calloc(n ? n : 1, sizeof *t), *v = calloc(n ? n : 1, sizeof *v);
   shp_plot_series series[64];
-  char names[64][16];
+  char names[64][32];
   size_t used = 0, ns = 0;
   int rc = t && v ? CLI_OK : CLI_FAILURE;
   for (size_t i = 0; i < nc && rc == CLI_OK; i++) {
@@ -188,11 +188,14 @@ static int show(const char *path, const char *plot, bool json) {
     json_t *r = json_array_get(recs, k);
     const char *t = str(r, "type");
     double i = json_number_value(json_object_get(r, "iteration"));
-    if (strcmp(t, "measure") == 0) {
+    /* Numbers JSON cannot hold are null: not measured, not predicted. */
+    json_t *e = json_object_get(r, "error");
+    json_t *pe = json_object_get(r, "predicted_error");
+    if (strcmp(t, "measure") == 0 && json_is_number(e)) {
       it[nm] = i;
-      err[nm++] = json_number_value(json_object_get(r, "error"));
+      err[nm++] = json_number_value(e);
     } else if (strcmp(t, "plan") == 0) {
-      double p = json_number_value(json_object_get(r, "predicted_error"));
+      double p = json_is_number(pe) ? json_number_value(pe) : -1;
       if (p >= 0) {
         pit[np] = i + 1;
         pred[np++] = p;

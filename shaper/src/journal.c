@@ -220,6 +220,24 @@ static char *encode(const char *path, json_t *record, size_t *len) {
   return line;
 }
 
+/* Give the temporary file its name without ever replacing a file: link
+ * (unlike rename, it never replaces), or where the file system has no hard
+ * links, rename without replacing. */
+static int put_in_place(const char *tmp, const char *path) {
+  if (link(tmp, path) == 0)
+    return SHP_OK;
+  int e = errno;
+  if (e != EEXIST) {
+    if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
+      return SHP_OK;
+    e = errno;
+  }
+  return shp_error_set(SHP_ERR_WRITE, "%s: %s%s", path, strerror(e),
+                       e == EEXIST ? " (a journal is never overwritten; "
+                                     "resume it or choose another name)"
+                                   : "");
+}
+
 shp_journal *shp_journal_create(const char *path, json_t *first) {
   size_t len;
   char *line = encode(path, first, &len);
@@ -250,12 +268,8 @@ shp_journal *shp_journal_create(const char *path, json_t *first) {
   if (rc == SHP_OK && fsync(fd) != 0)
     rc = shp_error_set(SHP_ERR_WRITE, "%s: sync: %s", path, strerror(errno));
   free(line);
-  /* link never replaces an existing file, unlike rename. */
-  if (rc == SHP_OK && link(tmp, path) != 0)
-    rc = shp_error_set(SHP_ERR_WRITE, "%s: %s%s", path, strerror(errno),
-                       errno == EEXIST ? " (a journal is never overwritten; "
-                                         "resume it or choose another name)"
-                                       : "");
+  if (rc == SHP_OK)
+    rc = put_in_place(tmp, path);
   unlink(tmp);
   if (rc != SHP_OK) {
     close(fd);
