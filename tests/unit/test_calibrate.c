@@ -21,7 +21,10 @@
 #include "shp/run.h"
 #include "shp/units.h"
 
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 /* The lab's sim errors: hidden offsets, a 3 % error in the material
  * model's phase per kelvin, no azimuth or length errors (those the model
@@ -518,6 +521,75 @@ static void test_cli_calibrate_outputs_and_exit_statuses(void **state) {
   rmdir(dir);
 }
 
+static size_t lines_in(const char *path) {
+  FILE *fp = fopen(path, "r");
+  size_t n = 0;
+  int c;
+  while (fp != NULL && (c = fgetc(fp)) != EOF)
+    n += c == '\n';
+  if (fp != NULL)
+    fclose(fp);
+  return n;
+}
+
+/* The output's folder vanishes while the scans run: the calibration is not
+ * lost but written beside the journal, the message says where, exit 1. */
+static void test_cli_calibrate_falls_back_beside_the_journal(void **state) {
+  (void)state;
+  char *lab = design_lab("  seed: 5\n" HIDDEN);
+  char dir[] = "/tmp/shp-calfb-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char outdir[64], out[96], journal[96], fallback[128], errfile[96];
+  snprintf(outdir, sizeof outdir, "%s/out", dir);
+  snprintf(out, sizeof out, "%s/cal.yml", outdir);
+  snprintf(journal, sizeof journal, "%s/cal.jsonl", dir);
+  snprintf(fallback, sizeof fallback, "%s.result.yml", journal);
+  snprintf(errfile, sizeof errfile, "%s/stderr", dir);
+  assert_int_equal(mkdir(outdir, 0755), 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    int devnull = open("/dev/null", O_WRONLY);
+    int err = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(devnull, 1);
+    dup2(err, 2);
+    execl(SHAPECTL_PATH, SHAPECTL_PATH, "calibrate", lab, "--crystal", "1",
+          "--output", out, "--journal", journal, (char *)NULL);
+    _exit(127);
+  }
+  /* Once the first scan has begun, the outputs were checked. */
+  for (int spin = 0; spin < 2000000 && lines_in(journal) < 4; spin++)
+    usleep(50);
+  assert_int_equal(rmdir(outdir), 0);
+  int status;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 1);
+  shp_calibration *cal = shp_calibration_load(fallback);
+  if (cal == NULL)
+    fail_msg("%s", shp_error_detail());
+  assert_non_null(shp_calibration_find(cal, 1));
+  shp_calibration_free(cal);
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = fopen(errfile, "r");
+  assert_non_null(f);
+  assert_true(getdelim(&text, &len, '\0', f) > 0);
+  fclose(f);
+  char want[400];
+  snprintf(want, sizeof want, "the calibration was written to %s instead",
+           fallback);
+  if (strstr(text, want) == NULL)
+    fail_msg("stderr lacks \"%s\":\n%s", want, text);
+  free(text);
+  unlink(fallback);
+  unlink(journal);
+  unlink(errfile);
+  rmdir(dir);
+  unlink(lab);
+  free(lab);
+}
+
 int main(void) {
   shp_set_plan_effort(SHP_PLAN_ESTIMATE);
   const struct CMUnitTest tests[] = {
@@ -528,6 +600,7 @@ int main(void) {
       cmocka_unit_test(test_cli_calibrate),
       cmocka_unit_test(test_calibrate_fault_at_the_start_is_journalled),
       cmocka_unit_test(test_cli_calibrate_outputs_and_exit_statuses),
+      cmocka_unit_test(test_cli_calibrate_falls_back_beside_the_journal),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
