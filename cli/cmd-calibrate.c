@@ -7,6 +7,7 @@
 #include "shp/calibration.h"
 #include "shp/error.h"
 #include "shp/file.h"
+#include "shp/journal.h"
 #include "shp/planning.h"
 #include "shp/run.h"
 
@@ -215,6 +216,9 @@ int cmd_calibrate(int argc, char **argv) {
   if (rc != CLI_OK)
     return rc < 0 ? CLI_OK : rc;
   shp_set_plan_effort(SHP_PLAN_ESTIMATE);
+  /* A journal that exists is refused before the lab's devices open. */
+  if (a.journal != NULL && shp_journal_probe(a.journal, false) != SHP_OK)
+    return cli_fail_lib(shp_error_last());
   cli_lab h;
   rc = cli_lab_open(
       a.lab, a.stack ? a.stack : "examples/stacks/design-flat-top-5ps.yml", &h);

@@ -5,6 +5,7 @@
 
 #include "shp/error.h"
 #include "shp/file.h"
+#include "shp/journal.h"
 #include "shp/planning.h"
 #include "shp/plot.h"
 #include "shp/run.h"
@@ -271,6 +272,11 @@ static int check_outputs(const run_args *a) {
   for (size_t k = 0; k < 2; k++)
     if (paths[k] != NULL && shp_file_check_writable(paths[k]) != SHP_OK)
       return cli_fail_lib(shp_error_last());
+  /* A journal another process holds, or one that exists, is refused
+   * before the lab's devices are opened (the run takes it itself). */
+  if ((a->journal != NULL && shp_journal_probe(a->journal, false) != SHP_OK) ||
+      (a->resume != NULL && shp_journal_probe(a->resume, true) != SHP_OK))
+    return cli_fail_lib(shp_error_last());
   return CLI_OK;
 }
 

@@ -492,6 +492,27 @@ shp_journal *shp_journal_resume(const char *path, json_t **records,
   return j;
 }
 
+int shp_journal_probe(const char *path, bool existing) {
+  struct stat st;
+  if (!existing) {
+    if (lstat(path, &st) == 0)
+      return shp_error_set(SHP_ERR_WRITE,
+                           "%s: exists (a journal is never overwritten; "
+                           "resume it or choose another name)",
+                           path);
+    return SHP_OK;
+  }
+  if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+    return shp_error_set(SHP_ERR_FILE, "%s: not a regular file", path);
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0)
+    return shp_error_set(SHP_ERR_FILE, "%s: cannot open: %s", path,
+                         strerror(errno));
+  int rc = lock_journal(fd, path);
+  close(fd); /* the lock goes with it */
+  return rc;
+}
+
 void shp_utc_timestamp(char buf[SHP_TIMESTAMP_SIZE], bool compact) {
   time_t now = time(NULL);
   struct tm tm;

@@ -478,20 +478,9 @@ static void test_run_fault_at_the_start_is_journalled(void **state) {
   close_lab(&r);
 }
 
-/* An autocorrelator on loopback whose error text holds a Latin-1 degree
- * sign (0xB0, not UTF-8) at the first acquisition: the fault and end
- * records are there, parse, and carry the text with U+FFFD. */
-static void test_run_device_text_not_utf8_is_journalled(void **state) {
-  (void)state;
-  scpi_peer_step steps[] = {
-      {"*IDN?\r\n", "A.P.E,pulseCheck NX,S09797,1.2.3\n", 0, SCPI_PEER_ANSWER},
-      {"CALCULATE:DATA:ALL?\r\n",
-       "-300,\"crystal at 25\xB0"
-       "C\"\r\n",
-       0, SCPI_PEER_ANSWER},
-  };
-  scpi_peer *peer = scpi_peer_start(steps, 2);
-  assert_non_null(peer);
+/* Four sim ovens on the 5 ps flat-top design and a pulseCheck autocorrelator on
+ * a fake instrument at port (loopback). */
+static char *pulsecheck_lab(int port) {
   char text[4096];
   int len = snprintf(text, sizeof text,
                      "stack: %s/examples/stacks/design-flat-top-5ps.yml\n"
@@ -508,8 +497,27 @@ static void test_run_device_text_not_utf8_is_journalled(void **state) {
            "  connection: {kind: tcp, host: 127.0.0.1, tcp_port: %d, "
            "timeout_s: 2}\n  averages: 1\n"
            "sim:\n  speedup: 0\n",
-           scpi_peer_port(peer));
+           port);
   char *path = lab_write_text(text);
+  assert_non_null(path);
+  return path;
+}
+
+/* An autocorrelator on loopback whose error text holds a Latin-1 degree
+ * sign (0xB0, not UTF-8) at the first acquisition: the fault and end
+ * records are there, parse, and carry the text with U+FFFD. */
+static void test_run_device_text_not_utf8_is_journalled(void **state) {
+  (void)state;
+  scpi_peer_step steps[] = {
+      {"*IDN?\r\n", "A.P.E,pulseCheck NX,S09797,1.2.3\n", 0, SCPI_PEER_ANSWER},
+      {"CALCULATE:DATA:ALL?\r\n",
+       "-300,\"crystal at 25\xB0"
+       "C\"\r\n",
+       0, SCPI_PEER_ANSWER},
+  };
+  scpi_peer *peer = scpi_peer_start(steps, 2);
+  assert_non_null(peer);
+  char *path = pulsecheck_lab(scpi_peer_port(peer));
   run_lab r;
   open_lab_at(&r, NULL, path);
   char *journal = temp_journal();
@@ -647,6 +655,22 @@ static void test_run_second_resume_is_refused(void **state) {
   assert_contains(b.err, "in use by another process (pid");
   assert_int_equal(strstr(b.err, "moving the ovens") == NULL, 1);
   spawn_result_free(&b);
+  /* Before the lab's devices are even opened: an instrument that expects
+   * no client sees none. */
+  scpi_peer *peer = scpi_peer_start(NULL, 0);
+  assert_non_null(peer);
+  char *pclab = pulsecheck_lab(scpi_peer_port(peer));
+  const char *pcargs[] = {"run",      pclab, "--target", target,
+                          "--resume", cut,   NULL};
+  spawn_result c = spawn_run(SHAPECTL_PATH, NULL, NULL, pcargs);
+  assert_int_equal(c.status, 1);
+  assert_contains(c.err, "in use by another process (pid");
+  spawn_result_free(&c);
+  char why[256];
+  if (!scpi_peer_stop(peer, why, sizeof why))
+    fail_msg("the instrument was contacted: %s", why);
+  unlink(pclab);
+  free(pclab);
   struct stat after;
   assert_int_equal(stat(cut, &after), 0);
   assert_int_equal(after.st_size, before.st_size);

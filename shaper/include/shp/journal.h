@@ -53,6 +53,13 @@ shp_journal *shp_journal_create(const char *path, json_t *first);
  * SHP_ERR_FILE when path is not a regular file. */
 shp_journal *shp_journal_resume(const char *path, json_t **records, bool *torn);
 
+/* Whether a journal could be taken now, for a front end to ask before it
+ * opens any device: with existing, path must be a regular file no other
+ * open file holds (SHP_ERR_BUSY, SHP_ERR_FILE as shp_journal_resume);
+ * without, path must not exist (SHP_ERR_WRITE as shp_journal_create).
+ * Nothing is kept: the run or calibration takes the journal itself. */
+int shp_journal_probe(const char *path, bool existing);
+
 /* Append one record (a JSON object, borrowed) as one line: written whole
  * and fsync'd before this returns. SHP_ERR_WRITE on a write or sync failure
  * (the journal is then unusable), SHP_ERR_INVALID for a non-object or NULL
