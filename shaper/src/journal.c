@@ -5,6 +5,7 @@
 #include "shp/error.h"
 #include "shp/file.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -220,6 +221,33 @@ static char *encode(const char *path, json_t *record, size_t *len) {
   return line;
 }
 
+/* Temporary files of a journal at base in dir left by a process killed
+ * between making one and naming it: removed when older than a minute and
+ * held by no one (a live creator locks its own before writing). */
+static void remove_stale_temps(const char *dir, const char *base) {
+  DIR *d = opendir(dir);
+  if (d == NULL)
+    return;
+  size_t bl = strlen(base);
+  time_t now = time(NULL);
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    const char *n = e->d_name;
+    if (n[0] != '.' || strncmp(n + 1, base, bl) != 0 ||
+        strncmp(n + 1 + bl, ".tmp-", 5) != 0 || strlen(n + 1 + bl + 5) != 6)
+      continue;
+    int fd = openat(dirfd(d), n,
+                    O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+        now - st.st_mtime > 60 && flock(fd, LOCK_EX | LOCK_NB) == 0)
+      unlinkat(dirfd(d), n, 0);
+    if (fd >= 0)
+      close(fd);
+  }
+  closedir(d);
+}
+
 /* Give the temporary file its name without ever replacing a file: link
  * (unlike rename, it never replaces), or where the file system has no hard
  * links, rename without replacing. */
@@ -251,7 +279,9 @@ shp_journal *shp_journal_create(const char *path, json_t *first) {
   }
   strcpy(dir, path);
   strcpy(base, path);
-  snprintf(tmp, sizeof tmp, "%s/.%s.tmp-XXXXXX", dirname(dir), basename(base));
+  const char *d = dirname(dir), *b = basename(base);
+  remove_stale_temps(d, b);
+  snprintf(tmp, sizeof tmp, "%s/.%s.tmp-XXXXXX", d, b);
   int fd = mkostemp(tmp, O_APPEND | O_CLOEXEC);
   if (fd < 0) {
     shp_error_set(SHP_ERR_WRITE, "%s: cannot create: %s", path,

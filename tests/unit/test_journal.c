@@ -14,9 +14,11 @@
 #include "shp/journal.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -267,6 +269,43 @@ static void test_journal_reader_is_bounded(void **state) {
   assert_true(now_s() - t0 < 5.0);
 }
 
+/* A temporary file left by a creator killed before naming its journal is
+ * removed by the next create of that journal once it is a minute old; one
+ * that is younger, or held, is left to its live creator. */
+static void test_journal_create_removes_stale_temps(void **state) {
+  (void)state;
+  char *dir = temp_dir(), path[64], stale[96], held[96], young[96];
+  snprintf(path, sizeof path, "%s/run.jsonl", dir);
+  snprintf(stale, sizeof stale, "%s/.run.jsonl.tmp-aaaaaa", dir);
+  snprintf(held, sizeof held, "%s/.run.jsonl.tmp-bbbbbb", dir);
+  snprintf(young, sizeof young, "%s/.run.jsonl.tmp-cccccc", dir);
+  write_file(stale, "{", 1);
+  write_file(held, "{", 1);
+  write_file(young, "{", 1);
+  struct timespec old[2] = {{.tv_sec = time(NULL) - 3600},
+                            {.tv_sec = time(NULL) - 3600}};
+  assert_int_equal(utimensat(AT_FDCWD, stale, old, 0), 0);
+  assert_int_equal(utimensat(AT_FDCWD, held, old, 0), 0);
+  int fd = open(held, O_RDONLY);
+  assert_true(fd >= 0);
+  assert_int_equal(flock(fd, LOCK_EX), 0);
+  json_t *first = json_pack("{s:s}", "type", "start");
+  shp_journal *j = shp_journal_create(path, first);
+  json_decref(first);
+  assert_non_null(j);
+  assert_int_equal(shp_journal_close(j), SHP_OK);
+  struct stat st;
+  assert_int_equal(stat(stale, &st), -1);
+  assert_int_equal(stat(held, &st), 0);
+  assert_int_equal(stat(young, &st), 0);
+  close(fd);
+  unlink(held);
+  unlink(young);
+  unlink(path);
+  rmdir(dir);
+  free(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_sha256_matches_the_fips_vectors),
@@ -274,6 +313,7 @@ int main(void) {
       cmocka_unit_test(test_journal_has_one_locked_writer),
       cmocka_unit_test(test_journal_torn_tail_and_damaged_line),
       cmocka_unit_test(test_journal_reader_is_bounded),
+      cmocka_unit_test(test_journal_create_removes_stale_temps),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -37,7 +37,9 @@ typedef struct shp_journal shp_journal;
  * its first record, atomically: the record is written and synced under a
  * temporary name beside path, which is then linked into place without ever
  * replacing a file, so a crash leaves either no journal or one with its
- * first record. The journal is locked from before it appears. Errors:
+ * first record (its temporary file, ".NAME.tmp-XXXXXX", is removed by a
+ * later create once a minute old). The journal is locked from before it
+ * appears. Errors:
  * SHP_ERR_WRITE ("PATH: exists (a journal is never overwritten ...)", or
  * the system's reason), SHP_ERR_INVALID (first is not an object),
  * SHP_ERR_NOMEM. Returns NULL with shp_error_detail(). Owned by the caller:
