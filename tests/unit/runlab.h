@@ -48,6 +48,8 @@ typedef struct {
   size_t holds;
   size_t sent;           /* setpoints sent to instruments */
   double last_sent_c[8]; /* the last sent to crystal i */
+  size_t unknown_holds;  /* holds of ovens whose setpoint was never known */
+  size_t zero_holds;     /* holds claiming a setpoint of 0.000 C */
 } run_lab;
 
 static inline void on_sup(const shp_sup_event *e, void *user) {
@@ -60,8 +62,11 @@ static inline void on_sup(const shp_sup_event *e, void *user) {
     r->max_sent_excess = fmax(
         r->max_sent_excess, fmax(e->value_c - o->max_c, o->min_c - e->value_c));
   }
-  if (e->kind == SHP_SUP_HOLD)
+  if (e->kind == SHP_SUP_HOLD) {
     r->holds++;
+    r->unknown_holds += strstr(e->message, "unknown setpoint") != NULL;
+    r->zero_holds += strstr(e->message, "holding setpoint 0.000 C") != NULL;
+  }
 }
 
 /* Open a lab written from sim_lines, or the file at path when sim_lines is

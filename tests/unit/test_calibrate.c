@@ -511,6 +511,15 @@ static void test_cli_calibrate_outputs_and_exit_statuses(void **state) {
   assert_contains(d.out, "5 traces, 5 moves");
   assert_contains(d.out, "ended: undetermined");
   spawn_result_free(&d);
+  char png[256];
+  snprintf(png, sizeof png, "%s/commands.png", dir);
+  const char *a5[] = {"journal", "show", journal, "--plot", png, NULL};
+  spawn_result e = spawn_run(SHAPECTL_PATH, NULL, NULL, a5);
+  assert_int_equal(e.status, 0);
+  assert_int_equal(stat(png, &st), 0);
+  assert_true(st.st_size > 1000);
+  spawn_result_free(&e);
+  unlink(png);
 
   char stack[256];
   snprintf(stack, sizeof stack, "%s/inert.yml", dir);

@@ -459,6 +459,9 @@ static void test_run_fault_at_the_start_is_journalled(void **state) {
   assert_int_equal(run_on(&r, SHP_RUN_MODEL, journal, NULL, &res),
                    SHP_ERR_DISCONNECTED);
   assert_int_equal(r.sent, 0);
+  /* Crystal 0's hold fails (disconnected); the others were never read. */
+  assert_int_equal(r.unknown_holds, 3);
+  assert_int_equal(r.zero_holds, 0);
   json_t *recs = records_of(journal);
   assert_int_equal(json_array_size(recs), 3);
   assert_string_equal(type_of(json_array_get(recs, 0)), "start");
