@@ -258,17 +258,19 @@ int cmd_calibrate(int argc, char **argv) {
   if (lrc != SHP_OK && undetermined) {
     print_undetermined(shp_error_detail(), jpath, a.json);
     rc = CAL_EXIT_UNDETERMINED;
-  } else if (lrc != SHP_OK) {
+  } else if (lrc != SHP_OK && cal == NULL) {
     rc = cli_fail_lib(lrc);
   } else {
-    rc = save(cal, out, jpath, fallback, sizeof fallback, &written);
-    if (written != NULL) {
-      if (rc == CLI_OK)
-        fprintf(stderr, "shapectl: wrote %s (journal %s)\n", written, jpath);
-      int prc = print_result(cal, written, a.json);
-      if (rc == CLI_OK)
-        rc = prc;
-    }
+    /* With lrc set, the journal failed after the fit: the calibration is
+     * still written, and the exit status says something failed. */
+    int jrc = lrc != SHP_OK ? cli_fail_lib(lrc) : CLI_OK;
+    int src = save(cal, out, jpath, fallback, sizeof fallback, &written);
+    int prc = CLI_OK;
+    if (written == out)
+      fprintf(stderr, "shapectl: wrote %s (journal %s)\n", written, jpath);
+    if (written != NULL)
+      prc = print_result(cal, written, a.json);
+    rc = src != CLI_OK ? src : jrc != CLI_OK ? jrc : prc;
   }
   shp_calibration_free(cal);
   cli_lab_close(&h);

@@ -440,7 +440,9 @@ int shp_calibrate(shp_supervisor *sup, const shp_calibrate_spec *spec_in,
     shp_error_set(rc, "%s", why);
   if (spec.undetermined != NULL)
     *spec.undetermined = c.undetermined && rc == SHP_ERR_NUMERIC;
-  if (rc != SHP_OK) {
+  /* A calibration whose journal could not be closed is still the
+   * calibration: it is kept, the error says what failed. */
+  if (failed) {
     shp_calibration_free(*out);
     *out = NULL;
   }

@@ -157,8 +157,9 @@ typedef struct {
  * report; nothing is returned rather than a false fit), a device, safety
  * or cancel error (every oven holds), SHP_ERR_WRITE for a journal that
  * cannot be written (created and locked before any device is touched;
- * SHP_ERR_BUSY when another process holds it). Every setpoint sent is
- * journalled before it is sent ("oven_command"). */
+ * SHP_ERR_BUSY when another process holds it; when only the journal's
+ * last records fail after a good fit, *out is set all the same). Every
+ * setpoint sent is journalled before it is sent ("oven_command"). */
 int shp_calibrate(shp_supervisor *sup, const shp_calibrate_spec *spec,
                   shp_run_progress_fn progress, void *user,
                   shp_calibration **out);
