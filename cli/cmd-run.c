@@ -327,8 +327,8 @@ int cmd_run(int argc, char **argv) {
     fprintf(stderr, "shapectl: %s\n", r.message);
   /* After a fault the setpoints reached are worth printing; a run refused
    * before it touched the lab has none. */
-  if (r.setpoints_c != NULL &&
-      (lrc == SHP_OK || shp_supervisor_fault(h.sup) != NULL)) {
+  if (r.setpoints_c != NULL && (lrc == SHP_OK || isfinite(r.final_error) ||
+                                shp_supervisor_fault(h.sup) != NULL)) {
     int prc = print_result(&r, &a);
     if (a.plot != NULL && t.count > 0 && r.setpoints_c != NULL) {
       int plrc = plot_run(a.plot, &h, target, &r, &t);

@@ -603,8 +603,9 @@ int shp_run(shp_supervisor *sup, const shp_run_spec *spec,
   if (c.journal != NULL) {
     int jrc = run_journal_end(&c);
     if (rc == SHP_OK && jrc != SHP_OK) {
+      /* The run's outcome stands (converged says whether the pulse did);
+       * the code and message say the journal did not close. */
       rc = result->code = jrc;
-      result->converged = false;
       snprintf(result->message, sizeof result->message, "%s",
                shp_error_detail());
     }
