@@ -85,20 +85,20 @@ case "${1:-demo}" in
     install_packages
     build ci
     ctest --preset ci -j "$(nproc)"
-    # The stack and target readers and the instrument protocol decoders
-    # under libFuzzer for a bounded time, from the seed corpora
-    # (tests/fuzz/README.md).
+    # Every reader of files and instruments under libFuzzer for a bounded
+    # time, from the seed corpora (tests/fuzz/README.md): stacks and
+    # targets, the protocol codecs, spectra, traces and calibrations, lab
+    # files, the drivers' framing on a scripted instrument, journals.
     cmake -S . -B build-fuzz -G Ninja -DCMAKE_C_COMPILER=clang \
       -DSHP_SANITIZE=ON -DSHP_FUZZ=ON -DSHP_BUILD_BENCH=OFF >/dev/null
-    cmake --build build-fuzz --target fuzz_stack fuzz_protocols fuzz_readers
+    cmake --build build-fuzz --target fuzz_stack fuzz_protocols fuzz_readers \
+      fuzz_lab fuzz_drivers fuzz_journal
     fuzz stack "-dict=tests/fuzz/stack.dict" tests/fuzz/corpus
     fuzz protocols "" tests/fuzz/corpus/protocols
     fuzz readers "" tests/fuzz/corpus/readers
-    # Lab files (sim section, drivers' options) and the drivers' framing on
-    # a scripted instrument.
-    cmake --build build-fuzz --target fuzz_lab fuzz_drivers
     fuzz lab "-dict=tests/fuzz/lab.dict" tests/fuzz/corpus-lab
     fuzz drivers "" tests/fuzz/corpus-drivers
+    fuzz journal "" tests/fuzz/corpus/journal
     build ci-asan
     ctest --preset ci-asan -j "$(nproc)"
     ;;

@@ -6,6 +6,8 @@
 
 #include "shp/calibration.h"
 #include "shp/error.h"
+#include "shp/file.h"
+#include "shp/journal.h"
 #include "shp/planning.h"
 #include "shp/run.h"
 
@@ -36,7 +38,19 @@ static const char usage[] =
     "simulate, optimize and run take it with --calibration FILE. Ctrl-C or\n"
     "a fault stops with every oven holding (exit 1). Without LAB.yml the\n"
     "simulated lab runs on --stack (default\n"
-    "examples/stacks/design-flat-top-5ps.yml).\n";
+    "examples/stacks/design-flat-top-5ps.yml).\n"
+    "\n"
+    "The output and the journal must be writable before anything moves. A\n"
+    "calibration that cannot be written at the end goes to JOURNAL.result.yml\n"
+    "beside the journal, and the message says so (exit 1).\n"
+    "\n"
+    "Exit status: 0 calibrated; 3 the scans finished but a crystal stayed\n"
+    "undetermined (no file is written; the JSON's status and reason say\n"
+    "which); 1 a runtime failure (a device, a fault, a cancel, a file that\n"
+    "cannot be written); 2 bad usage or input.\n";
+
+/* Exit status of a calibration that finished short of its goal. */
+enum { CAL_EXIT_UNDETERMINED = 3 };
 
 typedef struct {
   const char *lab, *stack, *output, *journal;
@@ -164,17 +178,52 @@ static int print_result(const shp_calibration *c, const char *path, bool json) {
                                   "crystals", crystals));
 }
 
+/* Write the calibration to out or, failing that, beside the journal; the
+ * path it went to in *written. CLI_OK, or CLI_FAILURE after saying where
+ * it went (if anywhere). */
+static int save(shp_calibration *cal, const char *out, const char *journal,
+                char *fallback, size_t size, const char **written) {
+  *written = out;
+  if (shp_calibration_save(cal, out) == SHP_OK)
+    return CLI_OK;
+  char why[512];
+  snprintf(why, sizeof why, "%s", shp_error_detail());
+  snprintf(fallback, size, "%s.result.yml", journal);
+  if (shp_calibration_save(cal, fallback) == SHP_OK) {
+    *written = fallback;
+    cli_error("%s; the calibration was written to %s instead", why, fallback);
+  } else {
+    *written = NULL;
+    cli_error("%s; nor could it be written to %s (%s): the journal %s holds "
+              "its fit record",
+              why, fallback, shp_error_detail(), journal);
+  }
+  return CLI_FAILURE;
+}
+
+static int print_undetermined(const char *why, const char *journal, bool json) {
+  cli_error("%s", why);
+  if (!json)
+    return CLI_OK;
+  return cli_print_json(json_pack("{s:s, s:s, s:n, s:s}", "status",
+                                  "undetermined", "reason", why, "file",
+                                  "journal", journal));
+}
+
 int cmd_calibrate(int argc, char **argv) {
   cal_args a;
   int rc = parse(argc, argv, &a);
   if (rc != CLI_OK)
     return rc < 0 ? CLI_OK : rc;
   shp_set_plan_effort(SHP_PLAN_ESTIMATE);
+  /* A journal that exists is refused before the lab's devices open. */
+  if (a.journal != NULL && shp_journal_probe(a.journal, false) != SHP_OK)
+    return cli_fail_lib(shp_error_last());
   cli_lab h;
   rc = cli_lab_open(
       a.lab, a.stack ? a.stack : "examples/stacks/design-flat-top-5ps.yml", &h);
   h.quiet = true;
-  char out[PATH_MAX], journal[PATH_MAX + 32];
+  char out[PATH_MAX], journal[PATH_MAX + 32], fallback[PATH_MAX + 64];
   if (rc == CLI_OK)
     rc = output_path(&a, h.lab, out, sizeof out);
   if (rc == CLI_OK && a.journal == NULL) {
@@ -183,10 +232,17 @@ int cmd_calibrate(int argc, char **argv) {
       stem -= 4;
     snprintf(journal, sizeof journal, "%.*s.journal.jsonl", (int)stem, out);
   }
+  const char *jpath = a.journal ? a.journal : journal;
+  /* Before any oven moves: a result that cannot be written would throw
+   * the whole scan away. */
+  if (rc == CLI_OK && (shp_file_check_writable(out) != SHP_OK ||
+                       shp_file_check_writable(jpath) != SHP_OK))
+    rc = cli_fail_lib(shp_error_last());
   if (rc != CLI_OK) {
     cli_lab_close(&h);
     return rc;
   }
+  bool undetermined = false;
   shp_calibrate_spec spec = {.lab = h.lab,
                              .crystals = a.crystal_count ? a.crystals : NULL,
                              .crystal_count = a.crystal_count,
@@ -194,20 +250,27 @@ int cmd_calibrate(int argc, char **argv) {
                              .points = a.points,
                              .averages = a.averages,
                              .seed = a.seed,
-                             .journal_path = a.journal ? a.journal : journal};
+                             .journal_path = jpath,
+                             .undetermined = &undetermined};
   shp_calibration *cal = NULL;
   int lrc = shp_calibrate(h.sup, &spec, on_progress, NULL, &cal);
-  if (lrc != SHP_OK) {
-    rc = lrc == SHP_ERR_INVALID || lrc == SHP_ERR_RANGE ? cli_fail_lib(lrc)
-                                                        : CLI_FAILURE;
-    if (rc == CLI_FAILURE)
-      cli_error("%s", shp_error_detail());
-  } else if (shp_calibration_save(cal, out) != SHP_OK) {
-    rc = cli_fail_lib(shp_error_last());
+  const char *written = NULL;
+  if (lrc != SHP_OK && undetermined) {
+    print_undetermined(shp_error_detail(), jpath, a.json);
+    rc = CAL_EXIT_UNDETERMINED;
+  } else if (lrc != SHP_OK && cal == NULL) {
+    rc = cli_fail_lib(lrc);
   } else {
-    fprintf(stderr, "shapectl: wrote %s (journal %s)\n", out,
-            spec.journal_path);
-    rc = print_result(cal, out, a.json);
+    /* With lrc set, the journal failed after the fit: the calibration is
+     * still written, and the exit status says something failed. */
+    int jrc = lrc != SHP_OK ? cli_fail_lib(lrc) : CLI_OK;
+    int src = save(cal, out, jpath, fallback, sizeof fallback, &written);
+    int prc = CLI_OK;
+    if (written == out)
+      fprintf(stderr, "shapectl: wrote %s (journal %s)\n", written, jpath);
+    if (written != NULL)
+      prc = print_result(cal, written, a.json);
+    rc = src != CLI_OK ? src : jrc != CLI_OK ? jrc : prc;
   }
   shp_calibration_free(cal);
   cli_lab_close(&h);

@@ -4,6 +4,8 @@
 #include "output.h"
 
 #include "shp/error.h"
+#include "shp/file.h"
+#include "shp/journal.h"
 #include "shp/planning.h"
 #include "shp/plot.h"
 #include "shp/run.h"
@@ -34,11 +36,25 @@ static const char usage[] =
     "action); --resume FILE continues an interrupted run from its journal\n"
     "(given the same --calibration). --calibration FILE starts the model\n"
     "from the crystal phases shapectl calibrate measured.\n"
+    "Only one process at a time writes a journal: a second is refused\n"
+    "before it touches a device. A resume must be given the same lab, stack,\n"
+    "target and calibration files (compared by content) and the same\n"
+    "--seed, --tolerance, --max-iterations, --averages and mode.\n"
     "Ctrl-C or a fault stops the run with every oven holding (exit 1).\n"
     "Without LAB.yml the simulated lab runs on --stack (default\n"
     "examples/stacks/design-flat-top-5ps.yml), its crystal errors hidden\n"
     "from the controller. --plot draws the target, the measured and target\n"
-    "autocorrelations and, on a simulated lab, the true output pulse.\n";
+    "autocorrelations and, on a simulated lab, the true output pulse.\n"
+    "\n"
+    "Exit status: 0 converged (a finite error within --tolerance); 3 the run\n"
+    "finished cleanly without converging (the JSON's status and reason say\n"
+    "why); 1 a runtime failure (a device, a fault, a cancel, a journal or\n"
+    "plot that cannot be written, a journal another process holds); 2 bad\n"
+    "usage or input (a file that cannot be read, a damaged journal or one\n"
+    "of another run).\n";
+
+/* Exit status of a run that finished cleanly short of its goal. */
+enum { RUN_EXIT_UNCONVERGED = 3 };
 
 typedef struct {
   const char *lab, *target, *stack, *journal, *resume, *plot, *calibration;
@@ -188,9 +204,13 @@ static int print_result(const shp_run_result *r, const run_args *a) {
     return CLI_OK;
   }
   json_t *o = json_pack(
-      "{s:b, s:I, s:o, s:s, s:o, s:o, s:s}", "converged", r->converged,
-      "iterations", (json_int_t)r->iterations, "final_error",
-      out_number(r->final_error), "mode",
+      "{s:s, s:s?, s:b, s:I, s:o, s:s, s:o, s:o, s:s}", "status",
+      r->code != SHP_OK ? "failed"
+      : r->converged    ? "converged"
+                        : "unconverged",
+      "reason", r->code == SHP_OK && !r->converged ? r->reason : NULL,
+      "converged", r->converged, "iterations", (json_int_t)r->iterations,
+      "final_error", out_number(r->final_error), "mode",
       a->model_free ? "model-free" : "model", "setpoints_c",
       out_array(r->setpoints_c, r->crystal_count), "phase_offsets_rad",
       r->phase_offsets_rad ? out_array(r->phase_offsets_rad, r->crystal_count)
@@ -245,11 +265,28 @@ static int parse(int argc, char **argv, run_args *a) {
   return CLI_OK;
 }
 
+/* Every output must be writable before the first oven moves: a plot or a
+ * journal refused at the end would throw the run away. */
+static int check_outputs(const run_args *a) {
+  const char *paths[] = {a->plot, a->journal};
+  for (size_t k = 0; k < 2; k++)
+    if (paths[k] != NULL && shp_file_check_writable(paths[k]) != SHP_OK)
+      return cli_fail_lib(shp_error_last());
+  /* A journal another process holds, or one that exists, is refused
+   * before the lab's devices are opened (the run takes it itself). */
+  if ((a->journal != NULL && shp_journal_probe(a->journal, false) != SHP_OK) ||
+      (a->resume != NULL && shp_journal_probe(a->resume, true) != SHP_OK))
+    return cli_fail_lib(shp_error_last());
+  return CLI_OK;
+}
+
 int cmd_run(int argc, char **argv) {
   run_args a;
   int rc = parse(argc, argv, &a);
   if (rc != CLI_OK)
     return rc < 0 ? CLI_OK : rc;
+  if ((rc = check_outputs(&a)) != CLI_OK)
+    return rc;
   /* Every process plans alike, so a resumed run recomputes exactly. */
   shp_set_plan_effort(SHP_PLAN_ESTIMATE);
   shp_target *target = shp_target_load(a.target);
@@ -286,8 +323,12 @@ int cmd_run(int argc, char **argv) {
   last_trace t = {0};
   shp_run_result r;
   int lrc = shp_run(h.sup, &spec, on_progress, &t, &r);
-  fprintf(stderr, "shapectl: %s\n", r.message);
-  if (lrc == SHP_OK || r.setpoints_c != NULL) {
+  if (lrc == SHP_OK)
+    fprintf(stderr, "shapectl: %s\n", r.message);
+  /* After a fault the setpoints reached are worth printing; a run refused
+   * before it touched the lab has none. */
+  if (r.setpoints_c != NULL && (lrc == SHP_OK || isfinite(r.final_error) ||
+                                shp_supervisor_fault(h.sup) != NULL)) {
     int prc = print_result(&r, &a);
     if (a.plot != NULL && t.count > 0 && r.setpoints_c != NULL) {
       int plrc = plot_run(a.plot, &h, target, &r, &t);
@@ -295,13 +336,14 @@ int cmd_run(int argc, char **argv) {
         prc = plrc;
     }
     if (lrc == SHP_OK)
-      rc = prc;
+      rc = prc != CLI_OK ? prc : r.converged ? CLI_OK : RUN_EXIT_UNCONVERGED;
   }
   if (lrc != SHP_OK) {
+    /* A journal of another run, or one that is damaged, is bad input; a
+     * device, a fault or a disk is a runtime failure. */
     cli_error("%s", r.message);
-    /* A journal that belongs to another run is bad input. */
-    rc = lrc == SHP_ERR_PARSE || lrc == SHP_ERR_INVALID ? CLI_USAGE
-                                                        : CLI_FAILURE;
+    rc = shp_error_class_of(lrc) == SHP_ERROR_CLASS_INPUT ? CLI_USAGE
+                                                          : CLI_FAILURE;
   }
   shp_run_result_clear(&r);
   free(t.delay);

@@ -1,17 +1,24 @@
 /* Crystal-phase calibration: scan each crystal's oven over a phase period
  * while the others hold, then fit the full model's offsets and slopes to
  * every trace. Journal records (JSON Lines, one per step, written before
- * the step acts):
- *   calibrate  the inputs: lab, stack, crystals, periods, points
+ * the step acts; the journal is created with its first record and locked
+ * before any device is touched):
+ *   calibrate  the inputs: lab, stack (paths and "sha256" of their bytes),
+ *              crystals, periods, points, averages, seed
+ *   home       home_c: the ovens' setpoints at the start (the first reads)
  *   move       crystal, setpoints_c (before the ovens are asked)
+ *   oven_command  every setpoint sent to an instrument, each software ramp
+ *              step included (run-journal.c)
  *   measure    crystal (-1: all at their setpoints), setpoints_c, actual_c,
  *              delay_ps, signal
  *   fit        per crystal offset, slope and sigmas, residual, report
  *   fault      code, message
- *   end        code, message */
+ *   end        status (calibrated, undetermined, failed), code, message,
+ *              holding_c and holding_known (what each oven holds) */
 #include "run-private.h"
 
 #include "shp/error.h"
+#include "shp/file.h"
 #include "shp/units.h"
 
 #include <math.h>
@@ -33,6 +40,7 @@ typedef struct {
   size_t moves;
   bool acted; /* the lab was asked to do something */
   shp_journal *journal;
+  bool undetermined; /* the fit ran, a scanned crystal stayed open */
   shp_stack *model;
   shp_acfit *fit;
   shp_acfit_result res;
@@ -63,10 +71,12 @@ static void emit(cal_ctx *c, shp_run_event_kind kind, const shp_trace *trace,
 
 static int record(cal_ctx *c, json_t *rec) {
   int rc = SHP_OK;
-  if (rec == NULL)
-    rc = shp_error_set(SHP_ERR_NOMEM, "out of memory");
-  else if (c->journal != NULL)
+  if (c->journal != NULL) {
     rc = shp_journal_append(c->journal, rec);
+    if (rc != SHP_OK)
+      shp_error_prefix(
+          "the journal cannot be written, so the calibration stops: ");
+  }
   json_decref(rec);
   return rc;
 }
@@ -172,14 +182,16 @@ static bool scanned(const cal_ctx *c, size_t i) {
 static json_t *fit_record(const cal_ctx *c) {
   const shp_acfit_result *r = &c->res;
   return json_pack(
-      "{s:s, s:o, s:o, s:o, s:o, s:f, s:f, s:f, s:f, s:s}", "type", "fit",
+      "{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "type", "fit",
       "phase_offset_rad", run_json_array(r->phase_offset_rad, c->nc),
       "phase_sigma_rad", run_json_array(r->phase_sigma_rad, c->nc),
       "slope_rad_per_k", run_json_array(r->slope_rad_per_k, c->nc),
       "slope_sigma_rad_per_k", run_json_array(r->slope_sigma_rad_per_k, c->nc),
-      "pulse_width_scale", r->pulse_width_scale, "delay_scale", r->delay_scale,
-      "delay_offset_ps", r->delay_offset_ps, "residual_rms", r->residual_rms,
-      "report", r->report);
+      "pulse_width_scale", shp_journal_number(r->pulse_width_scale),
+      "delay_scale", shp_journal_number(r->delay_scale), "delay_offset_ps",
+      shp_journal_number(r->delay_offset_ps), "residual_rms",
+      shp_journal_number(r->residual_rms), "report",
+      shp_journal_string(r->report));
 }
 
 /* The fitted crystals as a calibration; SHP_ERR_NUMERIC when one is not
@@ -187,15 +199,19 @@ static json_t *fit_record(const cal_ctx *c) {
 static int build(cal_ctx *c, shp_calibration **out) {
   const shp_acfit_result *r = &c->res;
   const shp_lab *lab = c->spec->lab;
-  for (size_t i = 0; i < c->nc; i++)
-    if (scanned(c, i) &&
-        !(isfinite(r->phase_sigma_rad[i]) && r->phase_sigma_rad[i] < 1.0 &&
-          isfinite(r->slope_sigma_rad_per_k[i]) &&
-          r->slope_sigma_rad_per_k[i] > 0))
-      return shp_error_set(SHP_ERR_NUMERIC,
-                           "crystal %zu is not determined by the scan "
-                           "(phase sigma %.3g rad): %s",
-                           i, r->phase_sigma_rad[i], r->report);
+  for (size_t i = 0; i < c->nc; i++) {
+    if (!scanned(c, i) ||
+        (isfinite(r->phase_sigma_rad[i]) && r->phase_sigma_rad[i] < 1.0 &&
+         isfinite(r->slope_sigma_rad_per_k[i]) &&
+         r->slope_sigma_rad_per_k[i] > 0 && isfinite(r->phase_offset_rad[i]) &&
+         isfinite(r->slope_rad_per_k[i])))
+      continue;
+    c->undetermined = true;
+    return shp_error_set(SHP_ERR_NUMERIC,
+                         "crystal %zu is not determined by the scan "
+                         "(phase sigma %.3g rad): %s",
+                         i, r->phase_sigma_rad[i], r->report);
+  }
   shp_calibration *cal = shp_calibration_new(
       c->nc, lab->path ? lab->path : "sim", lab->stack_path, c->model->name);
   if (cal == NULL)
@@ -243,6 +259,54 @@ static int build(cal_ctx *c, shp_calibration **out) {
 
 /* ---- the whole ----------------------------------------------------------- */
 
+/* The SHA-256 of a file as JSON, or null without a file. */
+static int digest(const char *path, json_t **out) {
+  char hex[65];
+  *out = json_null();
+  if (path == NULL)
+    return SHP_OK;
+  int rc = shp_sha256_file(path, SHP_FILE_MAX_TEXT, hex);
+  if (rc == SHP_OK)
+    *out = json_string(hex);
+  return rc;
+}
+
+/* The journal, created with its first record (the inputs) and locked
+ * before any device is touched. */
+static int open_journal(cal_ctx *c) {
+  const shp_lab *lab = c->spec->lab;
+  if (c->spec->journal_path == NULL)
+    return SHP_OK;
+  json_t *dl, *ds;
+  int rc = digest(lab->path, &dl);
+  if (rc == SHP_OK)
+    rc = digest(lab->stack_path, &ds);
+  else
+    ds = json_null();
+  if (rc != SHP_OK) {
+    json_decref(dl);
+    json_decref(ds);
+    return rc;
+  }
+  char when[SHP_TIMESTAMP_SIZE];
+  shp_utc_timestamp(when, false);
+  json_t *which = json_array();
+  for (size_t i = 0; i < c->nc; i++)
+    if (scanned(c, i))
+      json_array_append_new(which, json_integer((json_int_t)i));
+  json_t *first = json_pack(
+      "{s:s, s:i, s:s, s:o, s:o, s:{s:o, s:o}, s:o, s:o, s:I, s:I, s:I}",
+      "type", "calibrate", "version", 2, "time", when, "lab",
+      shp_journal_string(lab->path), "stack",
+      shp_journal_string(lab->stack_path), "sha256", "lab", dl, "stack", ds,
+      "crystals", which, "periods", shp_journal_number(c->spec->periods),
+      "points", (json_int_t)c->spec->points, "averages",
+      (json_int_t)c->spec->averages, "seed", (json_int_t)c->spec->seed);
+  c->journal = shp_journal_create(c->spec->journal_path, first);
+  json_decref(first);
+  return c->journal != NULL ? SHP_OK : shp_error_last();
+}
+
 static int setup(cal_ctx *c) {
   const shp_lab *lab = c->spec->lab;
   c->nc = lab->oven_count;
@@ -259,13 +323,22 @@ static int setup(cal_ctx *c) {
       return shp_error_set(SHP_ERR_INVALID,
                            "crystal %zu: the lab has crystals 0 to %zu",
                            c->spec->crystals[i], c->nc - 1);
+  int rc = open_journal(c);
+  if (rc != SHP_OK)
+    return rc;
+  if (c->journal != NULL)
+    shp_supervisor_set_command_observer(c->sup, run_journal_oven_command,
+                                        c->journal);
   for (size_t i = 0; i < c->nc; i++) {
     shp_oven_status st;
-    int rc = shp_supervisor_status(c->sup, i, &st);
-    if (rc != SHP_OK)
+    if ((rc = shp_supervisor_status(c->sup, i, &st)) != SHP_OK)
       return rc;
     c->home[i] = c->setpoints[i] = st.target_c;
   }
+  rc = record(c, json_pack("{s:s, s:o}", "type", "home", "home_c",
+                           run_json_array(c->home, c->nc)));
+  if (rc != SHP_OK)
+    return rc;
   if ((c->model = shp_stack_load(lab->stack_path)) == NULL)
     return shp_error_last();
   /* The fit's reference temperatures are the ovens' present setpoints. */
@@ -284,21 +357,7 @@ static int setup(cal_ctx *c) {
   free(mask);
   if (c->fit == NULL)
     return shp_error_last();
-  if (c->spec->journal_path != NULL &&
-      (c->journal = shp_journal_create(c->spec->journal_path)) == NULL)
-    return shp_error_last();
-  char when[SHP_TIMESTAMP_SIZE];
-  shp_utc_timestamp(when, false);
-  json_t *which = json_array();
-  for (size_t i = 0; i < c->nc; i++)
-    if (scanned(c, i))
-      json_array_append_new(which, json_integer((json_int_t)i));
-  return record(c, json_pack("{s:s, s:s, s:s?, s:s, s:o, s:f, s:i, s:o}",
-                             "type", "calibrate", "time", when, "lab",
-                             lab->path, "stack", lab->stack_path, "crystals",
-                             which, "periods", c->spec->periods, "points",
-                             (json_int_t)c->spec->points, "home_c",
-                             run_json_array(c->home, c->nc)));
+  return SHP_OK;
 }
 
 static int calibrate(cal_ctx *c, shp_calibration **out) {
@@ -342,30 +401,48 @@ int shp_calibrate(shp_supervisor *sup, const shp_calibrate_spec *spec_in,
                          "points, got %g and %zu",
                          spec.periods, spec.points);
   cal_ctx c = {.sup = sup, .spec = &spec, .progress = progress, .user = user};
+  if (spec.undetermined != NULL)
+    *spec.undetermined = false;
   int rc = setup(&c);
   if (rc == SHP_OK)
     rc = calibrate(&c, out);
-  if (rc != SHP_OK) {
-    char why[512];
-    snprintf(why, sizeof why, "%s", shp_error_detail());
-    /* A device or safety fault has latched and held already; anything
-     * else stops here with the ovens holding too. */
-    if (c.acted)
-      shp_supervisor_hold(sup, why);
-    if (c.journal != NULL) {
-      record(&c, json_pack("{s:s, s:i, s:s}", "type", "fault", "code", rc,
-                           "message", why));
-      record(&c, json_pack("{s:s, s:i, s:s}", "type", "end", "code", rc,
-                           "message", why));
-    }
-    shp_error_set(rc, "%s", why);
-  } else {
-    rc = record(&c, json_pack("{s:s, s:i, s:s}", "type", "end", "code", 0,
-                              "message", "calibrated"));
+  char why[512];
+  snprintf(why, sizeof why, "%s",
+           rc == SHP_OK ? "calibrated" : shp_error_detail());
+  /* A device or safety fault has latched and held already; anything else
+   * that stops a calibration which touched the lab holds the ovens too. */
+  if (rc != SHP_OK && c.acted && !c.undetermined)
+    shp_supervisor_hold(sup, why);
+  shp_supervisor_set_command_observer(sup, NULL, NULL);
+  bool failed = rc != SHP_OK;
+  if (c.journal != NULL) {
+    int jrc = SHP_OK;
+    if (rc != SHP_OK && !c.undetermined)
+      jrc = record(&c, json_pack("{s:s, s:s, s:o}", "type", "fault", "code",
+                                 shp_error_name(rc), "message",
+                                 shp_journal_string(why)));
+    json_t *end = json_pack("{s:s, s:s, s:s, s:o}", "type", "end", "status",
+                            rc == SHP_OK     ? "calibrated"
+                            : c.undetermined ? "undetermined"
+                                             : "failed",
+                            "code", shp_error_name(rc), "message",
+                            shp_journal_string(why));
+    if (end != NULL)
+      run_json_add_holding(end, sup, c.nc);
+    int erc = record(&c, end);
+    int crc = shp_journal_close(c.journal);
+    if (jrc == SHP_OK)
+      jrc = erc != SHP_OK ? erc : crc;
+    if (rc == SHP_OK && jrc != SHP_OK)
+      rc = jrc;
   }
-  if (shp_journal_close(c.journal) != SHP_OK && rc == SHP_OK)
-    rc = shp_error_last();
-  if (rc != SHP_OK) {
+  if (failed)
+    shp_error_set(rc, "%s", why);
+  if (spec.undetermined != NULL)
+    *spec.undetermined = c.undetermined && rc == SHP_ERR_NUMERIC;
+  /* A calibration whose journal could not be closed is still the
+   * calibration: it is kept, the error says what failed. */
+  if (failed) {
     shp_calibration_free(*out);
     *out = NULL;
   }

@@ -37,6 +37,8 @@ typedef struct {
   bool measured;
   size_t measurements; /* traces taken (or replayed) */
   int code;            /* a failure inside a GSL callback */
+  bool acted;          /* a device was touched: a failure must hold */
+  const char *stop;    /* why an unconverged run stopped, or NULL */
   shp_run_result *result;
 } run_ctx;
 
@@ -44,9 +46,17 @@ typedef struct {
 int run_journal_begin(run_ctx *c);
 int run_journal_record(run_ctx *c, json_t *record); /* steals record */
 json_t *run_replay_next(run_ctx *c, const char *type);
+/* Non-finite values become null, and null reads back as NAN. */
 json_t *run_json_array(const double *v, size_t n);
 int run_json_doubles(json_t *a, double *v, size_t n);
 int run_journal_end(run_ctx *c);
+
+/* The supervisor's command observer for a journal (user: shp_journal *):
+ * one "oven_command" record per setpoint sent, written before it is. */
+int run_journal_oven_command(const shp_sup_command *cmd, void *journal);
+/* Add what every oven holds now to an end record: "holding_c" (null where
+ * unknown) and "holding_known". */
+void run_json_add_holding(json_t *rec, const shp_supervisor *sup, size_t nc);
 
 /* run.c: send setpoints and wait until every oven has settled */
 int run_move_ovens(shp_supervisor *sup, size_t nc, const double *x);

@@ -50,7 +50,8 @@ void run_emit(run_ctx *c, shp_run_event_kind kind, const char *fmt, ...) {
 /* ---- setup ----------------------------------------------------------------
  */
 
-static int ctx_init(run_ctx *c) {
+/* What needs no device: the arrays and the crystals' limits. */
+static int ctx_alloc(run_ctx *c) {
   const shp_lab *lab = c->lab;
   c->nc = lab->oven_count;
   size_t nc = c->nc;
@@ -64,13 +65,21 @@ static int ctx_init(run_ctx *c) {
   for (size_t i = 0; i < nc; i++) {
     c->lo[i] = lab->ovens[i].min_c;
     c->hi[i] = lab->ovens[i].max_c;
+  }
+  return SHP_OK;
+}
+
+/* The ovens' present setpoints (the first device reads) and the model. */
+static int ctx_init(run_ctx *c) {
+  c->acted = true;
+  for (size_t i = 0; i < c->nc; i++) {
     shp_oven_status st;
     int rc = shp_supervisor_status(c->sup, i, &st);
     if (rc != SHP_OK)
       return rc;
     c->setpoints[i] = st.target_c;
   }
-  c->model = shp_stack_load(lab->stack_path);
+  c->model = shp_stack_load(c->lab->stack_path);
   if (c->model == NULL)
     return shp_error_last();
   if (c->spec->calibration != NULL) {
@@ -145,18 +154,51 @@ static int restore(run_ctx *c) {
   return move_ovens(c, c->setpoints);
 }
 
+/* A trace that can be scored: finite values, and delays that cover the
+ * target's autocorrelation (a delay calibration off by far more than the
+ * scan sees only the flat wings, whose error says nothing). */
+static int check_trace(run_ctx *c) {
+  double lo = INFINITY, hi = -INFINITY;
+  for (size_t k = 0; k < c->trace_count; k++) {
+    if (!isfinite(c->delay[k]) || !isfinite(c->signal[k]) ||
+        !isfinite(c->target_ac[k]))
+      return shp_error_set(SHP_ERR_NUMERIC,
+                           "the trace holds a value that is not finite at "
+                           "point %zu (delay %g ps)",
+                           k, c->delay[k]);
+    lo = fmin(lo, c->target_ac[k]);
+    hi = fmax(hi, c->target_ac[k]);
+  }
+  if (!(hi > 0 && hi - lo >= 0.1 * hi))
+    return shp_error_set(
+        SHP_ERR_RANGE,
+        "the trace's delays (%g to %g ps) do not cover the target's "
+        "autocorrelation: check the autocorrelator's delay_calibration",
+        c->delay[0], c->delay[c->trace_count - 1]);
+  return SHP_OK;
+}
+
 /* The target's autocorrelation on the trace's delays and the error. */
 static int score_trace(run_ctx *c) {
   shp_acfit *f = c->fit;
   shp_acfit *own = NULL;
+  if (c->trace_count < 8)
+    return shp_error_set(SHP_ERR_RANGE, "a trace of %zu points is too short",
+                         c->trace_count);
   if (f == NULL && (f = own = shp_acfit_new(c->model, NULL)) == NULL)
     return shp_error_last();
   int rc = shp_acfit_target_ac(f, NULL, c->spec->target, c->delay,
                                c->trace_count, c->target_ac);
   shp_acfit_free(own);
+  if (rc == SHP_OK)
+    rc = check_trace(c);
   if (rc != SHP_OK)
     return rc;
   c->error = shp_ac_error(c->signal, c->target_ac, c->trace_count);
+  if (!isfinite(c->error))
+    return shp_error_set(SHP_ERR_NUMERIC,
+                         "the measured autocorrelation error is not finite "
+                         "(a flat or empty trace)");
   return SHP_OK;
 }
 
@@ -206,13 +248,13 @@ static int measure(run_ctx *c) {
   c->measured = true;
   c->measurements++;
   if (rec == NULL) {
-    json_t *j =
-        json_pack("{s:s, s:I, s:o, s:o, s:o, s:o, s:f}", "type", "measure",
-                  "iteration", (json_int_t)c->iteration, "setpoints_c",
-                  run_json_array(c->setpoints, c->nc), "actual_c",
-                  run_json_array(c->actual, c->nc), "delay_ps",
-                  run_json_array(c->delay, c->trace_count), "signal",
-                  run_json_array(c->signal, c->trace_count), "error", c->error);
+    json_t *j = json_pack("{s:s, s:I, s:o, s:o, s:o, s:o, s:o}", "type",
+                          "measure", "iteration", (json_int_t)c->iteration,
+                          "setpoints_c", run_json_array(c->setpoints, c->nc),
+                          "actual_c", run_json_array(c->actual, c->nc),
+                          "delay_ps", run_json_array(c->delay, c->trace_count),
+                          "signal", run_json_array(c->signal, c->trace_count),
+                          "error", shp_journal_number(c->error));
     if ((rc = run_journal_record(c, j)) != SHP_OK)
       return rc;
   }
@@ -237,10 +279,10 @@ static int move(run_ctx *c, const double *x, double predicted) {
                            c->spec->resume_path);
   } else {
     memcpy(to, x, c->nc * sizeof *to);
-    json_t *j = json_pack("{s:s, s:I, s:o, s:f}", "type", "plan", "iteration",
+    json_t *j = json_pack("{s:s, s:I, s:o, s:o}", "type", "plan", "iteration",
                           (json_int_t)c->iteration, "setpoints_c",
                           run_json_array(to, c->nc), "predicted_error",
-                          isfinite(predicted) ? predicted : -1.0);
+                          shp_journal_number(predicted));
     if ((rc = run_journal_record(c, j)) != SHP_OK)
       return rc;
   }
@@ -282,19 +324,17 @@ static int fit_step(run_ctx *c) {
   c->have_fit = true;
   const shp_acfit_result *r = &c->fitres;
   if (c->replay == NULL) {
+    /* Uncertainties may be infinite: null in JSON. */
     json_t *j = json_pack(
-        "{s:s, s:I, s:o, s:o, s:f, s:f, s:f, s:f, s:b, s:s}", "type", "fit",
+        "{s:s, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:o}", "type", "fit",
         "iteration", (json_int_t)c->iteration, "phase_offset_rad",
         run_json_array(r->phase_offset_rad, c->nc), "phase_sigma_rad",
         run_json_array(r->phase_sigma_rad, c->nc), "pulse_width_scale",
-        r->pulse_width_scale, "delay_scale", r->delay_scale, "delay_offset_ps",
-        r->delay_offset_ps, "residual_rms", r->residual_rms, "ambiguous",
-        r->ambiguous, "report", r->report);
-    /* Uncertainties may be infinite, which JSON cannot hold. */
-    json_t *sig = json_object_get(j, "phase_sigma_rad");
-    for (size_t i = 0; i < json_array_size(sig); i++)
-      if (!isfinite(r->phase_sigma_rad[i]))
-        json_array_set_new(sig, i, json_null());
+        shp_journal_number(r->pulse_width_scale), "delay_scale",
+        shp_journal_number(r->delay_scale), "delay_offset_ps",
+        shp_journal_number(r->delay_offset_ps), "residual_rms",
+        shp_journal_number(r->residual_rms), "ambiguous", r->ambiguous,
+        "report", shp_journal_string(r->report));
     if ((rc = run_journal_record(c, j)) != SHP_OK)
       return rc;
   }
@@ -419,11 +459,15 @@ static int model_free(run_ctx *c) {
       rc = c->code;
       break;
     }
-    if (gsl_multimin_fminimizer_size(m) < 1e-4)
-      break; /* collapsed: no better point nearby */
+    if (gsl_multimin_fminimizer_size(m) < 1e-4) {
+      c->stop = "the model-free search collapsed: no better setpoints nearby";
+      break;
+    }
   }
-  if (rc == SHP_ERR_RANGE)
+  if (rc == SHP_ERR_RANGE) {
     rc = SHP_OK; /* the iteration limit */
+    c->stop = "the iteration limit was reached";
+  }
   gsl_multimin_fminimizer_free(m);
   gsl_vector_free(x);
   gsl_vector_free(step);
@@ -438,8 +482,11 @@ static int model_loop(run_ctx *c) {
   if (x == NULL)
     return shp_error_set(SHP_ERR_NOMEM, "out of memory");
   int rc = measure(c);
-  while (rc == SHP_OK && c->error > c->spec->tolerance &&
-         c->iteration < c->spec->max_iterations) {
+  while (rc == SHP_OK && c->error > c->spec->tolerance) {
+    if (c->iteration >= c->spec->max_iterations) {
+      c->stop = "the iteration limit was reached";
+      break;
+    }
     double predicted = NAN;
     if ((rc = fit_step(c)) != SHP_OK ||
         (rc = plan_step(c, x, &predicted)) != SHP_OK)
@@ -472,7 +519,8 @@ static void fill_result(run_ctx *c, int rc) {
   r->code = rc;
   r->iterations = c->iteration;
   r->final_error = c->measured ? c->error : NAN;
-  r->converged = rc == SHP_OK && c->measured && c->error <= c->spec->tolerance;
+  r->converged = rc == SHP_OK && c->measured && isfinite(c->error) &&
+                 c->error <= c->spec->tolerance;
   if (r->setpoints_c != NULL)
     memcpy(r->setpoints_c, c->setpoints, c->nc * sizeof *c->setpoints);
   if (c->have_fit && r->phase_offsets_rad == NULL &&
@@ -490,11 +538,14 @@ static void fill_result(run_ctx *c, int rc) {
              "converged after %zu oven move%s: error %.4f <= %.4f",
              r->iterations, r->iterations == 1 ? "" : "s", r->final_error,
              c->spec->tolerance);
-  else
+  else {
+    snprintf(r->reason, sizeof r->reason, "%s",
+             c->stop ? c->stop : "the run stopped before converging");
     snprintf(r->message, sizeof r->message,
-             "not converged after %zu oven move%s: error %.4f > %.4f",
+             "not converged after %zu oven move%s: error %.4f > %.4f: %s",
              r->iterations, r->iterations == 1 ? "" : "s", r->final_error,
-             c->spec->tolerance);
+             c->spec->tolerance, r->reason);
+  }
 }
 
 int shp_run(shp_supervisor *sup, const shp_run_spec *spec,
@@ -519,20 +570,26 @@ int shp_run(shp_supervisor *sup, const shp_run_spec *spec,
   if (rc == SHP_OK && spec->target == NULL)
     rc = shp_error_set(SHP_ERR_INVALID, "a run needs a target");
   if (rc == SHP_OK)
-    rc = ctx_init(&c);
+    rc = ctx_alloc(&c);
+  /* The journal first: locked, and refused if it is another run's, before
+   * any device is touched; and present for a fault at the first read. */
   if (rc == SHP_OK)
     rc = run_journal_begin(&c);
+  if (c.journal != NULL)
+    shp_supervisor_set_command_observer(sup, run_journal_oven_command,
+                                        c.journal);
+  if (rc == SHP_OK)
+    rc = ctx_init(&c);
   if (rc == SHP_OK)
     rc = s.mode == SHP_RUN_MODEL_FREE ? model_free(&c) : model_loop(&c);
   /* A journal replayed to its end acted on nothing: the ovens must still
    * be put where the run left them. */
   if (rc == SHP_OK)
     rc = restore(&c);
-  if (rc != SHP_OK && shp_supervisor_fault(sup) == NULL &&
-      rc != SHP_ERR_PARSE && rc != SHP_ERR_INVALID) {
+  if (rc != SHP_OK && c.acted && shp_supervisor_fault(sup) == NULL) {
     /* A failure of the controller itself (the model, the journal) stops
      * the run like a fault: the ovens hold where they are. */
-    char why[256];
+    char why[512];
     snprintf(why, sizeof why, "%s", shp_error_detail());
     shp_supervisor_hold(sup, why);
     shp_error_set(rc, "%s", why);
@@ -542,10 +599,16 @@ int shp_run(shp_supervisor *sup, const shp_run_spec *spec,
   else
     snprintf(result->message, sizeof result->message, "%s", shp_error_detail());
   result->code = rc;
+  shp_supervisor_set_command_observer(sup, NULL, NULL);
   if (c.journal != NULL) {
     int jrc = run_journal_end(&c);
-    if (rc == SHP_OK && jrc != SHP_OK)
+    if (rc == SHP_OK && jrc != SHP_OK) {
+      /* The run's outcome stands (converged says whether the pulse did);
+       * the code and message say the journal did not close. */
       rc = result->code = jrc;
+      snprintf(result->message, sizeof result->message, "%s",
+               shp_error_detail());
+    }
   }
   run_emit(&c, SHP_RUN_EV_DONE, "%s", result->message);
   ctx_clear(&c);

@@ -40,6 +40,8 @@ struct shp_supervisor {
   shp_clock *clock;
   shp_sup_log_fn log;
   void *user;
+  shp_sup_command_fn observer;
+  void *observer_user;
   double poll_s;
   sup_device *devices;
   size_t device_count;
@@ -151,6 +153,20 @@ void shp_supervisor_set_poll_s(shp_supervisor *s, double poll_s) {
     s->poll_s = poll_s;
 }
 
+void shp_supervisor_set_command_observer(shp_supervisor *s,
+                                         shp_sup_command_fn fn, void *user) {
+  s->observer = fn;
+  s->observer_user = user;
+}
+
+bool shp_supervisor_commanded(const shp_supervisor *s, size_t crystal,
+                              double *value_c) {
+  if (crystal >= s->oven_count || !s->ovens[crystal].known)
+    return false;
+  *value_c = s->ovens[crystal].commanded_c;
+  return true;
+}
+
 size_t shp_supervisor_oven_count(const shp_supervisor *s) {
   return s->oven_count;
 }
@@ -178,7 +194,10 @@ static void hold_all(shp_supervisor *s) {
     sup_oven *o = &s->ovens[i];
     o->ramping = o->pending = false;
     int rc = o->lab->driver->oven_hold(o->dev, o->lab->channel);
-    if (rc == SHP_OK)
+    if (rc == SHP_OK && !o->known)
+      snprintf(msg, sizeof msg,
+               "crystal %zu: holding an unknown setpoint (never read)", i);
+    else if (rc == SHP_OK)
       snprintf(msg, sizeof msg,
                "crystal %zu: holding setpoint %.3f C (last reading %.3f C)", i,
                o->commanded_c, o->status.reading.actual_c);
@@ -343,6 +362,18 @@ int shp_supervisor_status(shp_supervisor *s, size_t crystal,
 
 static int send_setpoint(shp_supervisor *s, size_t i, double value_c) {
   sup_oven *o = &s->ovens[i];
+  if (s->observer != NULL) {
+    shp_sup_command cmd = {.crystal = i,
+                           .value_c = value_c,
+                           .target_c = o->target_c,
+                           .time_s = shp_clock_now_s(s->clock),
+                           .instrument_ramp =
+                               o->lab->driver->oven_set_ramp != NULL};
+    int orc = s->observer(&cmd, s->observer_user);
+    if (orc != SHP_OK)
+      return trip(s, orc, (int)i, "crystal %zu: setpoint %.4f C not sent: %s",
+                  i, value_c, shp_error_detail());
+  }
   int rc = o->lab->driver->oven_set(o->dev, o->lab->channel, value_c);
   if (rc != SHP_OK)
     return trip(s, rc, (int)i, "crystal %zu: %s", i, shp_error_detail());

@@ -46,17 +46,27 @@ typedef struct {
   bool keep;              /* the lab file is the caller's */
   double max_sent_excess; /* largest setpoint beyond a limit (K), <= 0 */
   size_t holds;
+  size_t sent;           /* setpoints sent to instruments */
+  double last_sent_c[8]; /* the last sent to crystal i */
+  size_t unknown_holds;  /* holds of ovens whose setpoint was never known */
+  size_t zero_holds;     /* holds claiming a setpoint of 0.000 C */
 } run_lab;
 
 static inline void on_sup(const shp_sup_event *e, void *user) {
   run_lab *r = user;
   if (e->kind == SHP_SUP_SETPOINT && e->crystal >= 0) {
+    r->sent++;
+    if (e->crystal < 8)
+      r->last_sent_c[e->crystal] = e->value_c;
     const shp_lab_oven *o = &r->lab->ovens[e->crystal];
     r->max_sent_excess = fmax(
         r->max_sent_excess, fmax(e->value_c - o->max_c, o->min_c - e->value_c));
   }
-  if (e->kind == SHP_SUP_HOLD)
+  if (e->kind == SHP_SUP_HOLD) {
     r->holds++;
+    r->unknown_holds += strstr(e->message, "unknown setpoint") != NULL;
+    r->zero_holds += strstr(e->message, "holding setpoint 0.000 C") != NULL;
+  }
 }
 
 /* Open a lab written from sim_lines, or the file at path when sim_lines is

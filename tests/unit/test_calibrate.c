@@ -21,7 +21,10 @@
 #include "shp/run.h"
 #include "shp/units.h"
 
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 /* The lab's sim errors: hidden offsets, a 3 % error in the material
  * model's phase per kelvin, no azimuth or length errors (those the model
@@ -158,6 +161,20 @@ static void test_calibrate_every_crystal(void **state) {
   assert_int_equal(count_type(records, "move"), 4 * 10);
   assert_int_equal(count_type(records, "fit"), 1);
   assert_int_equal(count_type(records, "end"), 1);
+  /* Every command sent is journalled, and the end says what each oven
+   * holds: where it began. */
+  assert_int_equal(count_type(records, "oven_command"), r.sent);
+  json_t *first = json_array_get(records, 0);
+  assert_int_equal(strlen(json_string_value(json_object_get(
+                       json_object_get(first, "sha256"), "stack"))),
+                   64);
+  json_t *end = json_array_get(records, json_array_size(records) - 1);
+  assert_string_equal(json_string_value(json_object_get(end, "status")),
+                      "calibrated");
+  for (size_t i = 0; i < 4; i++)
+    assert_near(
+        json_number_value(json_array_get(json_object_get(end, "holding_c"), i)),
+        shp_calibration_find(cal, i)->reference_temperature_c, 1e-9);
   json_decref(records);
   unlink(journal);
   free(journal);
@@ -369,6 +386,219 @@ static void test_cli_calibrate(void **state) {
   free(lab);
 }
 
+/* A fault at the first oven read: the calibration journal still holds its
+ * first record, the fault and the end, and says no oven's setpoint is
+ * known. */
+static void test_calibrate_fault_at_the_start_is_journalled(void **state) {
+  (void)state;
+  run_lab r;
+  open_lab(&r, "  seed: 5\n  faults:\n"
+               "    - {kind: disconnect, at_s: 0.0, crystal: 0}\n");
+  char *journal = temp_path(".jsonl");
+  shp_calibration *cal = NULL;
+  assert_int_equal(calibrate_on(&r, NULL, 0, journal, &cal),
+                   SHP_ERR_DISCONNECTED);
+  assert_null(cal);
+  assert_int_equal(r.sent, 0);
+  json_t *records;
+  size_t valid;
+  assert_int_equal(shp_journal_read(journal, &records, &valid, NULL), SHP_OK);
+  assert_int_equal(json_array_size(records), 3);
+  assert_string_equal(
+      json_string_value(json_object_get(json_array_get(records, 0), "type")),
+      "calibrate");
+  assert_string_equal(
+      json_string_value(json_object_get(json_array_get(records, 1), "type")),
+      "fault");
+  json_t *end = json_array_get(records, 2);
+  assert_string_equal(json_string_value(json_object_get(end, "status")),
+                      "failed");
+  for (size_t i = 0; i < 4; i++)
+    assert_true(json_is_false(
+        json_array_get(json_object_get(end, "holding_known"), i)));
+  json_decref(records);
+  unlink(journal);
+  free(journal);
+  close_lab(&r);
+}
+
+/* The stack of the calibration tests with crystal 0's axis along the input
+ * polarizer: it splits nothing, so no scan can tell its phase. */
+static char *inert_lab(char *dir) {
+  char stack[256], text[8192];
+  snprintf(stack, sizeof stack, "%s/inert.yml", dir);
+  FILE *in =
+      fopen(SHP_SOURCE_DATADIR "/examples/stacks/design-flat-top-5ps.yml", "r");
+  assert_non_null(in);
+  size_t n = fread(text, 1, sizeof text - 1, in);
+  fclose(in);
+  text[n] = '\0';
+  char *at = strstr(text, "azimuth_deg: 14.730272909979263");
+  assert_non_null(at);
+  FILE *out = fopen(stack, "w");
+  assert_non_null(out);
+  fprintf(out, "%.*sazimuth_deg: 0.05661953174094947%s", (int)(at - text), text,
+          at + strlen("azimuth_deg: 14.730272909979263"));
+  fclose(out);
+  char *lab = design_lab("  seed: 3\n  azimuth_sigma_deg: 0\n");
+  in = fopen(lab, "r");
+  n = fread(text, 1, sizeof text - 1, in);
+  fclose(in);
+  text[n] = '\0';
+  char *nl = strchr(text, '\n');
+  out = fopen(lab, "w");
+  fprintf(out, "stack: %s%s", stack, nl);
+  fclose(out);
+  return lab;
+}
+
+/* shapectl calibrate: an --output that cannot be written is refused before
+ * anything moves (exit 1, no journal); a crystal the scans cannot
+ * determine ends with exit 3, no calibration file, the JSON and the
+ * journal saying why; journal show reads calibration journals. */
+static void test_cli_calibrate_outputs_and_exit_statuses(void **state) {
+  (void)state;
+  char dir[] = "/tmp/shp-calcli-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char *lab = inert_lab(dir);
+  char out[256], journal[256];
+  snprintf(out, sizeof out, "%s/no/such/dir/cal.yml", dir);
+  snprintf(journal, sizeof journal, "%s/cal.jsonl", dir);
+  const char *a1[] = {"calibrate", lab,     "--crystal", "1", "--output", out,
+                      "--journal", journal, "--points",  "4", NULL};
+  spawn_result a = spawn_run(SHAPECTL_PATH, NULL, NULL, a1);
+  assert_int_equal(a.status, 1);
+  assert_contains(a.err, "cal.yml: cannot write");
+  assert_int_equal(strstr(a.err, "settled") == NULL, 1);
+  struct stat st;
+  assert_int_equal(stat(journal, &st), -1);
+  spawn_result_free(&a);
+
+  snprintf(out, sizeof out, "%s/cal.yml", dir);
+  const char *a2[] = {"calibrate", lab,     "--crystal", "0", "--output", out,
+                      "--journal", journal, "--points",  "4", "--json",   NULL};
+  spawn_result b = spawn_run(SHAPECTL_PATH, NULL, NULL, a2);
+  assert_int_equal(b.status, 3);
+  json_error_t err;
+  json_t *j = json_loads(b.out, 0, &err);
+  assert_non_null(j);
+  assert_string_equal(json_string_value(json_object_get(j, "status")),
+                      "undetermined");
+  assert_non_null(strstr(json_string_value(json_object_get(j, "reason")),
+                         "crystal 0 is not determined by the scan"));
+  assert_true(json_is_null(json_object_get(j, "file")));
+  json_decref(j);
+  assert_int_equal(stat(out, &st), -1);
+  spawn_result_free(&b);
+
+  const char *a3[] = {"journal", "show", journal, "--json", NULL};
+  spawn_result c = spawn_run(SHAPECTL_PATH, NULL, NULL, a3);
+  assert_int_equal(c.status, 0);
+  j = json_loads(c.out, 0, &err);
+  assert_non_null(j);
+  assert_string_equal(json_string_value(json_object_get(j, "kind")),
+                      "calibration");
+  assert_int_equal(json_integer_value(json_object_get(j, "measurements")), 5);
+  assert_string_equal(
+      json_string_value(json_object_get(json_object_get(j, "end"), "status")),
+      "undetermined");
+  json_decref(j);
+  spawn_result_free(&c);
+  const char *a4[] = {"journal", "show", journal, NULL};
+  spawn_result d = spawn_run(SHAPECTL_PATH, NULL, NULL, a4);
+  assert_int_equal(d.status, 0);
+  assert_contains(d.out, "calibration, started");
+  assert_contains(d.out, "5 traces, 5 moves");
+  assert_contains(d.out, "ended: undetermined");
+  spawn_result_free(&d);
+  char png[256];
+  snprintf(png, sizeof png, "%s/commands.png", dir);
+  const char *a5[] = {"journal", "show", journal, "--plot", png, NULL};
+  spawn_result e = spawn_run(SHAPECTL_PATH, NULL, NULL, a5);
+  assert_int_equal(e.status, 0);
+  assert_int_equal(stat(png, &st), 0);
+  assert_true(st.st_size > 1000);
+  spawn_result_free(&e);
+  unlink(png);
+
+  char stack[256];
+  snprintf(stack, sizeof stack, "%s/inert.yml", dir);
+  unlink(stack);
+  unlink(journal);
+  unlink(lab);
+  free(lab);
+  rmdir(dir);
+}
+
+static size_t lines_in(const char *path) {
+  FILE *fp = fopen(path, "r");
+  size_t n = 0;
+  int c;
+  while (fp != NULL && (c = fgetc(fp)) != EOF)
+    n += c == '\n';
+  if (fp != NULL)
+    fclose(fp);
+  return n;
+}
+
+/* The output's folder vanishes while the scans run: the calibration is not
+ * lost but written beside the journal, the message says where, exit 1. */
+static void test_cli_calibrate_falls_back_beside_the_journal(void **state) {
+  (void)state;
+  char *lab = design_lab("  seed: 5\n" HIDDEN);
+  char dir[] = "/tmp/shp-calfb-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char outdir[64], out[96], journal[96], fallback[128], errfile[96];
+  snprintf(outdir, sizeof outdir, "%s/out", dir);
+  snprintf(out, sizeof out, "%s/cal.yml", outdir);
+  snprintf(journal, sizeof journal, "%s/cal.jsonl", dir);
+  snprintf(fallback, sizeof fallback, "%s.result.yml", journal);
+  snprintf(errfile, sizeof errfile, "%s/stderr", dir);
+  assert_int_equal(mkdir(outdir, 0755), 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    int devnull = open("/dev/null", O_WRONLY);
+    int err = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(devnull, 1);
+    dup2(err, 2);
+    execl(SHAPECTL_PATH, SHAPECTL_PATH, "calibrate", lab, "--crystal", "1",
+          "--output", out, "--journal", journal, (char *)NULL);
+    _exit(127);
+  }
+  /* Once the first scan has begun, the outputs were checked. */
+  for (int spin = 0; spin < 2000000 && lines_in(journal) < 4; spin++)
+    usleep(50);
+  assert_int_equal(rmdir(outdir), 0);
+  int status;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 1);
+  shp_calibration *cal = shp_calibration_load(fallback);
+  if (cal == NULL)
+    fail_msg("%s", shp_error_detail());
+  assert_non_null(shp_calibration_find(cal, 1));
+  shp_calibration_free(cal);
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = fopen(errfile, "r");
+  assert_non_null(f);
+  assert_true(getdelim(&text, &len, '\0', f) > 0);
+  fclose(f);
+  char want[400];
+  snprintf(want, sizeof want, "the calibration was written to %s instead",
+           fallback);
+  if (strstr(text, want) == NULL)
+    fail_msg("stderr lacks \"%s\":\n%s", want, text);
+  free(text);
+  unlink(fallback);
+  unlink(journal);
+  unlink(errfile);
+  rmdir(dir);
+  unlink(lab);
+  free(lab);
+}
+
 int main(void) {
   shp_set_plan_effort(SHP_PLAN_ESTIMATE);
   const struct CMUnitTest tests[] = {
@@ -377,6 +607,9 @@ int main(void) {
       cmocka_unit_test(test_calibration_file_round_trip),
       cmocka_unit_test(test_calibrate_refusals),
       cmocka_unit_test(test_cli_calibrate),
+      cmocka_unit_test(test_calibrate_fault_at_the_start_is_journalled),
+      cmocka_unit_test(test_cli_calibrate_outputs_and_exit_statuses),
+      cmocka_unit_test(test_cli_calibrate_falls_back_beside_the_journal),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,7 @@
 
 #include "labfile.h"
 #include "runlab.h"
+#include "scpi_peer.h"
 #include "spawn_run.h"
 
 #include "shp/error.h"
@@ -21,6 +22,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -205,9 +207,21 @@ static void test_run_resumes_from_a_cut_journal(void **state) {
   size_t valid;
   assert_int_equal(shp_journal_read(whole, &recs, &valid, NULL), SHP_OK);
   size_t n = json_array_size(recs);
+  /* Every cut point between decisions, after the start record up to just
+   * before the end, and a few among the oven commands of ramps (a crash
+   * mid-ramp), which are too many to try every one. */
+  bool *cut_here = calloc(n, sizeof *cut_here);
+  assert_non_null(cut_here);
+  size_t commands = 0;
+  for (size_t k = 1; k + 1 < n; k++) {
+    const char *t =
+        json_string_value(json_object_get(json_array_get(recs, k), "type"));
+    cut_here[k] = strcmp(t, "oven_command") != 0 || commands++ % 97 == 13;
+  }
   json_decref(recs);
-  /* Every cut point: after the start record up to just before the end. */
   for (size_t keep = 1; keep + 1 < n; keep++) {
+    if (!cut_here[keep])
+      continue;
     char cut[] = "/tmp/shp-run-cut-XXXXXX";
     fd = mkstemp(cut);
     close(fd);
@@ -230,6 +244,7 @@ static void test_run_resumes_from_a_cut_journal(void **state) {
     close_lab(&r);
     unlink(cut);
   }
+  free(cut_here);
   shp_run_result_clear(&full);
   unlink(whole);
   unlink(lab);
@@ -325,7 +340,9 @@ static void test_journal_is_never_overwritten(void **state) {
   assert_true(fd >= 0);
   assert_int_equal(write(fd, "{}\n", 3), 3);
   close(fd);
-  assert_null(shp_journal_create(path));
+  json_t *first = json_pack("{s:s}", "type", "start");
+  assert_null(shp_journal_create(path, first));
+  json_decref(first);
   assert_int_equal(shp_error_last(), SHP_ERR_WRITE);
   run_lab r;
   open_lab(&r, "  seed: 3\n");
@@ -337,6 +354,568 @@ static void test_journal_is_never_overwritten(void **state) {
   unlink(path);
 }
 
+/* ---- the journal tells the truth -------------------------------------------
+ */
+
+static char *temp_journal(void) {
+  char *p = strdup("/tmp/shp-run-XXXXXX");
+  assert_non_null(p);
+  int fd = mkstemp(p);
+  assert_true(fd >= 0);
+  close(fd);
+  unlink(p); /* a journal is created, never overwritten */
+  return p;
+}
+
+static json_t *records_of(const char *path) {
+  json_t *recs;
+  size_t valid;
+  bool torn;
+  if (shp_journal_read(path, &recs, &valid, &torn) != SHP_OK)
+    fail_msg("%s", shp_error_detail());
+  assert_false(torn);
+  return recs;
+}
+
+static const char *type_of(json_t *rec) {
+  const char *t = json_string_value(json_object_get(rec, "type"));
+  assert_non_null(t);
+  return t;
+}
+
+static json_t *last_of(json_t *recs, const char *type) {
+  json_t *found = NULL;
+  for (size_t k = 0; k < json_array_size(recs); k++)
+    if (strcmp(type_of(json_array_get(recs, k)), type) == 0)
+      found = json_array_get(recs, k);
+  return found;
+}
+
+static size_t count_of(json_t *recs, const char *type) {
+  size_t n = 0;
+  for (size_t k = 0; k < json_array_size(recs); k++)
+    n += strcmp(type_of(json_array_get(recs, k)), type) == 0;
+  return n;
+}
+
+/* A disconnect mid-ramp: the end record says each oven holds the last
+ * command sent to it (a ramp step short of the plan), and the journal's
+ * own oven_command records say the same. */
+static void test_run_end_record_holds_what_was_sent(void **state) {
+  (void)state;
+  run_lab r;
+  open_lab(&r, "  seed: 3\n  phase_offset_sigma_rad: 1.5\n  faults:\n"
+               "    - {kind: disconnect, at_s: 100.0, crystal: 2}\n");
+  char *journal = temp_journal();
+  shp_run_result res;
+  assert_int_equal(run_on(&r, SHP_RUN_MODEL, journal, NULL, &res),
+                   SHP_ERR_DISCONNECTED);
+  json_t *recs = records_of(journal);
+  size_t n = json_array_size(recs);
+  json_t *end = json_array_get(recs, n - 1);
+  assert_string_equal(type_of(end), "end");
+  assert_string_equal(type_of(json_array_get(recs, n - 2)), "fault");
+  assert_string_equal(json_string_value(json_object_get(end, "status")),
+                      "failed");
+  json_t *held = json_object_get(end, "holding_c");
+  json_t *known = json_object_get(end, "holding_known");
+  json_t *plan = json_object_get(last_of(recs, "plan"), "setpoints_c");
+  assert_int_equal(json_array_size(held), 4);
+  double off_plan = 0;
+  for (size_t i = 0; i < 4; i++) {
+    assert_true(json_is_true(json_array_get(known, i)));
+    double h = json_number_value(json_array_get(held, i));
+    assert_near(h, r.last_sent_c[i], 1e-12);
+    off_plan =
+        fmax(off_plan, fabs(h - json_number_value(json_array_get(plan, i))));
+    /* The journal alone tells it: its last command to crystal i. */
+    double last = NAN;
+    for (size_t k = 0; k < n; k++) {
+      json_t *c = json_array_get(recs, k);
+      if (strcmp(type_of(c), "oven_command") == 0 &&
+          json_integer_value(json_object_get(c, "crystal")) == (json_int_t)i)
+        last = json_number_value(json_object_get(c, "value_c"));
+    }
+    assert_near(last, h, 1e-12);
+  }
+  /* Mid-ramp: some oven is still more than a kelvin short of the plan. */
+  assert_true(off_plan > 1.0);
+  json_decref(recs);
+  unlink(journal);
+  free(journal);
+  shp_run_result_clear(&res);
+  close_lab(&r);
+}
+
+/* A fault at the very first oven read: the journal still holds start,
+ * fault and end, and no oven is said to hold a setpoint it never had. */
+static void test_run_fault_at_the_start_is_journalled(void **state) {
+  (void)state;
+  run_lab r;
+  open_lab(&r, "  seed: 3\n  faults:\n"
+               "    - {kind: disconnect, at_s: 0.0, crystal: 0}\n");
+  char *journal = temp_journal();
+  shp_run_result res;
+  assert_int_equal(run_on(&r, SHP_RUN_MODEL, journal, NULL, &res),
+                   SHP_ERR_DISCONNECTED);
+  assert_int_equal(r.sent, 0);
+  /* Crystal 0's hold fails (disconnected); the others were never read. */
+  assert_int_equal(r.unknown_holds, 3);
+  assert_int_equal(r.zero_holds, 0);
+  json_t *recs = records_of(journal);
+  assert_int_equal(json_array_size(recs), 3);
+  assert_string_equal(type_of(json_array_get(recs, 0)), "start");
+  assert_string_equal(type_of(json_array_get(recs, 1)), "fault");
+  json_t *end = json_array_get(recs, 2);
+  assert_string_equal(type_of(end), "end");
+  for (size_t i = 0; i < 4; i++) {
+    assert_true(
+        json_is_null(json_array_get(json_object_get(end, "holding_c"), i)));
+    assert_true(json_is_false(
+        json_array_get(json_object_get(end, "holding_known"), i)));
+  }
+  json_decref(recs);
+  unlink(journal);
+  free(journal);
+  shp_run_result_clear(&res);
+  close_lab(&r);
+}
+
+/* Four sim ovens on the 5 ps flat-top design and a pulseCheck autocorrelator on
+ * a fake instrument at port (loopback). */
+static char *pulsecheck_lab(int port) {
+  char text[4096];
+  int len = snprintf(text, sizeof text,
+                     "stack: %s/examples/stacks/design-flat-top-5ps.yml\n"
+                     "ovens:\n",
+                     SHP_SOURCE_DATADIR);
+  for (int i = 0; i < 4; i++)
+    len += snprintf(text + len, sizeof text - (size_t)len,
+                    "  - {driver: sim, connection: {kind: sim}, channel: %d, "
+                    "min_c: 20.0, max_c: 150.0, max_ramp_k_per_min: 10.0, "
+                    "settle_tolerance_k: 0.05, settle_time_s: 10.0}\n",
+                    i);
+  snprintf(text + len, sizeof text - (size_t)len,
+           "autocorrelator:\n  driver: pulsecheck\n"
+           "  connection: {kind: tcp, host: 127.0.0.1, tcp_port: %d, "
+           "timeout_s: 2}\n  averages: 1\n"
+           "sim:\n  speedup: 0\n",
+           port);
+  char *path = lab_write_text(text);
+  assert_non_null(path);
+  return path;
+}
+
+/* An autocorrelator on loopback whose error text holds a Latin-1 degree
+ * sign (0xB0, not UTF-8) at the first acquisition: the fault and end
+ * records are there, parse, and carry the text with U+FFFD. */
+static void test_run_device_text_not_utf8_is_journalled(void **state) {
+  (void)state;
+  scpi_peer_step steps[] = {
+      {"*IDN?\r\n", "A.P.E,pulseCheck NX,S09797,1.2.3\n", 0, SCPI_PEER_ANSWER},
+      {"CALCULATE:DATA:ALL?\r\n",
+       "-300,\"crystal at 25\xB0"
+       "C\"\r\n",
+       0, SCPI_PEER_ANSWER},
+  };
+  scpi_peer *peer = scpi_peer_start(steps, 2);
+  assert_non_null(peer);
+  char *path = pulsecheck_lab(scpi_peer_port(peer));
+  run_lab r;
+  open_lab_at(&r, NULL, path);
+  char *journal = temp_journal();
+  shp_run_result res;
+  assert_int_equal(run_on(&r, SHP_RUN_MODEL, journal, NULL, &res),
+                   SHP_ERR_PROTOCOL);
+  json_t *recs = records_of(journal);
+  assert_int_equal(json_array_size(recs), 3);
+  json_t *fault = json_array_get(recs, 1), *end = json_array_get(recs, 2);
+  assert_string_equal(type_of(fault), "fault");
+  assert_string_equal(type_of(end), "end");
+  const char *m = json_string_value(json_object_get(fault, "message"));
+  if (strstr(m, "crystal at 25\xEF\xBF\xBD"
+                "C") == NULL)
+    fail_msg("fault message \"%s\"", m);
+  assert_non_null(strstr(json_string_value(json_object_get(end, "message")),
+                         "\xEF\xBF\xBD"));
+  json_decref(recs);
+  close_lab(&r);
+  char why[256];
+  if (!scpi_peer_stop(peer, why, sizeof why))
+    fail_msg("peer: %s", why);
+  unlink(journal);
+  free(journal);
+  unlink(path);
+  free(path);
+  shp_run_result_clear(&res);
+}
+
+/* A whole run's journal on the resume lab, its result and what the
+ * supervisor saw (setpoints sent). */
+typedef struct {
+  char *lab, *journal;
+  shp_run_result res;
+  size_t sent;
+} whole_run;
+
+static void whole_run_make(whole_run *w) {
+  w->lab = design_lab(RESUME_LINES);
+  w->journal = temp_journal();
+  run_lab r;
+  open_lab_at(&r, NULL, w->lab);
+  assert_int_equal(run_on(&r, SHP_RUN_MODEL, w->journal, NULL, &w->res),
+                   SHP_OK);
+  assert_true(w->res.converged);
+  w->sent = r.sent;
+  close_lab(&r);
+}
+
+static void whole_run_free(whole_run *w) {
+  unlink(w->lab);
+  unlink(w->journal);
+  free(w->lab);
+  free(w->journal);
+  shp_run_result_clear(&w->res);
+}
+
+/* Every command sent is in the journal, each within its crystal's limits,
+ * and successive commands to a crystal no faster than its ramp rate; each
+ * move's ramps end on the move's setpoints. An audit from the journal
+ * alone. */
+static void test_run_journal_audits_every_oven_command(void **state) {
+  (void)state;
+  whole_run w;
+  whole_run_make(&w);
+  json_t *recs = records_of(w.journal);
+  assert_int_equal(count_of(recs, "oven_command"), w.sent);
+  assert_true(w.sent > 20);
+  double last_v[4], last_t[4];
+  for (size_t i = 0; i < 4; i++)
+    last_v[i] = NAN;
+  const double rate_k_per_s = 10.0 / 60.0;
+  for (size_t k = 0; k < json_array_size(recs); k++) {
+    json_t *c = json_array_get(recs, k);
+    if (strcmp(type_of(c), "moved") == 0) {
+      json_t *sp = json_object_get(c, "setpoints_c");
+      for (size_t i = 0; i < 4; i++)
+        assert_near(last_v[i], json_number_value(json_array_get(sp, i)), 1e-9);
+      continue;
+    }
+    if (strcmp(type_of(c), "oven_command") != 0)
+      continue;
+    size_t i = (size_t)json_integer_value(json_object_get(c, "crystal"));
+    assert_true(i < 4);
+    double v = json_number_value(json_object_get(c, "value_c"));
+    double t = json_number_value(json_object_get(c, "time_s"));
+    assert_true(v >= 20.0 && v <= 150.0);
+    assert_true(json_is_false(json_object_get(c, "instrument_ramp")));
+    if (!isnan(last_v[i]) &&
+        !(fabs(v - last_v[i]) <= rate_k_per_s * (t - last_t[i]) + 1e-9))
+      fail_msg("crystal %zu: %.6f C at %.3f s after %.6f C at %.3f s", i, v, t,
+               last_v[i], last_t[i]);
+    last_v[i] = v;
+    last_t[i] = t;
+  }
+  json_decref(recs);
+  whole_run_free(&w);
+}
+
+/* A second writer of a journal, in this process or another, is refused
+ * before anything reaches the lab, and the journal is left as it was. */
+static void test_run_second_resume_is_refused(void **state) {
+  (void)state;
+  whole_run w;
+  whole_run_make(&w);
+  char cut[] = "/tmp/shp-run-cut-XXXXXX";
+  int fd = mkstemp(cut);
+  close(fd);
+  cut_journal(w.journal, cut, 4);
+  json_t *held;
+  shp_journal *holder = shp_journal_resume(cut, &held, NULL);
+  assert_non_null(holder);
+  json_decref(held);
+  struct stat before;
+  assert_int_equal(stat(cut, &before), 0);
+
+  run_lab r;
+  open_lab_at(&r, NULL, w.lab);
+  shp_run_result res;
+  assert_int_equal(run_on(&r, SHP_RUN_MODEL, NULL, cut, &res), SHP_ERR_BUSY);
+  char want[256];
+  snprintf(want, sizeof want, "%s: in use by another process (pid %ld)", cut,
+           (long)getpid());
+  assert_string_equal(res.message, want);
+  assert_int_equal(r.sent, 0);
+  assert_int_equal(r.holds, 0);
+  shp_run_result_clear(&res);
+  close_lab(&r);
+
+  const char *target = SHP_SOURCE_DATADIR "/examples/targets/flat-top-5ps.yml";
+  const char *args[] = {"run",      w.lab, "--target", target,
+                        "--resume", cut,   "--json",   NULL};
+  spawn_result b = spawn_run(SHAPECTL_PATH, NULL, NULL, args);
+  assert_int_equal(b.status, 1);
+  assert_contains(b.err, "in use by another process (pid");
+  assert_int_equal(strstr(b.err, "moving the ovens") == NULL, 1);
+  spawn_result_free(&b);
+  /* Before the lab's devices are even opened: an instrument that expects
+   * no client sees none. */
+  scpi_peer *peer = scpi_peer_start(NULL, 0);
+  assert_non_null(peer);
+  char *pclab = pulsecheck_lab(scpi_peer_port(peer));
+  const char *pcargs[] = {"run",      pclab, "--target", target,
+                          "--resume", cut,   NULL};
+  spawn_result c = spawn_run(SHAPECTL_PATH, NULL, NULL, pcargs);
+  assert_int_equal(c.status, 1);
+  assert_contains(c.err, "in use by another process (pid");
+  spawn_result_free(&c);
+  char why[256];
+  if (!scpi_peer_stop(peer, why, sizeof why))
+    fail_msg("the instrument was contacted: %s", why);
+  unlink(pclab);
+  free(pclab);
+  struct stat after;
+  assert_int_equal(stat(cut, &after), 0);
+  assert_int_equal(after.st_size, before.st_size);
+
+  /* Once the holder lets go, the resume goes ahead. */
+  assert_int_equal(shp_journal_close(holder), SHP_OK);
+  open_lab_at(&r, NULL, w.lab);
+  assert_int_equal(run_on(&r, SHP_RUN_MODEL, NULL, cut, &res), SHP_OK);
+  assert_true(res.converged);
+  shp_run_result_clear(&res);
+  close_lab(&r);
+  unlink(cut);
+  whole_run_free(&w);
+}
+
+static int resume_with(const char *lab, const char *target, double tolerance,
+                       unsigned long seed, const char *journal,
+                       shp_run_result *res) {
+  run_lab r;
+  open_lab_at(&r, NULL, lab);
+  shp_target *t = NULL;
+  if (target != NULL) {
+    t = shp_target_load(target);
+    assert_non_null(t);
+  }
+  shp_run_spec spec = {.lab = r.lab,
+                       .target = t ? t : r.target,
+                       .mode = SHP_RUN_MODEL,
+                       .tolerance = tolerance,
+                       .seed = seed,
+                       .resume_path = journal};
+  int rc = shp_run(r.sup, &spec, NULL, NULL, res);
+  if (rc != SHP_OK && rc != SHP_ERR_BUSY)
+    assert_int_equal(r.sent, 0);
+  shp_target_free(t);
+  close_lab(&r);
+  return rc;
+}
+
+static void expect_refused(const char *lab, const char *target,
+                           double tolerance, unsigned long seed,
+                           const char *journal, int code, const char *why) {
+  shp_run_result res;
+  assert_int_equal(resume_with(lab, target, tolerance, seed, journal, &res),
+                   code);
+  char want[512];
+  snprintf(want, sizeof want, "%s: cannot resume: %s", journal, why);
+  if (code == SHP_ERR_MISMATCH)
+    assert_string_equal(res.message, want);
+  else if (strstr(res.message, why) == NULL)
+    fail_msg("\"%s\" lacks \"%s\"", res.message, why);
+  shp_run_result_clear(&res);
+}
+
+/* Resume knows its run by content: the same lab at another path goes on,
+ * a changed lab, another target or other parameters are refused naming
+ * what differs; a complete line that does not parse is an error naming
+ * it; an empty journal (a crash as it was made) starts afresh. */
+static void test_run_resume_identifies_the_run_by_content(void **state) {
+  (void)state;
+  whole_run w;
+  whole_run_make(&w);
+  char cut[] = "/tmp/shp-run-cut-XXXXXX";
+  int fd = mkstemp(cut);
+  close(fd);
+  cut_journal(w.journal, cut, 3);
+  struct stat before;
+  assert_int_equal(stat(cut, &before), 0);
+
+  expect_refused(w.lab, NULL, 0.05, 1, cut, SHP_ERR_MISMATCH,
+                 "tolerance: journal 0.02, now 0.05");
+  expect_refused(w.lab, NULL, 0.02, 2, cut, SHP_ERR_MISMATCH,
+                 "seed: journal 1, now 2");
+  expect_refused(
+      w.lab, SHP_SOURCE_DATADIR "/examples/targets/flat-top-16ps.yml", 0.02, 1,
+      cut, SHP_ERR_MISMATCH, "target file differs from the journal's");
+  /* The same bytes at another path, then a changed lab at the same one. */
+  char *text;
+  size_t len;
+  FILE *f = fopen(w.lab, "r");
+  assert_non_null(f);
+  text = NULL;
+  len = 0;
+  assert_true(getdelim(&text, &len, '\0', f) > 0);
+  fclose(f);
+  char *copy = lab_write_text(text);
+  char *changed = malloc(strlen(text) + 32);
+  sprintf(changed, "%s# a note\n", text);
+  free(text);
+  f = fopen(w.lab, "w");
+  fputs(changed, f);
+  fclose(f);
+  free(changed);
+  expect_refused(w.lab, NULL, 0.02, 1, cut, SHP_ERR_MISMATCH,
+                 "lab file differs from the journal's");
+  struct stat after;
+  assert_int_equal(stat(cut, &after), 0);
+  assert_int_equal(after.st_size, before.st_size); /* left as it was */
+
+  shp_run_result res;
+  assert_int_equal(resume_with(copy, NULL, 0.02, 1, cut, &res), SHP_OK);
+  assert_true(res.converged);
+  shp_run_result_clear(&res);
+
+  /* A complete line that is not a record, at the end. */
+  f = fopen(cut, "a");
+  fputs("{\"type\": \"plan\", oops}\n", f);
+  fclose(f);
+  json_t *recs;
+  size_t valid;
+  assert_int_equal(shp_journal_read(cut, &recs, &valid, NULL), SHP_ERR_PARSE);
+  char *line = strstr(shp_error_detail(), ": not a journal record");
+  assert_non_null(line);
+  expect_refused(copy, NULL, 0.02, 1, cut, SHP_ERR_PARSE,
+                 ": not a journal record");
+
+  /* An empty journal: nothing happened yet. */
+  f = fopen(cut, "w");
+  fclose(f);
+  assert_int_equal(resume_with(copy, NULL, 0.02, 1, cut, &res), SHP_OK);
+  assert_true(res.converged);
+  shp_run_result_clear(&res);
+  recs = records_of(cut);
+  assert_string_equal(type_of(json_array_get(recs, 0)), "start");
+  assert_non_null(last_of(recs, "end"));
+  json_decref(recs);
+  unlink(copy);
+  free(copy);
+  unlink(cut);
+  whole_run_free(&w);
+}
+
+/* Exit statuses: 3 when the run stops unconverged (with the JSON saying
+ * why), 2 for a delay calibration that makes every trace miss the target,
+ * 1 for a plot that cannot be written, found before anything moves. */
+static void test_cli_run_exit_statuses(void **state) {
+  (void)state;
+  char *lab = design_lab(RESUME_LINES);
+  const char *target = SHP_SOURCE_DATADIR "/examples/targets/flat-top-5ps.yml";
+  const char *a1[] = {"run",         lab,     "--target",         target,
+                      "--tolerance", "0.001", "--max-iterations", "1",
+                      "--json",      NULL};
+  spawn_result a = spawn_run(SHAPECTL_PATH, NULL, NULL, a1);
+  assert_int_equal(a.status, 3);
+  json_error_t err;
+  json_t *j = json_loads(a.out, 0, &err);
+  assert_non_null(j);
+  assert_string_equal(json_string_value(json_object_get(j, "status")),
+                      "unconverged");
+  assert_string_equal(json_string_value(json_object_get(j, "reason")),
+                      "the iteration limit was reached");
+  assert_true(json_is_false(json_object_get(j, "converged")));
+  json_decref(j);
+  spawn_result_free(&a);
+
+  const char *a2[] = {"run",  lab,      "--target",
+                      target, "--plot", "/nonexistent-dir/run.png",
+                      NULL};
+  spawn_result b = spawn_run(SHAPECTL_PATH, NULL, NULL, a2);
+  assert_int_equal(b.status, 1);
+  assert_contains(b.err, "/nonexistent-dir/run.png: cannot write");
+  assert_int_equal(strstr(b.err, "measured") == NULL, 1);
+  spawn_result_free(&b);
+
+  char *far = design_lab("  seed: 3\n");
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = fopen(far, "r");
+  assert_true(getdelim(&text, &len, '\0', f) > 0);
+  fclose(f);
+  char *at = strstr(text, "  averages: 4\n");
+  assert_non_null(at);
+  char fixed[8192];
+  snprintf(fixed, sizeof fixed,
+           "%.*s  averages: 4\n  delay_calibration: "
+           "{scale: 1.0, offset_ps: 1e300}\n%s",
+           (int)(at - text), text, at + strlen("  averages: 4\n"));
+  free(text);
+  f = fopen(far, "w");
+  fputs(fixed, f);
+  fclose(f);
+  const char *a3[] = {"run", far, "--target", target, "--json", NULL};
+  spawn_result c = spawn_run(SHAPECTL_PATH, NULL, NULL, a3);
+  assert_int_equal(c.status, 2);
+  assert_int_equal(strstr(c.out, "\"converged\": true") == NULL, 1);
+  spawn_result_free(&c);
+  unlink(far);
+  free(far);
+  unlink(lab);
+  free(lab);
+}
+
+/* The journal's disk fills up mid-run (a file size limit in a child
+ * process): the run stops with the error saying so, every oven holding,
+ * and nothing sent unjournalled after the failure. */
+static void test_run_stops_when_the_journal_cannot_be_written(void **state) {
+  (void)state;
+  char *journal = temp_journal();
+  char *lab = design_lab(RESUME_LINES);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    signal(SIGXFSZ, SIG_IGN); /* a write past the limit fails with EFBIG */
+    struct rlimit lim = {.rlim_cur = 120000, .rlim_max = 120000};
+    if (setrlimit(RLIMIT_FSIZE, &lim) != 0)
+      _exit(10);
+    run_lab r;
+    open_lab_at(&r, NULL, lab);
+    shp_run_result res;
+    int rc = run_on(&r, SHP_RUN_MODEL, journal, NULL, &res);
+    int code = 0;
+    if (rc != SHP_ERR_WRITE)
+      code = 11;
+    else if (strstr(res.message, "the journal cannot be written") == NULL)
+      code = 12;
+    else if (shp_supervisor_fault(r.sup) == NULL || r.holds < 4)
+      code = 13;
+    else if (res.converged)
+      code = 14;
+    if (code != 0)
+      fprintf(stderr, "%s: %s\n", shp_error_name(rc), res.message);
+    shp_run_result_clear(&res);
+    close_lab(&r);
+    _exit(code);
+  }
+  int status;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+  /* What was written is whole records (and at most a torn last line). */
+  json_t *recs;
+  size_t valid;
+  assert_int_equal(shp_journal_read(journal, &recs, &valid, NULL), SHP_OK);
+  assert_string_equal(type_of(json_array_get(recs, 0)), "start");
+  assert_true(count_of(recs, "measure") >= 1);
+  json_decref(recs);
+  unlink(journal);
+  free(journal);
+  unlink(lab);
+  free(lab);
+}
+
 int main(void) {
   shp_set_plan_effort(SHP_PLAN_ESTIMATE);
   const struct CMUnitTest tests[] = {
@@ -346,6 +925,14 @@ int main(void) {
       cmocka_unit_test(test_run_resumes_from_a_cut_journal),
       cmocka_unit_test(test_cli_run_survives_sigkill),
       cmocka_unit_test(test_journal_is_never_overwritten),
+      cmocka_unit_test(test_run_end_record_holds_what_was_sent),
+      cmocka_unit_test(test_run_fault_at_the_start_is_journalled),
+      cmocka_unit_test(test_run_device_text_not_utf8_is_journalled),
+      cmocka_unit_test(test_run_journal_audits_every_oven_command),
+      cmocka_unit_test(test_run_second_resume_is_refused),
+      cmocka_unit_test(test_run_resume_identifies_the_run_by_content),
+      cmocka_unit_test(test_cli_run_exit_statuses),
+      cmocka_unit_test(test_run_stops_when_the_journal_cannot_be_written),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

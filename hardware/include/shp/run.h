@@ -84,7 +84,7 @@ typedef struct {
 typedef void (*shp_run_progress_fn)(const shp_run_event *event, void *user);
 
 typedef struct {
-  bool converged;
+  bool converged;     /* the error is finite and within the tolerance */
   size_t iterations;  /* oven moves made (resumed runs: in total) */
   double final_error; /* the last measured AC error */
   size_t crystal_count;
@@ -93,18 +93,28 @@ typedef struct {
   double *phase_sigma_rad;   /* their 1-sigma (INFINITY: undetermined) */
   int code;                  /* SHP_OK, or why the run stopped */
   char message[512];         /* for people: converged, limit, or the fault */
+  char reason[256]; /* a run that ended unconverged: why it stopped (the
+                       iteration limit, a search with nowhere to go) */
 } shp_run_result;
 
 /* ---- operations --------------------------------------------------------- */
 
 /* Run the loop on sup (borrowed, opened on spec->lab). progress may be
- * NULL. Returns SHP_OK when the run ended by converging or reaching its
- * iteration limit (result->converged tells which), or the error that
- * stopped it: SHP_ERR_CANCELLED, a device or safety error (the supervisor
- * has latched and every oven holds), SHP_ERR_IO for a journal that cannot be
- * written, SHP_ERR_PARSE for a journal that cannot be resumed (a different
- * lab, stack or target). result is filled in either way; free with
- * shp_run_result_clear. */
+ * NULL. The journal (spec->journal_path or resume_path) is created or
+ * opened, and locked, before any device is touched, and every setpoint the
+ * supervisor sends is journalled ("oven_command") before it is sent.
+ * Returns SHP_OK when the run ended cleanly by converging or not
+ * (result->converged tells which, result->reason why not), or the error
+ * that stopped it: SHP_ERR_CANCELLED, a device or safety error (the
+ * supervisor has latched and every oven holds), SHP_ERR_WRITE for a journal
+ * that cannot be written (the run stops, the ovens hold), SHP_ERR_BUSY for
+ * a journal another process holds (nothing touched), SHP_ERR_FILE for an
+ * input or journal that cannot be read, SHP_ERR_PARSE for a journal that
+ * is not one (a damaged line, named), SHP_ERR_MISMATCH for a journal of
+ * another run (files by content or parameters differ: the message names
+ * which), SHP_ERR_RANGE when the traces' delays do not cover the target's
+ * autocorrelation, SHP_ERR_NUMERIC for a measured error that is not finite.
+ * result is filled in either way; free with shp_run_result_clear. */
 int shp_run(shp_supervisor *sup, const shp_run_spec *spec,
             shp_run_progress_fn progress, void *user, shp_run_result *result);
 
@@ -123,6 +133,11 @@ typedef struct {
   unsigned long seed;       /* the fit's starts */
   const char *journal_path; /* NULL: no journal; else created, never
                                overwritten */
+  /* Optional out (may be NULL): set to true when the calibration ran to
+   * its fit but a scanned crystal stayed undetermined (shp_calibrate then
+   * returns SHP_ERR_NUMERIC and no calibration): a clean finish short of
+   * the goal, not a failure of the lab. */
+  bool *undetermined;
 } shp_calibrate_spec;
 
 /* Calibrate crystal phases on sup (opened on spec->lab): one trace with
@@ -140,7 +155,11 @@ typedef struct {
  * when a crystal's limits are narrower than the scan, SHP_ERR_NUMERIC when
  * the traces do not determine a scanned crystal (the message carries the
  * report; nothing is returned rather than a false fit), a device, safety
- * or cancel error (every oven holds), SHP_ERR_IO for the journal. */
+ * or cancel error (every oven holds), SHP_ERR_WRITE for a journal that
+ * cannot be written (created and locked before any device is touched;
+ * SHP_ERR_BUSY when another process holds it; when only the journal's
+ * last records fail after a good fit, *out is set all the same). Every
+ * setpoint sent is journalled before it is sent ("oven_command"). */
 int shp_calibrate(shp_supervisor *sup, const shp_calibrate_spec *spec,
                   shp_run_progress_fn progress, void *user,
                   shp_calibration **out);

@@ -57,6 +57,23 @@ typedef struct {
 
 typedef void (*shp_sup_log_fn)(const shp_sup_event *event, void *user);
 
+/* A setpoint about to be sent to an oven's instrument: every software ramp
+ * step, and the final setpoint (with an instrument that ramps itself, the
+ * only one; it is then told max_ramp_k_per_min first). */
+typedef struct {
+  size_t crystal;
+  double value_c;       /* what the instrument is told */
+  double target_c;      /* the accepted setpoint this command heads for */
+  double time_s;        /* on the lab's clock */
+  bool instrument_ramp; /* the instrument ramps to value_c itself */
+} shp_sup_command;
+
+/* Called before each command is sent, so the command can be recorded (the
+ * journal) before it acts. A return other than SHP_OK (with the error set)
+ * stops the command from being sent and trips the supervisor with that
+ * code: every oven holds. */
+typedef int (*shp_sup_command_fn)(const shp_sup_command *cmd, void *user);
+
 /* An oven as the supervisor last saw it. */
 typedef struct {
   shp_oven_reading reading; /* valid when code is SHP_OK */
@@ -80,6 +97,18 @@ typedef struct {
 shp_supervisor *shp_supervisor_open(const shp_lab *lab, shp_clock *clock,
                                     shp_sup_log_fn log, void *user);
 void shp_supervisor_close(shp_supervisor *s);
+
+/* Observe every command sent to an oven from now on (NULL: stop). One
+ * observer at a time; the previous one is replaced. */
+void shp_supervisor_set_command_observer(shp_supervisor *s,
+                                         shp_sup_command_fn fn, void *user);
+
+/* The setpoint crystal's instrument was last sent (or, before any, the one
+ * it reported when first read): what the oven holds after a stop, mid-ramp
+ * the last ramp step. false when the oven was never read nor commanded, so
+ * what it holds is unknown. */
+bool shp_supervisor_commanded(const shp_supervisor *s, size_t crystal,
+                              double *value_c);
 
 /* Poll interval of waits, in lab-clock seconds (default 1). */
 void shp_supervisor_set_poll_s(shp_supervisor *s, double poll_s);
