@@ -3,9 +3,11 @@
 #include "run-private.h"
 
 #include "shp/error.h"
+#include "shp/gsl-guard.h"
 #include "shp/optimize.h"
 #include "shp/problem.h"
 
+#include <gsl/gsl_errno.h>
 #include <gsl/gsl_multimin.h>
 #include <math.h>
 #include <stdarg.h>
@@ -427,6 +429,18 @@ static double measured_error(const gsl_vector *v, void *user) {
   return c->error + penalty;
 }
 
+/* The run's own failure when the objective recorded one, else GSL's. */
+static int simplex_status(run_ctx *c, int status, const char *when) {
+  if (status == GSL_SUCCESS)
+    return SHP_OK;
+  if (c->code != SHP_OK)
+    return c->code;
+  return shp_error_set(SHP_ERR_NUMERIC,
+                       "the model-free search failed at its %s: %s (measured "
+                       "error %g)",
+                       when, gsl_strerror(status), c->error);
+}
+
 static int model_free(run_ctx *c) {
   size_t n = c->nc;
   gsl_multimin_fminimizer *m =
@@ -451,12 +465,16 @@ static int model_free(run_ctx *c) {
   }
   gsl_multimin_function fn = {.f = measured_error, .n = n, .params = c};
   c->code = SHP_OK;
-  int rc = gsl_multimin_fminimizer_set(m, &fn, x, step) == GSL_SUCCESS
-               ? SHP_OK
-               : c->code;
-  while (rc == SHP_OK && c->error > c->spec->tolerance) {
-    if (gsl_multimin_fminimizer_iterate(m) != GSL_SUCCESS) {
-      rc = c->code;
+  /* A failed simplex step (a non-finite error, a contraction that fails)
+   * is the search's result, never an abort: the guard keeps GSL's handler
+   * off and the status says why the run stops. */
+  shp_gsl_guard();
+  int status = gsl_multimin_fminimizer_set(m, &fn, x, step);
+  int rc = simplex_status(c, status, "start");
+  while (rc == SHP_OK && !(c->error <= c->spec->tolerance)) {
+    status = gsl_multimin_fminimizer_iterate(m);
+    if (status != GSL_SUCCESS) {
+      rc = simplex_status(c, status, "step");
       break;
     }
     if (gsl_multimin_fminimizer_size(m) < 1e-4) {
