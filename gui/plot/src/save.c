@@ -1,10 +1,11 @@
 /* Plots as files. Each format is a cairo surface writing through one stream
- * function into a temporary file beside the target, renamed into place only
- * once complete, so readers never see a half-written plot (the toolkit's
- * "no data lost" contract). */
+ * function into the toolkit's atomic writer (shp/file.h): a temporary file
+ * beside the target, synced and renamed into place only once complete, so
+ * readers never see a half-written plot (the "no data lost" contract). */
 #include "plot-private.h"
 
 #include "shp/error.h"
+#include "shp/file.h"
 
 #include <errno.h>
 #include <math.h>
@@ -28,7 +29,7 @@
 typedef enum { FORMAT_PNG, FORMAT_SVG, FORMAT_PDF } plot_format;
 
 typedef struct {
-  int fd;
+  FILE *f;
   int err; /* errno of the first failed write, 0 if none */
 } sink;
 
@@ -56,16 +57,9 @@ static int format_of(const char *path, plot_format *format) {
 static cairo_status_t sink_write(void *closure, const unsigned char *data,
                                  unsigned int length) {
   sink *s = closure;
-  while (length > 0) {
-    ssize_t n = write(s->fd, data, length);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0) {
-      s->err = n < 0 ? errno : EIO;
-      return CAIRO_STATUS_WRITE_ERROR;
-    }
-    data += n;
-    length -= (unsigned int)n;
+  if (fwrite(data, 1, length, s->f) != length) {
+    s->err = errno != 0 ? errno : EIO;
+    return CAIRO_STATUS_WRITE_ERROR;
   }
   return CAIRO_STATUS_SUCCESS;
 }
@@ -145,18 +139,17 @@ static int check_size(double w, double h) {
                        MAX_SIDE_PX, w, h);
 }
 
-/* Render into the open temporary file and make it durable. */
-static int write_temp(int fd, plot_format format, const shp_plot_figure *fig,
-                      const char *path, double w, double h) {
-  sink s = {fd, 0};
-  if (fchmod(fd, 0644) != 0)
-    return shp_error_set(SHP_ERR_WRITE, "%s: cannot create: %s", path,
-                         strerror(errno));
-  int rc = render(format, fig, path, &s, w, h);
-  if (rc == SHP_OK && fsync(fd) != 0)
-    return shp_error_set(SHP_ERR_WRITE, "%s: cannot write: %s", path,
-                         strerror(errno));
-  return rc;
+typedef struct {
+  plot_format format;
+  const shp_plot_figure *fig;
+  const char *path;
+  double w, h;
+} save_job;
+
+static int fill(FILE *f, void *user) {
+  const save_job *job = user;
+  sink s = {f, 0};
+  return render(job->format, job->fig, job->path, &s, job->w, job->h);
 }
 
 int shp_plot_save(const shp_plot_figure *fig, const char *path, double width_px,
@@ -172,28 +165,6 @@ int shp_plot_save(const shp_plot_figure *fig, const char *path, double width_px,
   if (rc != SHP_OK)
     return rc;
   /* Whole pixels, so the image and the figure drawn on it have one size. */
-  double w = round(width_px), h = round(height_px);
-  size_t len = strlen(path) + sizeof ".XXXXXX";
-  char *tmp = malloc(len);
-  if (tmp == NULL)
-    return shp_error_set(SHP_ERR_NOMEM, "%s: no memory", path);
-  snprintf(tmp, len, "%s.XXXXXX", path);
-  int fd = mkstemp(tmp);
-  if (fd < 0) {
-    rc = shp_error_set(SHP_ERR_WRITE, "%s: cannot create: %s", path,
-                       strerror(errno));
-    free(tmp);
-    return rc;
-  }
-  rc = write_temp(fd, format, fig, path, w, h);
-  if (close(fd) != 0 && rc == SHP_OK)
-    rc = shp_error_set(SHP_ERR_WRITE, "%s: cannot write: %s", path,
-                       strerror(errno));
-  if (rc == SHP_OK && rename(tmp, path) != 0)
-    rc = shp_error_set(SHP_ERR_WRITE, "%s: cannot replace: %s", path,
-                       strerror(errno));
-  if (rc != SHP_OK)
-    unlink(tmp);
-  free(tmp);
-  return rc;
+  save_job job = {format, fig, path, round(width_px), round(height_px)};
+  return shp_file_write_atomic(path, fill, &job);
 }
