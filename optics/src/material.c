@@ -252,6 +252,10 @@ static int parse_table(shp_yaml *y, yaml_node_t *node, const char *ctx,
     if (end2 == end || !isfinite(x) || !isfinite(v) || !(v > 0))
       return shp_yaml_fail(y, node, ctx, "data",
                            "row %zu: expected \"wavelength_um n\"", n + 1);
+    if (!(x > 0))
+      return shp_yaml_fail(y, node, ctx, "data",
+                           "row %zu: a wavelength must be > 0 um, got %g",
+                           n + 1, x);
     if (n > 0 && !(x > d->tab_x[n - 1]))
       return shp_yaml_fail(y, node, ctx, "data",
                            "row %zu: wavelengths must increase", n + 1);

@@ -477,6 +477,16 @@ static void test_rii_file_bounds(void **state) {
   assert_null(shp_material_load(path));
   assert_error_has(SHP_ERR_PARSE, "rii-long.yml:",
                    "DATA[0].data: line 3: longer than 255 bytes");
+
+  /* A table starting at wavelength 0 loaded (found by fuzz_readers): the
+   * material then claimed a valid range from 0 um. */
+  write_string("rii-zero.yml", "DATA:\n  - type: tabulated n\n    data: |\n"
+                               "        0 1.5\n        0.5 1.49\n"
+                               "        0.6 1.48\n");
+  path = material_naming("m-zero.yml", "rii-zero.yml");
+  assert_null(shp_material_load(path));
+  assert_error_has(SHP_ERR_PARSE, "rii-zero.yml:",
+                   "DATA[0].data: row 1: a wavelength must be > 0 um, got 0");
 }
 
 int main(void) {
