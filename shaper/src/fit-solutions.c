@@ -1,0 +1,315 @@
+/* Every solution consistent with the traces: multi-start, the conjugate
+ * twins, clustering, the chi2 rule, covariances and the identifiability
+ * report. */
+#include "fit-private.h"
+
+#include "qrng-private.h"
+
+#include "shp/error.h"
+#include "shp/numbers.h"
+#include "shp/units.h"
+
+#include <gsl/gsl_qrng.h>
+#include <lapacke.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Two minima are one solution when every parameter is within this many
+ * prior sigmas (phases compared on the circle). */
+#define SAME_DISTANCE 0.1
+/* A parameter whose posterior sigma is above this share of its prior's is
+ * determined by the prior, not by the traces. */
+#define PRIOR_ONLY_RATIO 0.7
+
+typedef struct {
+  double *u;
+  double cost, chi2;
+  size_t members;
+} candidate;
+
+static double distance(const shp_fit *f, const double *a, const double *b) {
+  double d = 0;
+  for (size_t j = 0; j < f->np; j++) {
+    double x = a[j] - b[j];
+    if (f->periodic[j])
+      x = shp_wrap_phase(f->sigma[j] * x) / f->sigma[j];
+    d = fmax(d, fabs(x));
+  }
+  return d;
+}
+
+static int cmp_cost(const void *a, const void *b) {
+  const candidate *x = a, *y = b;
+  return (x->cost > y->cost) - (x->cost < y->cost);
+}
+
+/* Add a minimum: merged into a candidate it equals, or new. */
+static void add_candidate(shp_fit *f, candidate *c, size_t *nc, const double *u,
+                          double cost, double chi2) {
+  for (size_t k = 0; k < *nc; k++)
+    if (distance(f, c[k].u, u) < SAME_DISTANCE) {
+      c[k].members++;
+      if (cost < c[k].cost) {
+        memcpy(c[k].u, u, f->np * sizeof *u);
+        c[k].cost = cost;
+        c[k].chi2 = chi2;
+      }
+      return;
+    }
+  memcpy(c[*nc].u, u, f->np * sizeof *u);
+  c[*nc].cost = cost;
+  c[*nc].chi2 = chi2;
+  c[*nc].members = 1;
+  (*nc)++;
+}
+
+/* Posterior covariance in prior units, (J^T J + I)^-1, into C (np x np),
+ * and the singular values of J when asked. */
+static int posterior(shp_fit *f, const double *J, double *C, double *sv) {
+  size_t np = f->np, nd = f->points;
+  for (size_t a = 0; a < np; a++)
+    for (size_t b = 0; b < np; b++) {
+      double s = a == b ? 1.0 : 0.0;
+      for (size_t k = 0; k < nd; k++)
+        s += J[k * np + a] * J[k * np + b];
+      C[a * np + b] = s;
+    }
+  lapack_int info =
+      LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'U', (lapack_int)np, C, (lapack_int)np);
+  if (info == 0)
+    info = LAPACKE_dpotri(LAPACK_ROW_MAJOR, 'U', (lapack_int)np, C,
+                          (lapack_int)np);
+  if (info != 0)
+    return shp_error_set(SHP_ERR_NUMERIC,
+                         "the fit's posterior matrix cannot be inverted");
+  for (size_t a = 0; a < np; a++)
+    for (size_t b = 0; b < a; b++)
+      C[a * np + b] = C[b * np + a];
+  if (sv == NULL)
+    return SHP_OK;
+  double *A = malloc(nd * np * sizeof *A), *superb = malloc(np * sizeof *A);
+  if (A == NULL || superb == NULL) {
+    free(A);
+    free(superb);
+    return shp_error_set(SHP_ERR_NOMEM, "out of memory");
+  }
+  memcpy(A, J, nd * np * sizeof *A);
+  info =
+      LAPACKE_dgesvd(LAPACK_ROW_MAJOR, 'N', 'N', (lapack_int)nd, (lapack_int)np,
+                     A, (lapack_int)np, sv, NULL, 1, NULL, 1, superb);
+  free(A);
+  free(superb);
+  if (info != 0)
+    return shp_error_set(SHP_ERR_NUMERIC, "the fit's Jacobian has no SVD");
+  for (size_t k = nd; k < np; k++)
+    sv[k] = 0.0; /* fewer samples than parameters */
+  return SHP_OK;
+}
+
+static int fill_solution(shp_fit *f, const candidate *c, double *J, double *r0,
+                         double *r1, double *C, double *sv,
+                         shp_fit_solution *s) {
+  size_t np = f->np;
+  s->params = calloc(np, sizeof *s->params);
+  s->sigma = calloc(np, sizeof *s->sigma);
+  s->covariance = calloc(np * np, sizeof *s->covariance);
+  if (s->params == NULL || s->sigma == NULL || s->covariance == NULL)
+    return shp_error_set(SHP_ERR_NOMEM, "out of memory");
+  int rc = fit_jacobian(f, c->u, J, r0, r1);
+  if (rc == SHP_OK)
+    rc = posterior(f, J, C, sv);
+  if (rc != SHP_OK)
+    return rc;
+  fit_unpack(f, c->u);
+  for (size_t a = 0; a < np; a++) {
+    s->params[a] = f->periodic[a] ? shp_wrap_phase(f->phys[a]) : f->phys[a];
+    for (size_t b = 0; b < np; b++)
+      s->covariance[a * np + b] = f->sigma[a] * f->sigma[b] * C[a * np + b];
+    s->sigma[a] = sqrt(s->covariance[a * np + a]);
+  }
+  s->chi2 = c->chi2;
+  s->cost = c->cost;
+  s->members = c->members;
+  return SHP_OK;
+}
+
+static void report(const shp_fit *f, shp_fit_set *set) {
+  char *p = set->report;
+  size_t left = sizeof set->report;
+  int w =
+      shp_snprintf(p, left,
+                   "%zu consistent solution%s; the traces determine %zu "
+                   "of %zu directions (chi2 %.1f for %zu samples)",
+                   set->count, set->count == 1 ? "" : "s", set->data_determined,
+                   f->np, set->solutions[0].chi2, f->points);
+  if (w < 0 || (size_t)w >= left)
+    return;
+  p += w;
+  left -= (size_t)w;
+  bool first = true;
+  for (size_t j = 0; j < f->np; j++) {
+    if (set->sigma_ratio[j] < PRIOR_ONLY_RATIO)
+      continue;
+    w = shp_snprintf(p, left, "%s%s", first ? "; prior only: " : ", ",
+                     f->names[j]);
+    if (w < 0 || (size_t)w >= left)
+      return;
+    p += w;
+    left -= (size_t)w;
+    first = false;
+  }
+}
+
+int shp_fit_solve(shp_fit *f, shp_fit_set *set) {
+  if (f->nt == 0)
+    return shp_error_set(SHP_ERR_INVALID, "nothing to fit: no traces");
+  size_t np = f->np, nr = fit_residual_count(f), nd = f->points;
+  size_t starts = f->opts.starts, maxc = 2 * starts + 2;
+  candidate *cand = calloc(maxc, sizeof *cand);
+  double *pool = calloc(maxc * np, sizeof *pool);
+  double *u = calloc(np, sizeof *u), *q = calloc(f->nc, sizeof *q);
+  double *r0 = calloc(nr, sizeof *r0), *r1 = calloc(nr, sizeof *r1);
+  double *J = calloc(nd * np, sizeof *J), *C = calloc(np * np, sizeof *C);
+  double *sv = calloc(np > nd ? np : nd, sizeof *sv);
+  gsl_qrng *g = shp_qrng_new(f->nc, "fit");
+  int rc = SHP_OK;
+  if (g == NULL) {
+    rc = shp_error_last();
+    goto done;
+  }
+  if (cand == NULL || pool == NULL || u == NULL || q == NULL || r0 == NULL ||
+      r1 == NULL || J == NULL || C == NULL || sv == NULL) {
+    rc = shp_error_set(SHP_ERR_NOMEM, "out of memory");
+    goto done;
+  }
+  for (size_t k = 0; k < maxc; k++)
+    cand[k].u = pool + k * np;
+  f->evaluations = 0;
+  f->nonfinite = false;
+  size_t ncand = 0;
+  /* Starts: the prior, then phases spread over the torus (other unknowns
+   * at their prior means: their priors are tight). */
+  size_t skip = f->opts.seed % 64;
+  for (size_t k = 0; k < skip; k++)
+    gsl_qrng_get(g, q);
+  for (size_t s = 0; s < starts; s++) {
+    memset(u, 0, np * sizeof *u);
+    if (s > 0) {
+      gsl_qrng_get(g, q);
+      for (size_t i = 0; i < f->nc; i++)
+        u[i] = (SHP_TWO_PI * q[i] - SHP_PI) / f->sigma[i];
+    }
+    double cost = fit_lm(f, u, f->opts.max_iterations);
+    if (!isfinite(cost))
+      continue;
+    double chi2;
+    if (fit_residuals(f, u, r0, &chi2) == SHP_OK)
+      add_candidate(f, cand, &ncand, u, cost, chi2);
+  }
+  if (ncand == 0) {
+    if (f->nonfinite && f->nonfinite_trace < f->nt)
+      rc = shp_error_set(SHP_ERR_NUMERIC,
+                         "the model fit found no solution: the residual of "
+                         "trace %zu, sample %zu is not finite from every one "
+                         "of %zu starts",
+                         f->nonfinite_trace + 1, f->nonfinite_sample + 1,
+                         starts);
+    else
+      rc = shp_error_set(SHP_ERR_NUMERIC,
+                         "the model fit found no solution from any of %zu "
+                         "starts",
+                         starts);
+    goto done;
+  }
+  /* The conjugate twin of every minimum found, at each trace's
+   * temperatures: it stays in the set until a trace rules it out. */
+  size_t found = ncand;
+  for (size_t k = 0; k < found; k++)
+    for (size_t m = 0; m < f->nt && ncand + 1 < maxc; m++) {
+      memcpy(u, cand[k].u, np * sizeof *u);
+      if (m > 0 && memcmp(f->traces[m].temps, f->traces[0].temps,
+                          f->nc * sizeof(double)) == 0)
+        continue;
+      if (fit_conjugate(f, u, f->traces[m].temps) != SHP_OK)
+        continue;
+      double cost = fit_lm(f, u, f->opts.max_iterations);
+      double chi2;
+      if (isfinite(cost) && fit_residuals(f, u, r0, &chi2) == SHP_OK)
+        add_candidate(f, cand, &ncand, u, cost, chi2);
+      if (m == 0)
+        break; /* one trace set: one twin */
+    }
+  qsort(cand, ncand, sizeof *cand, cmp_cost);
+  /* The consistency rule: chi2 within what the noise allows of the best. */
+  size_t npar = np;
+  for (size_t m = 0; m < f->nt; m++)
+    npar += f->kinds[f->traces[m].kind].model->linear_count;
+  size_t dof = nd > npar ? nd - npar : 1;
+  double chi2_min = INFINITY;
+  for (size_t k = 0; k < ncand; k++)
+    chi2_min = fmin(chi2_min, cand[k].chi2);
+  double allow =
+      fmax(f->opts.chi2_sigmas * sqrt(2.0 * (double)dof), f->opts.chi2_floor);
+  size_t keep = 0;
+  for (size_t k = 0; k < ncand; k++)
+    if (cand[k].chi2 <= chi2_min + allow)
+      cand[keep++] = cand[k];
+  set->parameter_count = np;
+  set->crystal_count = f->nc;
+  set->points = nd;
+  set->dof = dof;
+  set->solutions = calloc(keep, sizeof *set->solutions);
+  set->singular_values = calloc(np, sizeof *set->singular_values);
+  set->sigma_ratio = calloc(np, sizeof *set->sigma_ratio);
+  if (set->solutions == NULL || set->singular_values == NULL ||
+      set->sigma_ratio == NULL) {
+    rc = shp_error_set(SHP_ERR_NOMEM, "out of memory");
+    goto done;
+  }
+  set->count = keep;
+  for (size_t k = 0; k < keep && rc == SHP_OK; k++)
+    rc = fill_solution(f, &cand[k], J, r0, r1, C, k == 0 ? sv : NULL,
+                       &set->solutions[k]);
+  if (rc != SHP_OK)
+    goto done;
+  /* The best's identifiability, in prior units. */
+  set->data_determined = 0;
+  for (size_t j = 0; j < np; j++) {
+    set->singular_values[j] = sv[j];
+    if (sv[j] > 1.0)
+      set->data_determined++;
+    set->sigma_ratio[j] = set->solutions[0].sigma[j] / f->sigma[j];
+  }
+  report(f, set);
+  set->evaluations = f->evaluations;
+done:
+  if (g != NULL)
+    gsl_qrng_free(g);
+  free(cand);
+  free(pool);
+  free(u);
+  free(q);
+  free(r0);
+  free(r1);
+  free(J);
+  free(C);
+  free(sv);
+  return rc;
+}
+
+void shp_fit_set_clear(shp_fit_set *set) {
+  if (set == NULL)
+    return;
+  for (size_t k = 0; k < set->count; k++) {
+    free(set->solutions[k].params);
+    free(set->solutions[k].sigma);
+    free(set->solutions[k].covariance);
+  }
+  free(set->solutions);
+  free(set->singular_values);
+  free(set->sigma_ratio);
+  *set = (shp_fit_set){0};
+}

@@ -1,0 +1,253 @@
+/* The measurement-model fit: traces simulated from a "true" stack with
+ * hidden phase, azimuth and length errors (a propagator of its own, not the
+ * fit's model code) and noise, fitted back. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "shp/diag.h"
+#include "shp/error.h"
+#include "shp/fit.h"
+#include "shp/pulse.h"
+#include "shp/stack.h"
+#include "shp/units.h"
+
+#include <fftw3.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define EXAMPLES SHP_SOURCE_DATADIR "/examples/stacks/"
+#define MAXC 16
+#define NDELAY 161
+
+/* The hidden truth of a lab. */
+typedef struct {
+  double phase[MAXC], daz_deg[MAXC], dlen_um[MAXC];
+  double width_rel, gdd_fs2;
+} truth;
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* A deterministic normal deviate (Box-Muller on a LCG). */
+static double gauss(unsigned long *s) {
+  *s = *s * 6364136223846793005UL + 1442695040888963407UL;
+  double u1 = ((double)(*s >> 11) + 0.5) / 9007199254740992.0;
+  *s = *s * 6364136223846793005UL + 1442695040888963407UL;
+  double u2 = ((double)(*s >> 11) + 0.5) / 9007199254740992.0;
+  return sqrt(-2 * log(u1)) * cos(SHP_TWO_PI * u2);
+}
+
+/* The true output intensity on grid g at temps. */
+static void true_intensity(const shp_stack *s, const shp_grid *g,
+                           const truth *t, const double *temps, double *out) {
+  shp_element el[MAXC];
+  shp_path path;
+  shp_stack_path(s, el, &path);
+  for (size_t i = 0; i < s->crystal_count; i++) {
+    el[i].crystal.temperature_c = temps[i];
+    el[i].crystal.phase_offset_rad = t->phase[i];
+    el[i].crystal.azimuth_deg += t->daz_deg[i];
+    el[i].crystal.length_mm += 1e-3 * t->dlen_um[i];
+  }
+  shp_pulse p = s->pulse;
+  p.fwhm_ps *= 1 + t->width_rel;
+  p.gdd_fs2 += t->gdd_fs2;
+  double complex *in = fftw_alloc_complex(g->n);
+  shp_field *field = shp_field_new(g->n);
+  shp_propagator *prop = shp_propagator_new(g, &path);
+  assert_non_null(prop);
+  assert_int_equal(shp_pulse_fill(&p, g, in), SHP_OK);
+  assert_int_equal(shp_propagator_apply(prop, &path, in, field), SHP_OK);
+  shp_field_intensity(field, NULL, NULL, out);
+  shp_propagator_free(prop);
+  shp_field_free(field);
+  fftw_free(in);
+}
+
+/* A measured autocorrelation: amplitude 2, background 0.1, noise sigma
+ * `noise` (absolute), at delays. */
+static void true_ac(const shp_stack *s, const shp_grid *g, const truth *t,
+                    const double *temps, const double *delay, double noise,
+                    unsigned long *seed, double *y) {
+  size_t n = g->n;
+  double *inten = calloc(n, sizeof *inten), *ac = calloc(2 * n, sizeof *ac);
+  shp_diag *d = shp_diag_new(n);
+  true_intensity(s, g, t, temps, inten);
+  assert_int_equal(
+      shp_diag_autocorrelation(d, inten, SHP_AC_BACKGROUND_FREE, ac), SHP_OK);
+  for (size_t k = 0; k < NDELAY; k++) {
+    double x = delay[k] / g->dt + (double)n;
+    size_t j = (size_t)x;
+    double w = x - (double)j;
+    double v = (1 - w) * ac[j] + w * ac[j + 1];
+    y[k] = 2.0 * v + 0.1 + noise * gauss(seed);
+  }
+  shp_diag_free(d);
+  free(inten);
+  free(ac);
+}
+
+static shp_stack *load(const char *name) {
+  shp_stack *s = shp_stack_load(name);
+  assert_non_null(s);
+  return s;
+}
+
+static void delays(const shp_stack *s, double *delay) {
+  shp_element el[MAXC];
+  shp_path path;
+  shp_stack_path(s, el, &path);
+  double span;
+  assert_int_equal(
+      shp_path_delay_span_ps(&path, s->pulse.center_wavelength_nm, &span),
+      SHP_OK);
+  double half = span + 2 * s->pulse.fwhm_ps;
+  for (size_t k = 0; k < NDELAY; k++)
+    delay[k] = -half + 2 * half * (double)k / (NDELAY - 1);
+}
+
+/* The phase offsets the fit reports for a truth: its length errors' carrier
+ * phase at the stack's temperatures included. */
+static void effective_phases(const shp_stack *s, const truth *t, double *eff) {
+  for (size_t i = 0; i < s->crystal_count; i++) {
+    const shp_stack_crystal *c = &s->crystals[i];
+    shp_material_props p;
+    assert_int_equal(shp_material_props_at(c->material,
+                                           s->pulse.center_wavelength_nm,
+                                           c->temperature_c, c->length_mm, &p),
+                     SHP_OK);
+    eff[i] = shp_wrap_phase(t->phase[i] + p.phase_delay_rad / c->length_mm *
+                                              1e-3 * t->dlen_um[i]);
+  }
+}
+
+static void random_truth(const shp_stack *s, unsigned long seed, truth *t) {
+  memset(t, 0, sizeof *t);
+  for (size_t i = 0; i < s->crystal_count; i++) {
+    t->phase[i] = shp_wrap_phase(1.5 * gauss(&seed));
+    t->daz_deg[i] = 0.3 * gauss(&seed);
+    t->dlen_um[i] = 2.0 * gauss(&seed);
+  }
+  t->width_rel = 0.05 * gauss(&seed);
+}
+
+/* Fit ntr traces at temperature sets shifted by k * step kelvin on every
+ * other crystal from the stack's. */
+static void fit_traces(const shp_stack *s, const truth *t, size_t ntr,
+                       double step, shp_fit *f, double temps[][MAXC],
+                       double *delay) {
+  size_t nc = s->crystal_count;
+  unsigned long seed = 99;
+  static double y[4][NDELAY];
+  delays(s, delay);
+  for (size_t m = 0; m < ntr; m++) {
+    for (size_t i = 0; i < nc; i++)
+      temps[m][i] = s->crystals[i].temperature_c +
+                    ((i + m) % 2 ? step * (double)m : -0.5 * step * (double)m);
+    true_ac(s, shp_fit_grid(f), t, temps[m], delay, 0.02, &seed, y[m]);
+    shp_fit_trace tr = {.model = &shp_fit_model_ac,
+                        .temperatures_c = temps[m],
+                        .crystal_count = nc,
+                        .axis = delay,
+                        .values = y[m],
+                        .count = NDELAY,
+                        .noise = 0.02};
+    assert_int_equal(shp_fit_add(f, &tr), SHP_OK);
+  }
+}
+
+static void test_recovers_hidden_errors(void **state) {
+  (void)state;
+  shp_stack *s = load(EXAMPLES "fan4.yml");
+  truth t;
+  random_truth(s, 7, &t);
+  shp_fit_opts o = {.starts = 8, .seed = 1};
+  shp_fit *f = shp_fit_new(s, &o);
+  assert_non_null(f);
+  double temps[4][MAXC], delay[NDELAY];
+  fit_traces(s, &t, 3, 1.5, f, temps, delay);
+  shp_fit_set set = {0};
+  double t0 = now_s();
+  assert_int_equal(shp_fit_solve(f, &set), SHP_OK);
+  double t1 = now_s();
+  printf("fan4 x 3 traces: %.2f s, %zu evaluations, %zu solutions\n%s\n",
+         t1 - t0, set.evaluations, set.count, set.report);
+  const shp_fit_solution *b = &set.solutions[0];
+  size_t nc = s->crystal_count;
+  double eff[MAXC];
+  effective_phases(s, &t, eff);
+  for (size_t i = 0; i < nc; i++) {
+    size_t j = shp_fit_index_phase(f, i), a = shp_fit_index_azimuth(f, i),
+           l = shp_fit_index_length(f, i);
+    printf("crystal %zu: phase %.3f (true %.3f) +- %.3f; az %.3f (%.3f) +- "
+           "%.3f; len %.2f (%.2f) +- %.2f\n",
+           i, b->params[j], eff[i], b->sigma[j], b->params[a], t.daz_deg[i],
+           b->sigma[a], b->params[l], t.dlen_um[i], b->sigma[l]);
+    /* The traces determine the phases: well below the prior's pi. */
+    assert_true(b->sigma[j] < 0.5);
+    assert_true(fabs(shp_wrap_phase(b->params[j] - eff[i])) < 4 * b->sigma[j]);
+    assert_true(fabs(b->params[a] - t.daz_deg[i]) < 4 * b->sigma[a]);
+    assert_true(fabs(b->params[l] - t.dlen_um[i]) < 4 * b->sigma[l]);
+  }
+  /* The predicted output at a new temperature set against the truth's,
+   * and the error against a target with its band. */
+  shp_target tg = {
+      .shape = SHP_TARGET_FLAT_TOP, .duration_ps = 4.0, .rise_time_ps = 1.0};
+  double tnew[MAXC];
+  for (size_t i = 0; i < nc; i++)
+    tnew[i] = temps[0][i] + (i == 1 ? 0.7 : 0.0);
+  shp_fit_prediction pr = {0};
+  assert_int_equal(shp_fit_predict_intensity(f, b, tnew, &tg, &pr), SHP_OK);
+  const shp_grid *g = shp_fit_grid(f);
+  double *ti = calloc(g->n, sizeof *ti), *tt = calloc(g->n, sizeof *tt);
+  true_intensity(s, g, &t, tnew, ti);
+  shp_diag *d = shp_diag_new(g->n);
+  assert_int_equal(shp_target_sample(&tg, g, tt, NULL), SHP_OK);
+  shp_metrics_opts mo = {.target = tt, .error_only = true};
+  shp_metrics m;
+  assert_int_equal(shp_diag_metrics(d, ti, g->dt, &mo, &m), SHP_OK);
+  printf("predicted error %.4f +- %.4f, true %.4f\n", pr.error, pr.error_sigma,
+         m.error);
+  assert_true(pr.error_sigma > 0 && pr.error_sigma < 0.2);
+  assert_true(fabs(pr.error - m.error) <= 3 * pr.error_sigma);
+  /* Coverage of the band: the truth within 3 sigma nearly everywhere the
+   * pulse is. */
+  double peak = 0;
+  for (size_t k = 0; k < g->n; k++)
+    peak = fmax(peak, ti[k]);
+  size_t in = 0, total = 0;
+  for (size_t k = 0; k < g->n; k++) {
+    if (ti[k] < 0.05 * peak)
+      continue;
+    total++;
+    if (fabs(ti[k] - pr.intensity[k]) <= 3 * pr.sigma[k] + 1e-3 * peak)
+      in++;
+  }
+  printf("band coverage %zu of %zu\n", in, total);
+  assert_true(total > 20);
+  assert_true((double)in >= 0.9 * (double)total);
+  shp_fit_prediction_clear(&pr);
+  shp_diag_free(d);
+  free(ti);
+  free(tt);
+  shp_fit_set_clear(&set);
+  shp_fit_free(f);
+  shp_stack_free(s);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_recovers_hidden_errors),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
