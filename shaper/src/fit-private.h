@@ -74,10 +74,14 @@ const double *fit_kind_params(const shp_fit *f, const double *p, size_t kind);
 size_t fit_residual_count(const shp_fit *f);
 /* Residuals (data then prior) of u; chi2 (data only) when asked. */
 int fit_residuals(shp_fit *f, const double *u, double *r, double *chi2);
-/* One LM run from u (in place): the final cost, INFINITY on failure. */
-double fit_lm(shp_fit *f, double *u, size_t iterations);
+/* One LM run from u (in place): the final cost, INFINITY on failure; the
+ * posterior sigmas in prior units (sqrt diag (J^T J)^-1 with the prior
+ * rows) into sig when not NULL. */
+double fit_lm(shp_fit *f, double *u, size_t iterations, double *sig);
 /* The conjugate-phase twin of u at temps, in place. */
 int fit_conjugate(shp_fit *f, double *u, const double *temps);
+/* The time-reversal twin of u at temps (fit.c explains), in place. */
+int fit_reversed(shp_fit *f, double *u, const double *temps);
 /* The data Jacobian (rows: weighted trace residuals) at u in prior units,
  * row-major points x np, by central differences; r0 and r1 hold residual
  * count values. */

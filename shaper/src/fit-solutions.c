@@ -18,25 +18,29 @@
 #include <string.h>
 
 /* Two minima are one solution when every parameter is within this many
- * prior sigmas (phases compared on the circle). */
-#define SAME_DISTANCE 0.1
+ * posterior sigmas (the larger of the two; phases compared on the
+ * circle): starts that end apart only where the traces barely reach are
+ * one solution. */
+#define SAME_DISTANCE 2.0
 /* A parameter whose posterior sigma is above this share of its prior's is
  * determined by the prior, not by the traces. */
 #define PRIOR_ONLY_RATIO 0.7
 
 typedef struct {
-  double *u;
+  double *u, *sig;
   double cost, chi2;
   size_t members;
 } candidate;
 
-static double distance(const shp_fit *f, const double *a, const double *b) {
+static double distance(const shp_fit *f, const candidate *a, const double *b,
+                       const double *bsig) {
   double d = 0;
   for (size_t j = 0; j < f->np; j++) {
-    double x = a[j] - b[j];
+    double x = a->u[j] - b[j];
     if (f->periodic[j])
       x = shp_wrap_phase(f->sigma[j] * x) / f->sigma[j];
-    d = fmax(d, fabs(x));
+    double s = fmax(fmax(a->sig[j], bsig[j]), 1e-6);
+    d = fmax(d, fabs(x) / s);
   }
   return d;
 }
@@ -48,18 +52,20 @@ static int cmp_cost(const void *a, const void *b) {
 
 /* Add a minimum: merged into a candidate it equals, or new. */
 static void add_candidate(shp_fit *f, candidate *c, size_t *nc, const double *u,
-                          double cost, double chi2) {
+                          const double *sig, double cost, double chi2) {
   for (size_t k = 0; k < *nc; k++)
-    if (distance(f, c[k].u, u) < SAME_DISTANCE) {
+    if (distance(f, &c[k], u, sig) < SAME_DISTANCE) {
       c[k].members++;
       if (cost < c[k].cost) {
         memcpy(c[k].u, u, f->np * sizeof *u);
+        memcpy(c[k].sig, sig, f->np * sizeof *sig);
         c[k].cost = cost;
         c[k].chi2 = chi2;
       }
       return;
     }
   memcpy(c[*nc].u, u, f->np * sizeof *u);
+  memcpy(c[*nc].sig, sig, f->np * sizeof *sig);
   c[*nc].cost = cost;
   c[*nc].chi2 = chi2;
   c[*nc].members = 1;
@@ -167,9 +173,13 @@ int shp_fit_solve(shp_fit *f, shp_fit_set *set) {
   if (f->nt == 0)
     return shp_error_set(SHP_ERR_INVALID, "nothing to fit: no traces");
   size_t np = f->np, nr = fit_residual_count(f), nd = f->points;
-  size_t starts = f->opts.starts, maxc = 2 * starts + 2;
+  size_t starts = f->opts.starts;
+  /* Each start's minimum, its conjugates at every trace's temperatures,
+   * its time-reversed twin and that twin's conjugate. */
+  size_t maxc = starts * (f->nt + 3);
   candidate *cand = calloc(maxc, sizeof *cand);
-  double *pool = calloc(maxc * np, sizeof *pool);
+  double *pool = calloc(2 * maxc * np, sizeof *pool),
+         *sg = calloc(np, sizeof *sg);
   double *u = calloc(np, sizeof *u), *q = calloc(f->nc, sizeof *q);
   double *r0 = calloc(nr, sizeof *r0), *r1 = calloc(nr, sizeof *r1);
   double *J = calloc(nd * np, sizeof *J), *C = calloc(np * np, sizeof *C);
@@ -180,13 +190,15 @@ int shp_fit_solve(shp_fit *f, shp_fit_set *set) {
     rc = shp_error_last();
     goto done;
   }
-  if (cand == NULL || pool == NULL || u == NULL || q == NULL || r0 == NULL ||
-      r1 == NULL || J == NULL || C == NULL || sv == NULL) {
+  if (cand == NULL || pool == NULL || sg == NULL || u == NULL || q == NULL ||
+      r0 == NULL || r1 == NULL || J == NULL || C == NULL || sv == NULL) {
     rc = shp_error_set(SHP_ERR_NOMEM, "out of memory");
     goto done;
   }
-  for (size_t k = 0; k < maxc; k++)
-    cand[k].u = pool + k * np;
+  for (size_t k = 0; k < maxc; k++) {
+    cand[k].u = pool + 2 * k * np;
+    cand[k].sig = cand[k].u + np;
+  }
   f->evaluations = 0;
   f->nonfinite = false;
   size_t ncand = 0;
@@ -202,12 +214,12 @@ int shp_fit_solve(shp_fit *f, shp_fit_set *set) {
       for (size_t i = 0; i < f->nc; i++)
         u[i] = (SHP_TWO_PI * q[i] - SHP_PI) / f->sigma[i];
     }
-    double cost = fit_lm(f, u, f->opts.max_iterations);
+    double cost = fit_lm(f, u, f->opts.max_iterations, sg);
     if (!isfinite(cost))
       continue;
     double chi2;
     if (fit_residuals(f, u, r0, &chi2) == SHP_OK)
-      add_candidate(f, cand, &ncand, u, cost, chi2);
+      add_candidate(f, cand, &ncand, u, sg, cost, chi2);
   }
   if (ncand == 0) {
     if (f->nonfinite && f->nonfinite_trace < f->nt)
@@ -224,26 +236,13 @@ int shp_fit_solve(shp_fit *f, shp_fit_set *set) {
                          starts);
     goto done;
   }
-  /* The conjugate twin of every minimum found, at each trace's
-   * temperatures: it stays in the set until a trace rules it out. */
-  size_t found = ncand;
-  for (size_t k = 0; k < found; k++)
-    for (size_t m = 0; m < f->nt && ncand + 1 < maxc; m++) {
-      memcpy(u, cand[k].u, np * sizeof *u);
-      if (m > 0 && memcmp(f->traces[m].temps, f->traces[0].temps,
-                          f->nc * sizeof(double)) == 0)
-        continue;
-      if (fit_conjugate(f, u, f->traces[m].temps) != SHP_OK)
-        continue;
-      double cost = fit_lm(f, u, f->opts.max_iterations);
-      double chi2;
-      if (isfinite(cost) && fit_residuals(f, u, r0, &chi2) == SHP_OK)
-        add_candidate(f, cand, &ncand, u, cost, chi2);
-      if (m == 0)
-        break; /* one trace set: one twin */
-    }
-  qsort(cand, ncand, sizeof *cand, cmp_cost);
-  /* The consistency rule: chi2 within what the noise allows of the best. */
+  /* The consistency rule: chi2 within what the noise allows of the best,
+   * chi2 <= chi2_min + chi2_allow * max(1, chi2_min / dof). Two solutions
+   * fitted to the same samples share their noise, so their chi2 differ by
+   * the evidence between them, not by the spread of chi2 over noise
+   * realisations (sqrt(2 dof)): a difference of 9 is 3 sigma for a discrete
+   * alternative. Where the best fit does not reach the noise (chi2_min >
+   * dof: model imperfections), the allowance grows with the reduced chi2. */
   size_t npar = np;
   for (size_t m = 0; m < f->nt; m++)
     npar += f->kinds[f->traces[m].kind].model->linear_count;
@@ -251,11 +250,40 @@ int shp_fit_solve(shp_fit *f, shp_fit_set *set) {
   double chi2_min = INFINITY;
   for (size_t k = 0; k < ncand; k++)
     chi2_min = fmin(chi2_min, cand[k].chi2);
-  double allow =
-      fmax(f->opts.chi2_sigmas * sqrt(2.0 * (double)dof), f->opts.chi2_floor);
+#define ALLOW (f->opts.chi2_allow * fmax(1.0, chi2_min / (double)dof))
+  /* The twins of every minimum found: the conjugate phases at each trace's
+   * temperatures, the time-reversed pulse and its conjugate. Each stays in
+   * the set until a trace rules it out. Only the twins of consistent minima
+   * are sought (a twin fits its trace as well as its source, no better). */
+  for (size_t k = 0; k < ncand; k++) {
+    if (!(cand[k].chi2 <= chi2_min + ALLOW))
+      continue; /* twins of a minimum the traces reject are rejected too */
+    for (size_t m = 0; m <= f->nt && ncand < maxc; m++) {
+      memcpy(u, cand[k].u, np * sizeof *u);
+      const double *temps = f->traces[m < f->nt ? m : 0].temps;
+      if (m > 0 && m < f->nt &&
+          memcmp(temps, f->traces[0].temps, f->nc * sizeof *temps) == 0)
+        continue;
+      int twin =
+          m < f->nt ? fit_conjugate(f, u, temps) : fit_reversed(f, u, temps);
+      if (twin != SHP_OK)
+        continue;
+      for (int pass = 0; pass < (m < f->nt ? 1 : 2) && ncand < maxc; pass++) {
+        if (pass == 1 && fit_conjugate(f, u, temps) != SHP_OK)
+          break;
+        double cost = fit_lm(f, u, f->opts.max_iterations, sg);
+        double chi2;
+        if (isfinite(cost) && fit_residuals(f, u, r0, &chi2) == SHP_OK) {
+          add_candidate(f, cand, &ncand, u, sg, cost, chi2);
+          chi2_min = fmin(chi2_min, chi2);
+        }
+      }
+    }
+  }
+  qsort(cand, ncand, sizeof *cand, cmp_cost);
   size_t keep = 0;
   for (size_t k = 0; k < ncand; k++)
-    if (cand[k].chi2 <= chi2_min + allow)
+    if (cand[k].chi2 <= chi2_min + ALLOW)
       cand[keep++] = cand[k];
   set->parameter_count = np;
   set->crystal_count = f->nc;
@@ -290,6 +318,7 @@ done:
     gsl_qrng_free(g);
   free(cand);
   free(pool);
+  free(sg);
   free(u);
   free(q);
   free(r0);

@@ -42,10 +42,10 @@ static int check_opts(const shp_fit_opts *o) {
   const double v[] = {o->phase_sigma_rad, o->azimuth_sigma_deg,
                       o->length_sigma_um, o->width_sigma_rel,
                       o->gdd_sigma_fs2,   o->slope_sigma_rel,
-                      o->chi2_sigmas,     o->chi2_floor};
+                      o->chi2_allow};
   const char *n[] = {"phase_sigma_rad", "azimuth_sigma_deg", "length_sigma_um",
                      "width_sigma_rel", "gdd_sigma_fs2",     "slope_sigma_rel",
-                     "chi2_sigmas",     "chi2_floor"};
+                     "chi2_allow"};
   for (size_t k = 0; k < sizeof v / sizeof v[0]; k++)
     if (!isfinite(v[k]) || v[k] < 0)
       return shp_error_set(SHP_ERR_INVALID,
@@ -194,10 +194,8 @@ static void defaults(shp_fit_opts *o, const shp_stack *s) {
     o->starts = 8;
   if (o->max_iterations == 0)
     o->max_iterations = 50;
-  if (o->chi2_sigmas == 0)
-    o->chi2_sigmas = 1.0;
-  if (o->chi2_floor == 0)
-    o->chi2_floor = 9.0;
+  if (o->chi2_allow == 0)
+    o->chi2_allow = 9.0;
 }
 
 shp_fit *shp_fit_new(const shp_stack *stack, const shp_fit_opts *opts) {
@@ -614,7 +612,7 @@ static int lm_f(const gsl_vector *x, void *user, gsl_vector *fv) {
   return rc == SHP_OK ? GSL_SUCCESS : GSL_EDOM;
 }
 
-double fit_lm(shp_fit *f, double *u, size_t iterations) {
+double fit_lm(shp_fit *f, double *u, size_t iterations, double *sig) {
   size_t nr = fit_residual_count(f);
   if (f->rbuf_size < nr) {
     double *b = realloc(f->rbuf, nr * sizeof *b);
@@ -646,6 +644,16 @@ double fit_lm(shp_fit *f, double *u, size_t iterations) {
       memcpy(u, x->data, f->np * sizeof *u);
       cost = c;
     }
+    gsl_matrix *cov = sig ? gsl_matrix_alloc(f->np, f->np) : NULL;
+    if (cov != NULL && isfinite(cost) &&
+        gsl_multifit_nlinear_covar(gsl_multifit_nlinear_jac(w), 0.0, cov) ==
+            GSL_SUCCESS)
+      for (size_t j = 0; j < f->np; j++)
+        sig[j] = sqrt(fmax(gsl_matrix_get(cov, j, j), 0.0));
+    else if (sig != NULL)
+      for (size_t j = 0; j < f->np; j++)
+        sig[j] = 1.0; /* the prior's */
+    gsl_matrix_free(cov);
   }
   gsl_multifit_nlinear_free(w);
   return cost;
@@ -673,6 +681,52 @@ int fit_conjugate(shp_fit *f, double *u, const double *temps) {
     double twin = -phi - 2 * pr.phase_delay_rad - ds;
     u[i] = shp_wrap_phase(twin - f->mean[i]) / f->sigma[i];
   }
+  return SHP_OK;
+}
+
+/* The e-o carrier phase of crystal i at temperature t with the stack's
+ * length. */
+static int carrier(const shp_fit *f, size_t i, double t, double *gamma) {
+  const shp_stack *s = f->stack;
+  const shp_stack_crystal *c = &s->crystals[i];
+  shp_material_props pr;
+  int rc = shp_material_props_at(c->material, s->pulse.center_wavelength_nm, t,
+                                 c->length_mm, &pr);
+  *gamma = pr.phase_delay_rad;
+  return rc;
+}
+
+/* Swapping every crystal's fast and slow axes conjugates each retardance,
+ * so the transfer function becomes its conjugate and a transform-limited
+ * pulse comes out reversed in time. A stack whose azimuths are mirror
+ * images about 45 degrees (theta_i + theta_{N+1-i} = 90, as designs are)
+ * between parallel polarizers turns the swapped stack back into itself
+ * with the retardances in reverse order (negate every azimuth, then read
+ * the symmetric Jones product backwards). So the time-reversed pulse has
+ * Gamma'_i = Gamma_{N+1-i}: a twin the autocorrelation cannot see. Where
+ * the stack is not symmetric this is only a start the fit polishes. The
+ * azimuth and length errors go back to their priors. */
+int fit_reversed(shp_fit *f, double *u, const double *temps) {
+  size_t nc = f->nc;
+  fit_unpack(f, u);
+  double total[SHP_STACK_MAX_CRYSTALS];
+  for (size_t i = 0; i < nc; i++) {
+    double g;
+    int rc = carrier(f, i, temps[i], &g);
+    if (rc != SHP_OK)
+      return rc;
+    total[i] = g + f->phys[i];
+  }
+  for (size_t i = 0; i < nc; i++) {
+    double g;
+    int rc = carrier(f, i, temps[i], &g);
+    if (rc != SHP_OK)
+      return rc;
+    double twin = total[nc - 1 - i] - g;
+    u[i] = shp_wrap_phase(twin - f->mean[i]) / f->sigma[i];
+  }
+  for (size_t j = f->i_az; j < (f->fit_pulse ? f->i_width : f->i_model); j++)
+    u[j] = 0.0;
   return SHP_OK;
 }
 

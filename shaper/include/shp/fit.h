@@ -141,9 +141,10 @@ typedef struct {
   size_t starts; /* quasi-random starts (default 8) */
   unsigned long seed;
   size_t max_iterations; /* per LM run (default 50) */
-  /* Consistency: a cluster is kept when its chi2 <= chi2_min +
-   * max(chi2_sigmas * sqrt(2 dof), chi2_floor). Defaults 3 and 4. */
-  double chi2_sigmas, chi2_floor;
+  /* Consistency: a solution is kept when its chi2 <= chi2_min +
+   * chi2_allow * max(1, chi2_min / dof). Default 9 (3 sigma of evidence
+   * against a discrete alternative; see shp_fit_solve). */
+  double chi2_allow;
 } shp_fit_opts;
 
 /* ---- results ------------------------------------------------------------ */
@@ -208,11 +209,26 @@ int shp_fit_add(shp_fit *f, const shp_fit_trace *trace);
 size_t shp_fit_count(const shp_fit *f);
 void shp_fit_reset(shp_fit *f);
 
-/* Every solution consistent with the traces: multi-start LM (quasi-random
- * phases, the prior, and each minimum's conjugate-phase twin), minima
- * clustered (normalised parameter distance < 1 prior sigma per parameter,
- * or predicted output intensities within 1 % RMS), clusters kept by the
- * chi2 rule of shp_fit_opts. set must be zeroed or cleared before.
+/* Every solution consistent with the traces.
+ *  - Starts: the prior means, then opts.starts - 1 quasi-random phase sets
+ *    over the whole torus (other unknowns at their prior means).
+ *  - Twins: for every minimum consistent so far, its conjugate phases at
+ *    each distinct temperature set of the traces (same intensity there),
+ *    its time-reversed twin (retardances in reverse order: exact for
+ *    stacks symmetric about 45 degrees, a start otherwise) and that twin's
+ *    conjugate, each polished by LM.
+ *  - Clusters: two minima are one solution when every parameter differs
+ *    by less than 2 posterior sigmas (the larger of the two; phases on the
+ *    circle); the lower cost represents it.
+ *  - Consistency: kept when chi2 <= chi2_min + chi2_allow * max(1,
+ *    chi2_min / dof): solutions fitted to the same samples differ in chi2
+ *    by the evidence between them, so 9 is 3 sigma against a discrete
+ *    alternative; a best fit above the noise (model imperfection) widens
+ *    the allowance by its reduced chi2.
+ *  - Per solution: parameters, posterior covariance (J^T W J + prior)^-1
+ *    (central-difference Jacobian at the solution), chi2, cost.
+ * Solutions are sorted by cost (chi2 + prior), best first. set must be
+ * zeroed or cleared before, and cleared after, also after an error.
  * Errors: SHP_ERR_INVALID (no traces), SHP_ERR_NUMERIC (no start
  * converged, naming the first non-finite residual). */
 int shp_fit_solve(shp_fit *f, shp_fit_set *set);
