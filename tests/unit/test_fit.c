@@ -320,10 +320,246 @@ static void test_time_reversal_twin_kept_until_ruled_out(void **state) {
   shp_stack_free(s);
 }
 
+/* A crystal whose axis lies along the input polarisation carries one
+ * eigenmode only: its phase offset is a global phase the traces cannot
+ * see. The fit says so, and leaves it at its prior. */
+static void test_invisible_phase_is_prior_only(void **state) {
+  (void)state;
+  shp_stack *s = load(EXAMPLES "fan4.yml");
+  s->crystals[0].azimuth_deg = s->input_polarizer_deg;
+  truth t;
+  random_truth(s, 11, &t);
+  t.daz_deg[0] = 0.0;
+  shp_fit_opts o = {.starts = 4, .seed = 2, .phase_sigma_rad = 1.0};
+  shp_fit *f = shp_fit_new(s, &o);
+  assert_non_null(f);
+  double temps[4][MAXC], delay[NDELAY];
+  fit_traces(s, &t, 2, 1.5, f, temps, delay);
+  shp_fit_set set = {0};
+  assert_int_equal(shp_fit_solve(f, &set), SHP_OK);
+  printf("%s\n", set.report);
+  size_t j0 = shp_fit_index_phase(f, 0), j1 = shp_fit_index_phase(f, 1);
+  /* Posterior sigma ~ prior sigma (1 rad) for the invisible phase, well
+   * below it for a visible one. */
+  assert_true(set.sigma_ratio[j0] > 0.9 && set.sigma_ratio[j0] <= 1.0 + 1e-6);
+  assert_true(fabs(set.solutions[0].sigma[j0] - 1.0) < 0.1);
+  assert_true(set.sigma_ratio[j1] < 0.3);
+  assert_non_null(
+      strstr(set.report, "prior only: crystals[0].phase_offset_rad"));
+  assert_null(strstr(set.report, "crystals[1].phase_offset_rad"));
+  assert_true(set.data_determined < shp_fit_parameter_count(f));
+  shp_fit_set_clear(&set);
+  shp_fit_free(f);
+  shp_stack_free(s);
+}
+
+/* ---- a diagnostic plugged in from outside the fit ----------------------- */
+
+/* The output intensity itself, as a fast photodiode behind a streak camera
+ * would show it: trace = amplitude * I(t + time_offset). */
+static const shp_fit_param_info intensity_params[] = {
+    {"time_offset_ps", "ps", 0.0, 0.5}};
+
+static size_t intensity_work(size_t n) {
+  (void)n;
+  return 0;
+}
+
+static int intensity_predict(const shp_fit_output *out, const double *params,
+                             const double *axis, size_t count, double *basis) {
+  size_t n = out->grid->n;
+  for (size_t k = 0; k < count; k++) {
+    double x = (axis[k] + params[0]) / out->grid->dt + (double)(n / 2);
+    double v = 0;
+    if (x >= 0 && x < (double)(n - 1)) {
+      size_t j = (size_t)x;
+      double w = x - (double)j;
+      v = (1 - w) * out->intensity[j] + w * out->intensity[j + 1];
+    }
+    basis[k] = v;
+  }
+  return SHP_OK;
+}
+
+static const shp_fit_model intensity_model = {
+    .name = "intensity",
+    .param_count = 1,
+    .params = intensity_params,
+    .linear_count = 1,
+    .workspace_doubles = intensity_work,
+    .predict = intensity_predict,
+};
+
+static void test_plugged_in_diagnostic(void **state) {
+  (void)state;
+  shp_stack *s = load(EXAMPLES "fan4.yml");
+  size_t nc = s->crystal_count;
+  truth t;
+  random_truth(s, 5, &t);
+  shp_fit_opts o = {.starts = 4, .seed = 3};
+  shp_fit *f = shp_fit_new(s, &o);
+  assert_non_null(f);
+  size_t before = shp_fit_parameter_count(f);
+  const shp_grid *g = shp_fit_grid(f);
+  double temps[MAXC], axis[NDELAY], y[NDELAY], delay[NDELAY];
+  for (size_t i = 0; i < nc; i++)
+    temps[i] = s->crystals[i].temperature_c;
+  delays(s, delay);
+  double *ti = calloc(g->n, sizeof *ti);
+  true_intensity(s, g, &t, temps, ti);
+  double peak = 0;
+  for (size_t k = 0; k < g->n; k++)
+    peak = fmax(peak, ti[k]);
+  unsigned long seed = 4;
+  /* Sampled 0.2 ps late, amplitude 3, 1 % noise. */
+  for (size_t k = 0; k < NDELAY; k++) {
+    axis[k] = 0.5 * delay[k];
+    double x = (axis[k] + 0.2) / g->dt + (double)(g->n / 2);
+    size_t j = (size_t)x;
+    double w = x - (double)j;
+    y[k] = 3.0 * ((1 - w) * ti[j] + w * ti[j + 1]) / peak + 0.03 * gauss(&seed);
+  }
+  shp_fit_trace tr = {.model = &intensity_model,
+                      .temperatures_c = temps,
+                      .crystal_count = nc,
+                      .axis = axis,
+                      .values = y,
+                      .count = NDELAY,
+                      .noise = 0.03};
+  assert_int_equal(shp_fit_add(f, &tr), SHP_OK);
+  assert_int_equal(shp_fit_parameter_count(f), before + 1);
+  assert_string_equal(shp_fit_parameter_name(f, before),
+                      "intensity.time_offset_ps");
+  shp_fit_set set = {0};
+  assert_int_equal(shp_fit_solve(f, &set), SHP_OK);
+  printf("%s\n", set.report);
+  const shp_fit_solution *b = &set.solutions[0];
+  /* The intensity has no time-reversal ambiguity: its offset and the
+   * phases come back. */
+  printf("time offset %.4f +- %.4f\n", b->params[before], b->sigma[before]);
+  assert_true(fabs(b->params[before] - 0.2) < 4 * b->sigma[before]);
+  assert_true(b->sigma[before] < 0.05);
+  double eff[MAXC];
+  effective_phases(s, &t, eff);
+  for (size_t i = 0; i < nc; i++) {
+    size_t j = shp_fit_index_phase(f, i);
+    printf("phase %zu: %.3f (true %.3f) +- %.3f\n", i, b->params[j], eff[i],
+           b->sigma[j]);
+    assert_true(fabs(shp_wrap_phase(b->params[j] - eff[i])) <
+                4 * b->sigma[j] + 1e-3);
+  }
+  /* The predicted trace of the plugged-in model at the measured
+   * temperatures, and of the autocorrelation though no trace of it was
+   * fitted. */
+  double pred[NDELAY], ac[NDELAY];
+  assert_int_equal(
+      shp_fit_predict_trace(f, b, &intensity_model, temps, axis, NDELAY, pred),
+      SHP_OK);
+  double p0 = 0;
+  for (size_t k = 0; k < NDELAY; k++)
+    p0 = fmax(p0, pred[k]);
+  for (size_t k = 0; k < NDELAY; k++)
+    assert_true(fabs(3.0 * pred[k] / p0 - y[k]) < 0.15);
+  assert_int_equal(
+      shp_fit_predict_trace(f, b, &shp_fit_model_ac, temps, delay, NDELAY, ac),
+      SHP_OK);
+  assert_true(fabs(ac[NDELAY / 2] - 1.0) < 1e-6); /* peak 1 at zero delay */
+  free(ti);
+  shp_fit_set_clear(&set);
+  shp_fit_free(f);
+  shp_stack_free(s);
+}
+
+/* ---- invalid inputs ------------------------------------------------------ */
+
+static int nan_predict(const shp_fit_output *out, const double *params,
+                       const double *axis, size_t count, double *basis) {
+  (void)out;
+  (void)params;
+  (void)axis;
+  for (size_t k = 0; k < count; k++)
+    basis[k] = NAN;
+  return SHP_OK;
+}
+
+static const shp_fit_model nan_model = {
+    .name = "broken",
+    .linear_count = 1,
+    .workspace_doubles = intensity_work,
+    .predict = nan_predict,
+};
+
+static void test_invalid_inputs(void **state) {
+  (void)state;
+  shp_stack *s = load(EXAMPLES "fan4.yml");
+  size_t nc = s->crystal_count;
+  shp_fit_opts bad = {.azimuth_sigma_deg = NAN};
+  assert_null(shp_fit_new(s, &bad));
+  assert_int_equal(shp_error_last(), SHP_ERR_INVALID);
+  assert_string_equal(shp_error_detail(),
+                      "fit option azimuth_sigma_deg is nan: a prior or "
+                      "threshold must be finite and not negative (0 takes the "
+                      "default)");
+  double prior[MAXC] = {0, INFINITY, 0, 0};
+  shp_fit_opts badp = {.phase_prior_rad = prior};
+  assert_null(shp_fit_new(s, &badp));
+  assert_int_equal(shp_error_last(), SHP_ERR_INVALID);
+  assert_non_null(
+      strstr(shp_error_detail(), "the phase prior of crystal 2 is not finite"));
+
+  shp_fit *f = shp_fit_new(s, NULL);
+  assert_non_null(f);
+  double temps[MAXC], delay[NDELAY], y[NDELAY];
+  for (size_t i = 0; i < nc; i++)
+    temps[i] = s->crystals[i].temperature_c;
+  delays(s, delay);
+  for (size_t k = 0; k < NDELAY; k++)
+    y[k] = exp(-delay[k] * delay[k]);
+  shp_fit_trace tr = {.model = &shp_fit_model_ac,
+                      .temperatures_c = temps,
+                      .crystal_count = nc,
+                      .axis = delay,
+                      .values = y,
+                      .count = NDELAY,
+                      .noise = 0.01};
+  assert_int_equal(shp_fit_solve(f, &(shp_fit_set){0}), SHP_ERR_INVALID);
+  assert_string_equal(shp_error_detail(), "nothing to fit: no traces");
+  y[2] = NAN;
+  assert_int_equal(shp_fit_add(f, &tr), SHP_ERR_INVALID);
+  assert_string_equal(shp_error_detail(), "trace 1: sample 3 is not finite");
+  y[2] = 0;
+  tr.noise = INFINITY;
+  assert_int_equal(shp_fit_add(f, &tr), SHP_ERR_INVALID);
+  assert_string_equal(shp_error_detail(),
+                      "trace 1: its noise level is inf; it must be finite "
+                      "and positive (or give a sigma per sample)");
+  tr.noise = 0.01;
+  temps[3] = NAN;
+  assert_int_equal(shp_fit_add(f, &tr), SHP_ERR_INVALID);
+  assert_string_equal(shp_error_detail(),
+                      "trace 1: a temperature is not finite");
+  temps[3] = temps[2];
+  assert_int_equal(shp_fit_count(f), 0);
+  /* A model that predicts no finite trace: no start converges, and the
+   * error says where. */
+  tr.model = &nan_model;
+  assert_int_equal(shp_fit_add(f, &tr), SHP_OK);
+  shp_fit_set set = {0};
+  assert_int_equal(shp_fit_solve(f, &set), SHP_ERR_NUMERIC);
+  assert_non_null(strstr(shp_error_detail(),
+                         "the residual of trace 1, sample 1 is not finite"));
+  shp_fit_set_clear(&set);
+  shp_fit_free(f);
+  shp_stack_free(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_recovers_hidden_errors),
       cmocka_unit_test(test_time_reversal_twin_kept_until_ruled_out),
+      cmocka_unit_test(test_invisible_phase_is_prior_only),
+      cmocka_unit_test(test_plugged_in_diagnostic),
+      cmocka_unit_test(test_invalid_inputs),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
