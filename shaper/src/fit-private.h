@@ -51,7 +51,10 @@ struct shp_fit {
   shp_diag *diag;
   double *work; /* the models' scratch */
   size_t work_size;
-  double *phys; /* np: the vector last unpacked */
+  double *phys;   /* np: the vector last unpacked */
+  double *ufull;  /* np: the vector LM varies part of */
+  size_t *active; /* the unknowns LM varies */
+  size_t nactive;
   /* traces */
   fit_trace *traces;
   size_t nt, points, max_count;
@@ -76,8 +79,10 @@ size_t fit_residual_count(const shp_fit *f);
 int fit_residuals(shp_fit *f, const double *u, double *r, double *chi2);
 /* One LM run from u (in place): the final cost, INFINITY on failure; the
  * posterior sigmas in prior units (sqrt diag (J^T J)^-1 with the prior
- * rows) into sig when not NULL. */
-double fit_lm(shp_fit *f, double *u, size_t iterations, double *sig);
+ * rows; 1 where not fitted) into sig when not NULL. explore: the azimuth
+ * and length errors stay fixed. */
+double fit_lm(shp_fit *f, double *u, size_t iterations, double *sig,
+              bool explore);
 /* The conjugate-phase twin of u at temps, in place. */
 int fit_conjugate(shp_fit *f, double *u, const double *temps);
 /* The time-reversal twin of u at temps (fit.c explains), in place. */

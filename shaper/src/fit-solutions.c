@@ -170,10 +170,24 @@ static void report(const shp_fit *f, shp_fit_set *set) {
 }
 
 int shp_fit_solve(shp_fit *f, shp_fit_set *set) {
+  return shp_fit_solve_seeded(f, NULL, set);
+}
+
+int shp_fit_solve_seeded(shp_fit *f, const shp_fit_set *seeds,
+                         shp_fit_set *set) {
   if (f->nt == 0)
     return shp_error_set(SHP_ERR_INVALID, "nothing to fit: no traces");
   size_t np = f->np, nr = fit_residual_count(f), nd = f->points;
-  size_t starts = f->opts.starts;
+  size_t nseeds = seeds != NULL ? seeds->count : 0;
+  if (nseeds > 0 &&
+      (seeds->parameter_count > np || seeds->crystal_count != f->nc))
+    return shp_error_set(SHP_ERR_INVALID,
+                         "the seeds are solutions of another fit (%zu "
+                         "parameters for %zu crystals; this fit has %zu for "
+                         "%zu)",
+                         seeds->parameter_count, seeds->crystal_count, np,
+                         f->nc);
+  size_t starts = f->opts.starts + nseeds;
   /* Each start's minimum, its conjugates at every trace's temperatures,
    * its time-reversed twin and that twin's conjugate. */
   size_t maxc = starts * (f->nt + 3);
@@ -202,6 +216,7 @@ int shp_fit_solve(shp_fit *f, shp_fit_set *set) {
   f->evaluations = 0;
   f->nonfinite = false;
   size_t ncand = 0;
+  size_t explore_iterations = f->opts.max_iterations;
   /* Starts: the prior, then phases spread over the torus (other unknowns
    * at their prior means: their priors are tight). */
   size_t skip = f->opts.seed % 64;
@@ -209,12 +224,19 @@ int shp_fit_solve(shp_fit *f, shp_fit_set *set) {
     gsl_qrng_get(g, q);
   for (size_t s = 0; s < starts; s++) {
     memset(u, 0, np * sizeof *u);
-    if (s > 0) {
+    if (s < nseeds) {
+      /* A previous solution; parameters added since at their priors. */
+      const double *p = seeds->solutions[s].params;
+      for (size_t j = 0; j < seeds->parameter_count; j++)
+        u[j] = (f->periodic[j] ? shp_wrap_phase(p[j] - f->mean[j])
+                               : p[j] - f->mean[j]) /
+               f->sigma[j];
+    } else if (s > nseeds) {
       gsl_qrng_get(g, q);
       for (size_t i = 0; i < f->nc; i++)
         u[i] = (SHP_TWO_PI * q[i] - SHP_PI) / f->sigma[i];
     }
-    double cost = fit_lm(f, u, f->opts.max_iterations, sg);
+    double cost = fit_lm(f, u, explore_iterations, sg, true);
     if (!isfinite(cost))
       continue;
     double chi2;
@@ -271,7 +293,7 @@ int shp_fit_solve(shp_fit *f, shp_fit_set *set) {
       for (int pass = 0; pass < (m < f->nt ? 1 : 2) && ncand < maxc; pass++) {
         if (pass == 1 && fit_conjugate(f, u, temps) != SHP_OK)
           break;
-        double cost = fit_lm(f, u, f->opts.max_iterations, sg);
+        double cost = fit_lm(f, u, explore_iterations, sg, true);
         double chi2;
         if (isfinite(cost) && fit_residuals(f, u, r0, &chi2) == SHP_OK) {
           add_candidate(f, cand, &ncand, u, sg, cost, chi2);
@@ -280,11 +302,44 @@ int shp_fit_solve(shp_fit *f, shp_fit_set *set) {
       }
     }
   }
+  /* Polish the promising minima with every unknown free (exploring kept
+   * the azimuth and length errors at their priors; freeing them lowers a
+   * chi2 by little, so a margin of three allowances is ample), best first,
+   * then merge those that met and apply the consistency rule. */
   qsort(cand, ncand, sizeof *cand, cmp_cost);
+  size_t polished = 0;
+  for (size_t k = 0; k < ncand; k++) {
+    if (!(cand[k].chi2 <= chi2_min + 3 * ALLOW))
+      continue;
+    double cost =
+        fit_lm(f, cand[k].u, f->opts.max_iterations, cand[k].sig, false);
+    double chi2;
+    if (!isfinite(cost) || fit_residuals(f, cand[k].u, r0, &chi2) != SHP_OK)
+      continue;
+    cand[k].cost = cost;
+    cand[k].chi2 = chi2;
+    chi2_min = fmin(chi2_min, chi2);
+    candidate t = cand[polished];
+    cand[polished++] = cand[k];
+    cand[k] = t;
+  }
+  qsort(cand, polished, sizeof *cand, cmp_cost);
   size_t keep = 0;
-  for (size_t k = 0; k < ncand; k++)
-    if (cand[k].chi2 <= chi2_min + ALLOW)
+  for (size_t k = 0; k < polished; k++) {
+    if (!(cand[k].chi2 <= chi2_min + ALLOW))
+      continue;
+    bool merged = false;
+    for (size_t e = 0; e < keep && !merged; e++)
+      if (distance(f, &cand[e], cand[k].u, cand[k].sig) < SAME_DISTANCE) {
+        cand[e].members += cand[k].members;
+        merged = true;
+      }
+    if (!merged) {
+      candidate t = cand[keep];
       cand[keep++] = cand[k];
+      cand[k] = t;
+    }
+  }
   set->parameter_count = np;
   set->crystal_count = f->nc;
   set->points = nd;

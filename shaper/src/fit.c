@@ -97,17 +97,20 @@ static int layout(shp_fit *f) {
     set_param(f, k++, 0.0, o->gdd_sigma_fs2, false, "pulse.gdd_fs2");
   }
   f->i_model = k;
-  for (size_t q = 0; q < f->nkinds; q++) {
-    const shp_fit_model *m = f->kinds[q].model;
-    f->kinds[q].base = k;
-    for (size_t j = 0; j < m->param_count; j++) {
-      snprintf(name, sizeof name, "%s.%s", m->name, m->params[j].name);
-      set_param(f, k++, m->params[j].prior_mean, m->params[j].prior_sigma,
-                false, name);
-    }
-  }
   f->np = k;
   return SHP_OK;
+}
+
+/* A new diagnostic kind's parameters, after every other. */
+static void layout_kind(shp_fit *f, size_t q) {
+  const shp_fit_model *m = f->kinds[q].model;
+  char name[64];
+  f->kinds[q].base = f->np;
+  for (size_t j = 0; j < m->param_count; j++) {
+    snprintf(name, sizeof name, "%s.%s", m->name, m->params[j].name);
+    set_param(f, f->np++, m->params[j].prior_mean, m->params[j].prior_sigma,
+              false, name);
+  }
 }
 
 size_t shp_fit_parameter_count(const shp_fit *f) { return f->np; }
@@ -235,6 +238,8 @@ shp_fit *shp_fit_new(const shp_stack *stack, const shp_fit_opts *opts) {
   f->periodic = calloc(maxp, sizeof *f->periodic);
   f->names = calloc(maxp, sizeof *f->names);
   f->phys = calloc(maxp, sizeof *f->phys);
+  f->ufull = calloc(maxp, sizeof *f->ufull);
+  f->active = calloc(maxp, sizeof *f->active);
   if (f->slope_of == NULL || f->azimuth0 == NULL || f->length0 == NULL ||
       f->slope == NULL || f->tref == NULL || f->gamma0 == NULL ||
       f->elements == NULL || f->mean == NULL || f->sigma == NULL ||
@@ -307,6 +312,8 @@ void shp_fit_free(shp_fit *f) {
   free(f->periodic);
   free(f->names);
   free(f->phys);
+  free(f->ufull);
+  free(f->active);
   free(f->intensity);
   free(f->work);
   free(f->basis);
@@ -357,7 +364,8 @@ static int kind_of(shp_fit *f, const shp_fit_model *m, size_t *kind) {
   }
   f->kinds[f->nkinds].model = m;
   *kind = f->nkinds++;
-  return layout(f);
+  layout_kind(f, *kind);
+  return SHP_OK;
 }
 
 int shp_fit_add(shp_fit *f, const shp_fit_trace *t) {
@@ -595,12 +603,15 @@ static void note_nonfinite(shp_fit *f, size_t k) {
 }
 
 /* A residual that is not finite is a failed evaluation for GSL (GSL_EDOM),
- * never a number it computes with. */
+ * never a number it computes with. GSL varies the active unknowns only;
+ * the others stay as f->ufull holds them. */
 static int lm_f(const gsl_vector *x, void *user, gsl_vector *fv) {
   shp_fit *f = user;
+  for (size_t a = 0; a < f->nactive; a++)
+    f->ufull[f->active[a]] = gsl_vector_get(x, a);
   /* GSL's finite-difference Jacobian hands in a column of J, strided. */
   double *r = fv->stride == 1 ? fv->data : f->rbuf;
-  int rc = fit_residuals(f, x->data, r, NULL);
+  int rc = fit_residuals(f, f->ufull, r, NULL);
   for (size_t k = 0; rc == SHP_OK && k < fv->size; k++) {
     if (!isfinite(r[k])) {
       note_nonfinite(f, k);
@@ -612,8 +623,9 @@ static int lm_f(const gsl_vector *x, void *user, gsl_vector *fv) {
   return rc == SHP_OK ? GSL_SUCCESS : GSL_EDOM;
 }
 
-double fit_lm(shp_fit *f, double *u, size_t iterations, double *sig) {
-  size_t nr = fit_residual_count(f);
+double fit_lm(shp_fit *f, double *u, size_t iterations, double *sig,
+              bool explore) {
+  size_t nr = fit_residual_count(f), np = f->np;
   if (f->rbuf_size < nr) {
     double *b = realloc(f->rbuf, nr * sizeof *b);
     if (b == NULL)
@@ -621,16 +633,31 @@ double fit_lm(shp_fit *f, double *u, size_t iterations, double *sig) {
     f->rbuf = b;
     f->rbuf_size = nr;
   }
+  /* Exploring, the azimuth and length errors stay at their values: the
+   * traces barely reach them, and leaving them out makes each Jacobian
+   * half as dear. */
+  f->nactive = 0;
+  for (size_t j = 0; j < np; j++) {
+    bool error = j >= f->i_az && j < f->i_len + (f->fit_len ? f->nc : 0);
+    if (!explore || !error)
+      f->active[f->nactive++] = j;
+  }
+  size_t na = f->nactive;
+  memcpy(f->ufull, u, np * sizeof *u);
+  double x0d[4 * SHP_STACK_MAX_CRYSTALS + 2 +
+             SHP_FIT_MAX_KINDS * SHP_FIT_MAX_MODEL_PARAMS];
+  for (size_t a = 0; a < na; a++)
+    x0d[a] = u[f->active[a]];
   gsl_multifit_nlinear_fdf fdf = {
-      .f = lm_f, .df = NULL, .fvv = NULL, .n = nr, .p = f->np, .params = f};
+      .f = lm_f, .df = NULL, .fvv = NULL, .n = nr, .p = na, .params = f};
   gsl_multifit_nlinear_parameters fp =
       gsl_multifit_nlinear_default_parameters();
   fp.h_df = 1e-6;
   gsl_multifit_nlinear_workspace *w =
-      gsl_multifit_nlinear_alloc(gsl_multifit_nlinear_trust, &fp, nr, f->np);
+      gsl_multifit_nlinear_alloc(gsl_multifit_nlinear_trust, &fp, nr, na);
   if (w == NULL)
     return INFINITY;
-  gsl_vector_view x0 = gsl_vector_view_array(u, f->np);
+  gsl_vector_view x0 = gsl_vector_view_array(x0d, na);
   double cost = INFINITY;
   if (gsl_multifit_nlinear_init(&x0.vector, &fdf, w) == GSL_SUCCESS) {
     int info;
@@ -640,19 +667,20 @@ double fit_lm(shp_fit *f, double *u, size_t iterations, double *sig) {
     gsl_vector *r = gsl_multifit_nlinear_residual(w);
     double c;
     gsl_blas_ddot(r, r, &c);
-    if (isfinite(c) && all_finite(x->data, f->np)) {
-      memcpy(u, x->data, f->np * sizeof *u);
+    if (isfinite(c) && all_finite(x->data, na)) {
+      for (size_t a = 0; a < na; a++)
+        u[f->active[a]] = gsl_vector_get(x, a);
       cost = c;
     }
-    gsl_matrix *cov = sig ? gsl_matrix_alloc(f->np, f->np) : NULL;
+    if (sig != NULL)
+      for (size_t j = 0; j < np; j++)
+        sig[j] = 1.0; /* the prior's, where not fitted */
+    gsl_matrix *cov = sig ? gsl_matrix_alloc(na, na) : NULL;
     if (cov != NULL && isfinite(cost) &&
         gsl_multifit_nlinear_covar(gsl_multifit_nlinear_jac(w), 0.0, cov) ==
             GSL_SUCCESS)
-      for (size_t j = 0; j < f->np; j++)
-        sig[j] = sqrt(fmax(gsl_matrix_get(cov, j, j), 0.0));
-    else if (sig != NULL)
-      for (size_t j = 0; j < f->np; j++)
-        sig[j] = 1.0; /* the prior's */
+      for (size_t a = 0; a < na; a++)
+        sig[f->active[a]] = sqrt(fmax(gsl_matrix_get(cov, a, a), 0.0));
     gsl_matrix_free(cov);
   }
   gsl_multifit_nlinear_free(w);

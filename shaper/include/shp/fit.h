@@ -34,7 +34,9 @@
  * How the closed loop uses it (one shp_fit per stack and run):
  *   shp_fit *f = shp_fit_new(stack, &opts);        once: grid, propagators
  *   per measurement: shp_fit_add(f, &trace);       copied
- *   shp_fit_solve(f, &set);                        every consistent solution
+ *   shp_fit_solve_seeded(f, &previous, &set);      every consistent solution,
+                                                   starting also from the
+                                                   last move's set
  *   for each set.solutions[k]:
  *     shp_fit_predict_intensity(f, &sol, temps, target, &pred)
  *       -> pred.error +- pred.error_sigma: converged only when every
@@ -232,6 +234,13 @@ void shp_fit_reset(shp_fit *f);
  * Errors: SHP_ERR_INVALID (no traces), SHP_ERR_NUMERIC (no start
  * converged, naming the first non-finite residual). */
 int shp_fit_solve(shp_fit *f, shp_fit_set *set);
+/* The same, starting also from every solution of seeds (a previous solve
+ * of this fit, before traces were added: the loop's usual case, which
+ * keeps the branches it already found and needs fewer fresh starts).
+ * Parameters added since (a new diagnostic kind) start at their priors.
+ * SHP_ERR_INVALID for seeds of another stack or layout. */
+int shp_fit_solve_seeded(shp_fit *f, const shp_fit_set *seeds,
+                         shp_fit_set *set);
 void shp_fit_set_clear(shp_fit_set *set);
 
 /* ---- predictions -------------------------------------------------------- */
