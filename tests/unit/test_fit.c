@@ -8,6 +8,8 @@
 
 #include <cmocka.h>
 
+#include "../../shaper/src/fit-private.h"
+#include "alloc_count.h"
 #include "shp/diag.h"
 #include "shp/error.h"
 #include "shp/fit.h"
@@ -603,6 +605,38 @@ static void test_eight_plates(void **state) {
   shp_stack_free(s);
 }
 
+/* The residual evaluation, which every Levenberg-Marquardt step calls
+ * parameter-count times, allocates nothing: not for the model, the
+ * diagnostic, nor a new pulse width or GDD. */
+static void test_residuals_allocate_nothing(void **state) {
+  (void)state;
+  if (!alloc_count_enabled())
+    skip();
+  shp_stack *s = load(EXAMPLES "fan4.yml");
+  truth t;
+  random_truth(s, 3, &t);
+  shp_fit *f = shp_fit_new(s, NULL);
+  assert_non_null(f);
+  double temps[4][MAXC], delay[NDELAY];
+  fit_traces(s, &t, 2, 1.0, f, temps, delay);
+  size_t nr = fit_residual_count(f), np = shp_fit_parameter_count(f);
+  double *r = calloc(nr, sizeof *r), *u = calloc(np, sizeof *u);
+  double chi2 = 0;
+  assert_int_equal(fit_residuals(f, u, r, &chi2), SHP_OK);
+  size_t before = alloc_count();
+  for (size_t k = 0; k < 3; k++) {
+    for (size_t j = 0; j < np; j++)
+      u[j] = 0.3 * (double)(k + 1) * ((j % 3) - 1.0);
+    assert_int_equal(fit_residuals(f, u, r, &chi2), SHP_OK);
+  }
+  assert_int_equal(alloc_count() - before, 0);
+  assert_true(chi2 > 0 && isfinite(chi2));
+  free(r);
+  free(u);
+  shp_fit_free(f);
+  shp_stack_free(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_recovers_hidden_errors),
@@ -611,6 +645,7 @@ int main(void) {
       cmocka_unit_test(test_plugged_in_diagnostic),
       cmocka_unit_test(test_invalid_inputs),
       cmocka_unit_test(test_eight_plates),
+      cmocka_unit_test(test_residuals_allocate_nothing),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
