@@ -368,6 +368,7 @@ int shp_fit_solve_seeded(shp_fit *f, const shp_fit_set *seeds,
   }
   report(f, set);
   set->evaluations = f->evaluations;
+#undef ALLOW
 done:
   if (g != NULL)
     gsl_qrng_free(g);
