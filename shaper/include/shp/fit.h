@@ -11,8 +11,9 @@
  *   - per crystal in the slope mask, a change of its phase per kelvin about
  *     the stack's temperature (rad/K; calibration scans);
  *   - per crystal, the error of its azimuth (deg) and of its length (um);
- *   - the input pulse's width, as a relative change of the stack's FWHM
- *     (fitted as log(1 + w)), unless the pulse is a measured spectrum;
+ *   - the input pulse's width, as a relative change w of the stack's FWHM
+ *     (FWHM (1 + w), w held within [-0.4, 0.6], the span the grid is made
+ *     for), unless the pulse is a measured spectrum;
  *   - the input pulse's GDD (fs^2), added to the stack's;
  *   - per diagnostic kind present among the traces, its own instrument
  *     parameters (shp_fit_model.params: e.g. the autocorrelator's delay
@@ -35,8 +36,8 @@
  *   shp_fit *f = shp_fit_new(stack, &opts);        once: grid, propagators
  *   per measurement: shp_fit_add(f, &trace);       copied
  *   shp_fit_solve_seeded(f, &previous, &set);      every consistent solution,
-                                                   starting also from the
-                                                   last move's set
+ *                                                  starting also from the
+ *                                                  last move's set
  *   for each set.solutions[k]:
  *     shp_fit_predict_intensity(f, &sol, temps, target, &pred)
  *       -> pred.error +- pred.error_sigma: converged only when every
@@ -44,7 +45,13 @@
  *     shp_fit_predict_trace(f, &sol, &shp_fit_model_ac, temps, axis, n, y)
  *       -> compare solutions' traces at a candidate move relative to the
  *          noise to choose the move that separates them.
- *   shp_fit_set_clear(&set) before the next solve.
+ *   the set becomes `previous` for the next move's solve; clear the one it
+ *   replaces (shp_fit_set_clear).
+ *
+ * To write a solution into a stack of nominal lengths: phase_offset_rad =
+ * params[shp_fit_index_phase(f, i)] (it already holds the length error's
+ * carrier phase); azimuth and length errors are for the model, the stack
+ * file keeps the nominal values.
  *
  * A fit allocates its workspaces once (shp_fit_new, shp_fit_add); evaluating
  * a residual allocates nothing. One fit serves one thread. */
@@ -209,6 +216,7 @@ void shp_fit_free(shp_fit *f);
 #define SHP_FIT_MAX_KINDS 4
 int shp_fit_add(shp_fit *f, const shp_fit_trace *trace);
 size_t shp_fit_count(const shp_fit *f);
+/* Forget every trace (the diagnostic kinds seen stay in the layout). */
 void shp_fit_reset(shp_fit *f);
 
 /* Every solution consistent with the traces.
