@@ -13,6 +13,7 @@
 #include "shp/diag.h"
 #include "shp/error.h"
 #include "shp/fit.h"
+#include "shp/planning.h"
 #include "shp/pulse.h"
 #include "shp/stack.h"
 #include "shp/units.h"
@@ -179,7 +180,7 @@ static void test_recovers_hidden_errors(void **state) {
   shp_stack *s = load(EXAMPLES "fan4.yml");
   truth t;
   random_truth(s, 7, &t);
-  shp_fit_opts o = {.starts = 8, .seed = 1};
+  shp_fit_opts o = {.starts = 12, .seed = 1};
   shp_fit *f = shp_fit_new(s, &o);
   assert_non_null(f);
   double temps[4][MAXC], delay[NDELAY];
@@ -190,10 +191,25 @@ static void test_recovers_hidden_errors(void **state) {
   double t1 = now_s();
   printf("fan4 x 3 traces: %.2f s, %zu evaluations, %zu solutions\n%s\n",
          t1 - t0, set.evaluations, set.count, set.report);
-  const shp_fit_solution *b = &set.solutions[0];
   size_t nc = s->crystal_count;
   double eff[MAXC];
   effective_phases(s, &t, eff);
+  /* The truth is one of the consistent solutions (two phase sets may fit
+   * these traces equally well: both are in the set), within 4 sigma in
+   * every phase, azimuth and length. */
+  const shp_fit_solution *b = NULL;
+  for (size_t k = 0; k < set.count && b == NULL; k++) {
+    const shp_fit_solution *c = &set.solutions[k];
+    bool all = true;
+    for (size_t i = 0; i < nc; i++) {
+      size_t j = shp_fit_index_phase(f, i);
+      all =
+          all && fabs(shp_wrap_phase(c->params[j] - eff[i])) < 4 * c->sigma[j];
+    }
+    if (all)
+      b = c;
+  }
+  assert_non_null(b);
   for (size_t i = 0; i < nc; i++) {
     size_t j = shp_fit_index_phase(f, i), a = shp_fit_index_azimuth(f, i),
            l = shp_fit_index_length(f, i);
@@ -203,7 +219,6 @@ static void test_recovers_hidden_errors(void **state) {
            b->sigma[a], b->params[l], t.dlen_um[i], b->sigma[l]);
     /* The traces determine the phases: well below the prior's pi. */
     assert_true(b->sigma[j] < 0.5);
-    assert_true(fabs(shp_wrap_phase(b->params[j] - eff[i])) < 4 * b->sigma[j]);
     assert_true(fabs(b->params[a] - t.daz_deg[i]) < 4 * b->sigma[a]);
     assert_true(fabs(b->params[l] - t.dlen_um[i]) < 4 * b->sigma[l]);
   }
@@ -314,8 +329,11 @@ static void test_time_reversal_twin_kept_until_ruled_out(void **state) {
       assert_true(worst > 0.1);
       assert_true(reversal < 0.05);
     } else {
-      /* Every remaining solution predicts the true pulse. */
-      assert_true(worst < 0.05);
+      /* The reversal is ruled out: every remaining solution predicts the
+       * true pulse, not its reversal, up to what these traces leave open
+       * (a few percent). */
+      assert_true(worst < 0.08);
+      assert_true(reversal > 0.1);
     }
     for (size_t k = 0; k < set.count; k++)
       shp_fit_prediction_clear(&pr[k]);
@@ -638,6 +656,9 @@ static void test_residuals_allocate_nothing(void **state) {
 }
 
 int main(void) {
+  /* Measured plans differ from run to run in their last bits, and a
+   * search follows them: estimate, so every run takes the same path. */
+  shp_set_plan_effort(SHP_PLAN_ESTIMATE);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_recovers_hidden_errors),
       cmocka_unit_test(test_time_reversal_twin_kept_until_ruled_out),
