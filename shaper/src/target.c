@@ -39,7 +39,8 @@ static const char *const target_keys[] = {
     "shape",      "duration_ps",      "rise_time_ps",
     "count",      "spacing_ps",       "pulse_fwhm_ps",
     "file",       "weight_window_ps", "max_error",
-    "max_ripple", "min_transmission", NULL};
+    "max_ripple", "min_transmission", "direction",
+    NULL};
 
 /* Keys every shape takes. */
 static bool key_common(const char *key) {
@@ -54,8 +55,10 @@ static bool key_allowed(shp_target_shape s, const char *key) {
     return true;
   switch (s) {
   case SHP_TARGET_FLAT_TOP:
-  case SHP_TARGET_RAMP:
     return strcmp(key, "duration_ps") == 0 || strcmp(key, "rise_time_ps") == 0;
+  case SHP_TARGET_RAMP:
+    return strcmp(key, "duration_ps") == 0 ||
+           strcmp(key, "rise_time_ps") == 0 || strcmp(key, "direction") == 0;
   case SHP_TARGET_TRIANGLE:
   case SHP_TARGET_PARABOLIC:
     return strcmp(key, "duration_ps") == 0;
@@ -107,6 +110,22 @@ static int load_csv(shp_target *t, const char *path) {
   return rc;
 }
 
+/* A ramp rises by default; "falling" is its mirror in time. An
+ * autocorrelation cannot tell the two apart, which is why the closed loop
+ * must not call either converged on a trace alone. */
+static int read_direction(shp_yaml *y, yaml_node_t *root, shp_target *t) {
+  const char *dir = "rising";
+  int rc = shp_yaml_string_opt(y, root, "", "direction", &dir, NULL);
+  if (rc != SHP_OK)
+    return rc;
+  if (strcmp(dir, "rising") == 0 || strcmp(dir, "falling") == 0) {
+    t->falling = strcmp(dir, "falling") == 0;
+    return SHP_OK;
+  }
+  return shp_yaml_fail(y, shp_yaml_get(y, root, "direction"), "", "direction",
+                       "expected rising or falling, got \"%s\"", dir);
+}
+
 static int read_shape_keys(shp_yaml *y, yaml_node_t *root, shp_target *t) {
   int rc = SHP_OK;
   switch (t->shape) {
@@ -134,6 +153,8 @@ static int read_shape_keys(shp_yaml *y, yaml_node_t *root, shp_target *t) {
                               "must be >= 0 and shorter than half of "
                               "duration_ps for a ramp, got %g",
                               t->rise_time_ps);
+    if (rc == SHP_OK && t->shape == SHP_TARGET_RAMP)
+      rc = read_direction(y, root, t);
     return rc;
   case SHP_TARGET_TRIANGLE:
   case SHP_TARGET_PARABOLIC:
@@ -295,6 +316,10 @@ static double value_at(const shp_target *t, double time) {
   case SHP_TARGET_FLAT_TOP:
     return edge(time, -d / 2, r) * (1 - edge(time, d / 2, r));
   case SHP_TARGET_RAMP: {
+    /* A falling ramp is the rising one mirrored about d / 2, so its half
+     * maxima stay at 0 and d. */
+    if (t->falling)
+      time = d - time;
     /* A line from 0 at -b to 1 at b, then the falling edge centred on d.
      * With b = d - 2r the edge has fallen by only 1.5e-7 where the line
      * tops out, so the peak is 1, the half maxima are at 0 and d (FWHM d)

@@ -201,6 +201,29 @@ static void test_ramp_has_fwhm_duration_and_falls_in_rise_time(void **state) {
   shp_target_free(t);
 }
 
+/* The falling ramp is the rising one mirrored about d / 2: the steep edge
+ * leads (10 % at -r/2, 90 % at r/2) and the line runs down to d + b, with
+ * the half maxima still at 0 and d. */
+static void test_falling_ramp_is_the_rising_one_mirrored(void **state) {
+  (void)state;
+  shp_target *t = load_ok(TARGETS "ramp-falling.yml");
+  assert_int_equal(t->shape, SHP_TARGET_RAMP);
+  assert_true(t->falling);
+  sampled s;
+  sample_ok(t, FINE_N, FINE_WINDOW, &s);
+  double dt = s.g.dt, d = 6.0, r = 0.8, b = d - 2 * r;
+  assert_true(peak_of(s.y, FINE_N) == 1.0);
+  assert_close(shp_fwhm(s.y, FINE_N, dt), d, dt / 100);
+  assert_close(crossing(&s, 0.5, false), 0.0, dt / 100);
+  assert_close(crossing(&s, 0.5, true), d, dt / 100);
+  assert_close(crossing(&s, 0.1, false), -r / 2, dt / 100);
+  assert_close(crossing(&s, 0.9, false), r / 2, dt / 100);
+  assert_close(crossing(&s, 0.9, true), d - 0.8 * b, dt / 100);
+  assert_close(crossing(&s, 0.1, true), d + 0.8 * b, dt / 100);
+  sampled_clear(&s);
+  shp_target_free(t);
+}
+
 static void test_triangle_has_peak_one_and_fwhm_duration(void **state) {
   (void)state;
   shp_target *t = load_ok(TARGETS "triangle.yml");
@@ -396,6 +419,10 @@ static const bad_case bad_cases[] = {
     {"bad-train-count.yml", SHP_ERR_RANGE,
      "3: count: must be a whole number from 1 to 4096, got 2.5"},
     {"bad-empty.yml", SHP_ERR_PARSE, "1: the file is empty"},
+    {"bad-ramp-direction.yml", SHP_ERR_PARSE,
+     "4: direction: expected rising or falling, got \"down\""},
+    {"bad-direction-for-shape.yml", SHP_ERR_PARSE,
+     "4: direction: does not apply to shape triangle"},
     /* The CSV's own file and line follow the target file's. */
     {"bad-csv.yml", SHP_ERR_PARSE,
      "3: file: " TARGETS "trace-bad.csv:4: expected \"time_ps, intensity\""},
@@ -450,6 +477,7 @@ int main(void) {
       cmocka_unit_test(test_flat_top_edges_rise_and_fall_in_rise_time),
       cmocka_unit_test(test_flat_top_plateau_lies_between_its_edges),
       cmocka_unit_test(test_ramp_has_fwhm_duration_and_falls_in_rise_time),
+      cmocka_unit_test(test_falling_ramp_is_the_rising_one_mirrored),
       cmocka_unit_test(test_triangle_has_peak_one_and_fwhm_duration),
       cmocka_unit_test(test_parabolic_is_one_minus_t_over_T_squared),
       cmocka_unit_test(test_gaussian_train_has_count_peaks_at_the_spacing),

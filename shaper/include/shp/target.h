@@ -6,6 +6,8 @@
  *   rise_time_ps: 1.0    # 10-90 % edges (flat-top, ramp)
  *   # ramp: a line up to the peak, then a falling edge of rise_time_ps
  *   #   (which must be below duration_ps / 2); half maxima at 0 and duration
+ *   # direction: rising   # ramp only: rising (default) | falling, the
+ *   #   rising ramp mirrored in time (edge first, then the line down)
  *   # gaussian-train: count, spacing_ps, pulse_fwhm_ps
  *   # file: target.csv   # with shape: file; columns time_ps, intensity
  *   weight_window_ps: [-4, 4]   # optional: the error counts only here
@@ -43,6 +45,7 @@ typedef enum {
 typedef struct {
   shp_target_shape shape;
   double duration_ps;  /* FWHM */
+  bool falling;        /* ramp: mirrored in time */
   double rise_time_ps; /* 10-90 % */
   size_t count;        /* gaussian-train */
   double spacing_ps, pulse_fwhm_ps;
