@@ -1,4 +1,5 @@
 #include "shp/error.h"
+#include "shp/numbers.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -74,7 +75,7 @@ int shp_error_set(int code, const char *fmt, ...) {
   } else {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(detail, sizeof detail, fmt, ap);
+    shp_vsnprintf(detail, sizeof detail, fmt, ap);
     va_end(ap);
   }
   notify();
@@ -86,7 +87,7 @@ int shp_error_prefix(const char *fmt, ...) {
   char old[DETAIL_MAX];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(prefix, sizeof prefix, fmt, ap);
+  shp_vsnprintf(prefix, sizeof prefix, fmt, ap);
   va_end(ap);
   snprintf(old, sizeof old, "%s", shp_error_detail());
   /* Prefix first; the old detail fills what room is left. */

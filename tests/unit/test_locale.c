@@ -105,6 +105,19 @@ static void test_formatters_write_a_decimal_point(void **state) {
   assert_string_equal(buf, "2,5");
 }
 
+/* Messages quote numbers as the files write them: "got 0.5", not "got
+ * 0,5", whatever the GUI's locale. */
+static void test_error_messages_write_a_decimal_point(void **state) {
+  (void)state;
+  shp_error_set(SHP_ERR_RANGE, "x.yml:3: length_mm: must be > 1, got %g", 0.5);
+  assert_string_equal(shp_error_detail(),
+                      "x.yml:3: length_mm: must be > 1, got 0.5");
+  shp_error_prefix("%s (%.1f K): ", "oven", 2.5);
+  assert_string_equal(shp_error_detail(),
+                      "oven (2.5 K): x.yml:3: length_mm: must be > 1, got 0.5");
+  shp_error_clear();
+}
+
 static void check_full_stack(const shp_stack *s) {
   assert_same(s->pulse.center_wavelength_nm, 1030.1);
   assert_same(s->pulse.fwhm_ps, 0.3333333333333333);
@@ -289,6 +302,7 @@ int main(void) {
       cmocka_unit_test(test_material_file_reads_decimal_points),
       cmocka_unit_test(test_rii_table_reads_decimal_points),
       cmocka_unit_test(test_calibration_reads_and_round_trips),
+      cmocka_unit_test(test_error_messages_write_a_decimal_point),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
