@@ -78,6 +78,11 @@ static double trace_separation(const double *a, const double *b, size_t n,
   return sqrt(chi2);
 }
 
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
 static bool within(double e, double s, double tol) {
   return isfinite(e) && e + (isfinite(s) ? s : 0) <= tol;
 }
@@ -137,10 +142,11 @@ int shp_decide_next(shp_fit *f, const shp_fit_set *set, const double *current_c,
   double *err_b = calloc(S, sizeof *err_b), *sig_b = calloc(S, sizeof *sig_b);
   double *traces = calloc(S * na, sizeof *traces);
   bool *pair = calloc(S * S, sizeof *pair);
+  double *seps = calloc(S * S, sizeof *seps);
   int rc = SHP_OK;
   if (!d->setpoints_c || !d->error_now || !d->sigma_now || !d->error_next ||
       !d->sigma_next || !cand || !ctemps || !err_b || !sig_b || !traces ||
-      !pair) {
+      !pair || !seps) {
     rc = shp_error_set(SHP_ERR_NOMEM, "out of memory");
     goto done;
   }
@@ -187,6 +193,7 @@ int shp_decide_next(shp_fit *f, const shp_fit_set *set, const double *current_c,
             within(err_b[k], sig_b[k], tol))) {
         pair[j * S + k] = true;
         disagree++;
+        d->pairs = disagree;
       }
   size_t chosen = 0;
   double chosen_sep = 0;
@@ -237,18 +244,27 @@ int shp_decide_next(shp_fit *f, const shp_fit_set *set, const double *current_c,
         if (rc != SHP_OK)
           goto done;
       }
-      double sep = SHP_DECIDE_SEPARATION_CAP;
+      size_t np = 0, split = 0;
       for (size_t j = 0; j < S; j++)
         for (size_t k = j + 1; k < S; k++)
-          if (pair[j * S + k])
-            sep = fmin(sep, trace_separation(traces + j * na, traces + k * na,
-                                             na, lab->noise));
+          if (pair[j * S + k]) {
+            double x = trace_separation(traces + j * na, traces + k * na, na,
+                                        lab->noise);
+            seps[np++] = fmin(x, SHP_DECIDE_SEPARATION_CAP);
+            split += x >= DECIDE_MIN_SEPARATION;
+          }
+      qsort(seps, np, sizeof *seps, cmp_double);
+      /* The soft minimum: the lower median, which half the disagreeing
+       * pairs reach (the minimum itself would rank every move by the one
+       * pair no temperature can split yet). */
+      double sep = seps[(np - 1) / 2];
       double min = move_minutes(current_c, cand[c].temps, nc, lab);
       double disc = sep / (1 + min);
       if (disc > best_disc) {
         best_disc = disc;
         chosen = c;
         chosen_sep = sep;
+        d->pairs_split = split;
       }
     }
     size_t jw = 0, kw = 0;
@@ -268,7 +284,8 @@ int shp_decide_next(shp_fit *f, const shp_fit_set *set, const double *current_c,
       d->kind = SHP_DECIDE_OPTIMUM;
       shp_snprintf(d->reason, sizeof d->reason,
                    "solutions %zu and %zu disagree (errors %.3g vs %.3g) but "
-                   "no move separates their traces by %.0f sigma (best %.3g): "
+                   "no move separates half the disagreeing pairs by %.0f "
+                   "sigma (best median %.3g): "
                    "moving to the best solution's optimum",
                    kw + 1, jw + 1, lo, hi, DECIDE_MIN_SEPARATION, chosen_sep);
     } else if (cand[chosen].crystal < 0) {
@@ -276,19 +293,21 @@ int shp_decide_next(shp_fit *f, const shp_fit_set *set, const double *current_c,
           cand[chosen].solution == 0 ? SHP_DECIDE_OPTIMUM : SHP_DECIDE_PROBE;
       shp_snprintf(d->reason, sizeof d->reason,
                    "solutions %zu and %zu disagree (errors %.3g vs %.3g): "
-                   "moving to solution %zu's optimum separates their traces "
-                   "by %.3g sigma at %.3g min",
+                   "moving to solution %zu's optimum splits %zu of %zu "
+                   "disagreeing pairs by 3 sigma (median %.3g sigma) at "
+                   "%.3g min",
                    kw + 1, jw + 1, lo, hi, cand[chosen].solution + 1,
-                   chosen_sep,
+                   d->pairs_split, d->pairs, chosen_sep,
                    move_minutes(current_c, cand[chosen].temps, nc, lab));
     } else {
       d->kind = SHP_DECIDE_PROBE;
       shp_snprintf(d->reason, sizeof d->reason,
                    "solutions %zu and %zu disagree (errors %.3g vs %.3g): "
-                   "probing crystal %d by %+g period separates their traces "
-                   "by %.3g sigma at %.3g min",
+                   "probing crystal %d by %+g period splits %zu of %zu "
+                   "disagreeing pairs by 3 sigma (median %.3g sigma) at "
+                   "%.3g min",
                    kw + 1, jw + 1, lo, hi, cand[chosen].crystal + 1,
-                   cand[chosen].periods, chosen_sep,
+                   cand[chosen].periods, d->pairs_split, d->pairs, chosen_sep,
                    move_minutes(current_c, cand[chosen].temps, nc, lab));
     }
   }
@@ -305,6 +324,7 @@ done:
   free(sig_b);
   free(traces);
   free(pair);
+  free(seps);
   if (rc != SHP_OK) {
     shp_decision_clear(d);
     d->kind = SHP_DECIDE_NONE;
@@ -343,6 +363,7 @@ int shp_decide_converged(shp_fit *f, const shp_fit_set *set,
     if (!isfinite(s))
       s = 0;
     v->within += e + s <= tolerance;
+    v->plausible += e <= tolerance;
     if (k == 0 || e + s < v->best_error + v->best_sigma) {
       v->best_error = e;
       v->best_sigma = s;
@@ -362,16 +383,16 @@ int shp_decide_converged(shp_fit *f, const shp_fit_set *set,
   } else if (v->within == S) {
     v->kind = SHP_VERDICT_CONVERGED;
     shp_snprintf(v->reason, sizeof v->reason,
-                 "converged: the trace matches within its noise and all %zu "
-                 "consistent solution%s predict errors within %.3g (worst "
-                 "%.3g +- %.3g)",
-                 S, S == 1 ? "" : "s", tolerance, v->worst_error,
-                 v->worst_sigma);
-  } else if (v->within > 0) {
+                 "converged: the trace matches within its noise and %s "
+                 "within %.3g (worst %.3g +- %.3g)",
+                 S == 1 ? "the one consistent solution predicts an error"
+                        : "every consistent solution predicts an error",
+                 tolerance, v->worst_error, v->worst_sigma);
+  } else if (v->plausible > 0) {
     v->kind = SHP_VERDICT_AMBIGUOUS;
     shp_snprintf(v->reason, sizeof v->reason,
                  "ambiguous: the trace matches but %zu of %zu consistent "
-                 "solutions predict errors above %.3g (best %.3g +- %.3g, "
+                 "solutions may be off by more than %.3g (best %.3g +- %.3g, "
                  "worst %.3g +- %.3g)",
                  S - v->within, S, tolerance, v->best_error, v->best_sigma,
                  v->worst_error, v->worst_sigma);

@@ -21,12 +21,16 @@
  *   - Two consistent solutions "disagree" when at least one of them
  *     predicts an intensity error above tolerance at the best solution's
  *     optimum; agreeing solutions need no measurement to tell them apart.
- *   - A candidate move's separation is, over the disagreeing pairs, the
- *     smallest distance between their predicted traces at that move, in
- *     sigmas of the trace noise (sqrt of the chi2 left after the best
- *     amplitude and background), capped at SHP_DECIDE_SEPARATION_CAP: the
- *     move must split every pair that matters, and beyond the cap a pair is
- *     split for certain. Its discrimination is separation / (1 + minutes),
+ *   - A pair's distance at a move is between their predicted traces there,
+ *     in sigmas of the trace noise (sqrt of the chi2 left after the best
+ *     amplitude and background, averaged both ways), capped at
+ *     SHP_DECIDE_SEPARATION_CAP (beyond it a pair is split for certain).
+ *     A candidate's separation is a soft minimum over the disagreeing
+ *     pairs: their lower median, the distance half of them reach. The
+ *     plain minimum would rank every move by the one pair no single move
+ *     splits yet (a set of 8 from one trace has such pairs); the median
+ *     still asks the move to split most of them, and the next move's fit
+ *     takes the rest. Its discrimination is separation / (1 + minutes),
  *     minutes = the slowest crystal's ramp |dT| / rate plus the settle time
  *     (ovens ramp together).
  *   - Converged only when the measured trace matches within its noise AND
@@ -142,7 +146,10 @@ typedef struct {
   /* Per solution: predicted intensity error and its 1 sigma at the current
    * and at the chosen setpoints (owned, solution_count each). */
   double *error_now, *sigma_now, *error_next, *sigma_next;
-  double separation_sigma; /* expected separation at the move (sigmas) */
+  double separation_sigma; /* expected separation at the move (sigmas):
+                              the median over the disagreeing pairs */
+  size_t pairs;            /* disagreeing pairs of solutions */
+  size_t pairs_split;      /* of them split by >= 3 sigma at the move */
   double minutes;          /* ramp + settle */
   size_t candidates;       /* how many moves were weighed */
   char reason[512];
@@ -167,8 +174,10 @@ void shp_decision_clear(shp_decision *d);
 /* ---- convergence --------------------------------------------------------- */
 
 typedef enum {
-  SHP_VERDICT_NOT_YET,   /* the measured trace or every solution is off */
-  SHP_VERDICT_AMBIGUOUS, /* some consistent solutions within, some not */
+  SHP_VERDICT_NOT_YET,   /* the measured trace is off, or no solution
+                            predicts an error within tolerance */
+  SHP_VERDICT_AMBIGUOUS, /* some solution predicts an error within
+                            tolerance, but not every one with its sigma */
   SHP_VERDICT_CONVERGED
 } shp_verdict_kind;
 
@@ -178,6 +187,7 @@ typedef struct {
   double best_error, best_sigma;   /* lowest predicted error + sigma */
   double worst_error, worst_sigma; /* highest predicted error + sigma */
   size_t within;                   /* solutions with error + sigma <= tol */
+  size_t plausible;                /* solutions with error <= tol */
   size_t solution_count;
   char reason[512];
 } shp_verdict;
