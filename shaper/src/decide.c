@@ -119,11 +119,18 @@ int shp_decide_next(shp_fit *f, const shp_fit_set *set, const double *current_c,
   if (!f || !set || !current_c || !target || !lab || !d || set->count == 0 ||
       !(lab->ramp_k_per_min > 0) || !(lab->settle_s >= 0) ||
       !(lab->noise > 0) || !lab->axis || lab->axis_count < 4 ||
-      !(lab->tolerance > 0))
-    return shp_error_set(SHP_ERR_INVALID,
-                         "decide: a fit, a solved set, the setpoints, a "
-                         "target, a ramp rate, a noise level, an axis and a "
-                         "tolerance are needed");
+      !(lab->tolerance > 0)) {
+    int rc = shp_error_set(SHP_ERR_INVALID,
+                           "decide: a fit, a solved set, the setpoints, a "
+                           "target, a ramp rate, a noise level, an axis and "
+                           "a tolerance are needed");
+    if (d) {
+      memset(d, 0, sizeof *d);
+      shp_snprintf(d->reason, sizeof d->reason, "no decision: %s",
+                   shp_error_detail());
+    }
+    return rc;
+  }
   const shp_stack *stack = shp_fit_stack(f);
   size_t nc = stack->crystal_count, S = set->count, na = lab->axis_count;
   const shp_fit_model *model = lab->model ? lab->model : &shp_fit_model_ac;
@@ -168,9 +175,10 @@ int shp_decide_next(shp_fit *f, const shp_fit_set *set, const double *current_c,
     memcpy(d->error_next, d->error_now, S * sizeof(double));
     memcpy(d->sigma_next, d->sigma_now, S * sizeof(double));
     shp_snprintf(d->reason, sizeof d->reason,
-                 "all %zu consistent solution%s predict errors within %.3g "
-                 "here (worst %.3g): no move",
-                 S, S == 1 ? "" : "s", tol, worst_now);
+                 "%s within %.3g here (worst %.3g): no move",
+                 S == 1 ? "the one consistent solution predicts an error"
+                        : "every consistent solution predicts an error",
+                 tol, worst_now);
     goto done;
   }
 

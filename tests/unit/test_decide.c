@@ -288,6 +288,29 @@ static double true_error(const shp_stack *s, const shp_grid *g, const truth *t,
   return m.error;
 }
 
+/* sqrt(chi2) between two traces after the best amplitude and background
+ * of b onto a, in sigmas of noise (the test's own least squares). */
+static double separation(const double *a, const double *b, size_t n,
+                         double noise) {
+  double m[3] = {0}, r[2] = {0};
+  for (size_t j = 0; j < n; j++) {
+    m[0] += b[j] * b[j];
+    m[1] += b[j];
+    m[2] += 1;
+    r[0] += b[j] * a[j];
+    r[1] += a[j];
+  }
+  double det = m[0] * m[2] - m[1] * m[1];
+  double amp = (r[0] * m[2] - m[1] * r[1]) / det;
+  double bg = (m[0] * r[1] - m[1] * r[0]) / det;
+  double chi2 = 0;
+  for (size_t j = 0; j < n; j++) {
+    double e = (a[j] - amp * b[j] - bg) / noise;
+    chi2 += e * e;
+  }
+  return sqrt(chi2);
+}
+
 /* Each solution written into a stack gives the output the fit predicts at
  * fixed temperatures (where no optimisation can absorb a wrong phase). */
 static void check_solution_stacks(shp_fit *f, const shp_fit_set *set,
@@ -410,6 +433,41 @@ static void test_twins(void **state) {
     assert_true(d.setpoints_c[i] >= lo[i] && d.setpoints_c[i] <= hi[i]);
   assert_non_null(strstr(d.reason, "disagree"));
 
+  /* The solution on target and the one farthest off fit the same trace
+   * (their traces here are within a few sigma); at the move they are
+   * apart by more than 3. */
+  size_t on = 0, off = 0;
+  for (size_t k = 0; k < set.count; k++) {
+    if (d.error_now[k] < d.error_now[on])
+      on = k;
+    if (d.error_now[k] > d.error_now[off])
+      off = k;
+  }
+  assert_true(d.error_now[on] < tol && d.error_now[off] > 2 * tol);
+  double ya[NDELAY], yb[NDELAY], here, there;
+  assert_int_equal(shp_fit_predict_trace(f, &set.solutions[on],
+                                         &shp_fit_model_ac, temps[0], delay,
+                                         NDELAY, ya),
+                   SHP_OK);
+  assert_int_equal(shp_fit_predict_trace(f, &set.solutions[off],
+                                         &shp_fit_model_ac, temps[0], delay,
+                                         NDELAY, yb),
+                   SHP_OK);
+  here = separation(ya, yb, NDELAY, lab.noise);
+  assert_int_equal(shp_fit_predict_trace(f, &set.solutions[on],
+                                         &shp_fit_model_ac, d.setpoints_c,
+                                         delay, NDELAY, ya),
+                   SHP_OK);
+  assert_int_equal(shp_fit_predict_trace(f, &set.solutions[off],
+                                         &shp_fit_model_ac, d.setpoints_c,
+                                         delay, NDELAY, yb),
+                   SHP_OK);
+  there = separation(ya, yb, NDELAY, lab.noise);
+  printf("solutions %zu and %zu: %.2f sigma apart here, %.2f at the move\n",
+         on + 1, off + 1, here, there);
+  assert_true(here < 3);
+  assert_true(there > 3);
+
   /* The move made on the truth and measured: the set shrinks. */
   memcpy(temps[1], d.setpoints_c, nc * sizeof(double));
   add_true_trace(f, s, &t, temps[1], delay, 1, &seed);
@@ -448,6 +506,28 @@ static void test_twins(void **state) {
   double te = true_error(s, g, &t, d2.setpoints_c, &tg);
   printf("%zu moves; true error at the optimum: %.4f\n", moves, te);
   assert_true(te <= tol + 0.02);
+
+  /* At the optimum itself nothing is left to do. */
+  shp_decision d3 = {0};
+  assert_int_equal(shp_decide_next(f, &set2, d2.setpoints_c, &tg, &lab, &d3),
+                   SHP_OK);
+  printf("decide there: %s\n", d3.reason);
+  assert_int_equal(d3.kind, SHP_DECIDE_CONVERGED_HERE);
+  assert_memory_equal(d3.setpoints_c, d2.setpoints_c, nc * sizeof(double));
+  assert_true(d3.minutes == 0);
+  shp_decision_clear(&d3);
+
+  /* Bad arguments: an error and a decision that says so. */
+  shp_decide_lab bad = lab;
+  bad.ramp_k_per_min = 0;
+  assert_int_equal(shp_decide_next(f, &set2, d2.setpoints_c, &tg, &bad, &d3),
+                   SHP_ERR_INVALID);
+  assert_int_equal(d3.kind, SHP_DECIDE_NONE);
+  assert_non_null(strstr(d3.reason, "no decision"));
+  shp_decision_clear(&d3);
+  assert_int_equal(
+      shp_decide_converged(f, &set2, d2.setpoints_c, &tg, 0, 0.005, 0.01, &v),
+      SHP_ERR_INVALID);
 
   /* Now the lengths are known (not only their prior): the written stack
    * still is the fit's model, at the first trace's temperatures. */
