@@ -4,12 +4,12 @@
 #include "lab-session.h"
 #include "output.h"
 
+#include "shp/calibrate.h"
 #include "shp/calibration.h"
 #include "shp/error.h"
 #include "shp/file.h"
 #include "shp/journal.h"
 #include "shp/planning.h"
-#include "shp/run.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -2,6 +2,7 @@
 
 #include "gui-util.h"
 
+#include "shp/calibrate.h"
 #include "shp/error.h"
 #include "shp/run.h"
 

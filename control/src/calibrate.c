@@ -17,6 +17,7 @@
  *              holding_c and holding_known (what each oven holds) */
 #include "run-private.h"
 
+#include "shp/calibrate.h"
 #include "shp/error.h"
 #include "shp/file.h"
 #include "shp/units.h"
