@@ -120,7 +120,7 @@ static int parse(int argc, char **argv, cal_args *a) {
 
 static void on_progress(const shp_run_event *e, void *user) {
   (void)user;
-  if (e->kind != SHP_RUN_EV_DONE)
+  if (e->kind != SHP_RUN_EV_MOVING && !shp_run_event_terminal(e->kind))
     fprintf(stderr, "shapectl: %s\n", e->message);
 }
 

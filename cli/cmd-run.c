@@ -95,13 +95,11 @@ static void on_progress(const shp_run_event *e, void *user) {
     }
     break;
   case SHP_RUN_EV_FITTED:
-  case SHP_RUN_EV_PLANNED:
+  case SHP_RUN_EV_DECIDED:
+  case SHP_RUN_EV_SETTLED:
     fprintf(stderr, "shapectl: %s\n", e->message);
     break;
-  case SHP_RUN_EV_MOVED:
-    fprintf(stderr, "shapectl: %s\n", e->message);
-    break;
-  case SHP_RUN_EV_DONE:
+  default: /* each poll of a move, and the end (reported by the caller) */
     break;
   }
 }

@@ -177,6 +177,8 @@ static char *calibration_message(run_job *job, const shp_run_event *e) {
 
 static void on_run_event(const shp_run_event *e, void *user) {
   run_job *job = user;
+  if (e->kind == SHP_RUN_EV_MOVING)
+    return; /* a poll of a move: nothing new to show */
   progress_copy *c = g_new0(progress_copy, 1);
   c->self = g_object_ref(job->self);
   if (job->kind == SHP_RUN_KIND_CALIBRATION) {
@@ -185,7 +187,7 @@ static void on_run_event(const shp_run_event *e, void *user) {
     c->message = calibration_message(job, e);
   } else {
     c->fraction =
-        e->kind == SHP_RUN_EV_DONE
+        shp_run_event_terminal(e->kind)
             ? 1.0
             : fmin(1.0, (double)e->iteration / (double)job->max_iterations);
     c->message = g_strdup(e->message ? e->message : "");

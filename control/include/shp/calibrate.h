@@ -34,6 +34,29 @@ typedef struct {
   bool *undetermined;
 } shp_calibrate_spec;
 
+/* ---- the machine --------------------------------------------------------- */
+
+typedef struct shp_calibration_run shp_calibration_run;
+
+/* A calibration the caller steps, as shp_run_new_sup (shp/run.h): events
+ * SETTLED and MEASURED for every point, MOVING for every poll of a move,
+ * one FITTED, then a terminal one: CONVERGED (calibrated), UNCONVERGED (a
+ * scanned crystal stayed undetermined) or STOPPED (a fault, a cancel, an
+ * error; every oven holds). */
+shp_calibration_run *shp_calibration_run_new(shp_supervisor *sup,
+                                             const shp_calibrate_spec *spec);
+shp_run_event_kind shp_calibration_run_step(shp_calibration_run *m,
+                                            shp_run_event *ev);
+/* Async-signal-safe, from any thread. */
+void shp_calibration_run_cancel(shp_calibration_run *m);
+/* After a terminal event: the code shp_calibrate returns, and *out (owned
+ * by the caller) as shp_calibrate sets it. */
+int shp_calibration_run_take_result(shp_calibration_run *m,
+                                    shp_calibration **out);
+void shp_calibration_run_free(shp_calibration_run *m);
+
+/* ---- operations --------------------------------------------------------- */
+
 /* Calibrate crystal phases on sup (opened on spec->lab): one trace with
  * every oven at its present setpoint, then for each crystal in turn a scan
  * of its oven over spec->periods phase periods (the material model's
@@ -44,8 +67,8 @@ typedef struct {
  * (shp/acfit.h), gives the calibration: per crystal the offset at its
  * present setpoint (the reference) and the slope with 1-sigma
  * uncertainties, the fit's residual and its identifiability report.
- * progress (may be NULL) sees MOVED and MEASURED for every point and one
- * FITTED. Returns SHP_OK and *out (owned by the caller), or: SHP_ERR_RANGE
+ * progress (may be NULL) sees the machine's events, stepped to the end.
+ * Returns SHP_OK and *out (owned by the caller), or: SHP_ERR_RANGE
  * when a crystal's limits are narrower than the scan, SHP_ERR_NUMERIC when
  * the traces do not determine a scanned crystal (the message carries the
  * report; nothing is returned rather than a false fit), a device, safety

@@ -60,24 +60,39 @@ typedef struct {
 typedef enum {
   SHP_RUN_EV_MEASURED, /* a trace at the present temperatures: error */
   SHP_RUN_EV_FITTED,   /* fit: fit (residual, parameters) */
-  SHP_RUN_EV_PLANNED,  /* the next setpoints: setpoints_c, predicted_error */
-  SHP_RUN_EV_MOVED,    /* the ovens have settled at setpoints_c */
-  SHP_RUN_EV_DONE      /* the run ended: see the result */
+  SHP_RUN_EV_DECIDED,  /* the next setpoints (setpoints_c, predicted_error)
+                          or, with no setpoints, what the loop does next */
+  SHP_RUN_EV_MOVING,   /* one poll of the ovens heading for setpoints_c */
+  SHP_RUN_EV_SETTLED,  /* the ovens have settled at setpoints_c */
+  /* Terminal: the machine does nothing more (shp_run_take_result). */
+  SHP_RUN_EV_CONVERGED,   /* the measured error is within the tolerance */
+  SHP_RUN_EV_UNCONVERGED, /* ended cleanly short of it: result.reason */
+  SHP_RUN_EV_STOPPED,     /* a fault, a cancel or an error: result.code;
+                             every oven holds */
+  SHP_RUN_EV_AMBIGUOUS,   /* reserved: the traces do not settle the pulse */
+  SHP_RUN_EV_UNREACHABLE  /* reserved: the target is out of the lab's reach */
 } shp_run_event_kind;
 
-/* What a run reports as it goes (on the thread running it). Pointers are
- * valid during the callback only. */
+/* Whether kind ends a run or a calibration. */
+static inline bool shp_run_event_terminal(shp_run_event_kind kind) {
+  return kind >= SHP_RUN_EV_CONVERGED;
+}
+
+/* What a run reports as it goes. Pointers are valid until the next step
+ * (or, with shp_run's callback, during the callback only). */
 typedef struct {
   shp_run_event_kind kind;
   size_t iteration;          /* oven moves so far */
   double error;              /* MEASURED: the measured AC error */
-  double predicted_error;    /* PLANNED: the model's AC error at setpoints_c */
-  const double *setpoints_c; /* PLANNED, MOVED: one per crystal */
+  double predicted_error;    /* DECIDED: the model's AC error at setpoints_c */
+  const double *setpoints_c; /* DECIDED, MOVING, SETTLED: one per crystal */
   const double *actual_c;    /* MEASURED: oven readbacks */
   size_t crystal_count;
   const shp_trace *trace;      /* MEASURED: calibrated */
   const double *target_ac;     /* MEASURED: the target's AC on trace's axis */
   const shp_acfit_result *fit; /* FITTED */
+  size_t polls;                /* MOVING: polls of this move so far */
+  int code;                    /* terminal: SHP_OK or why it stopped */
   const char *message;         /* a line for people */
 } shp_run_event;
 
@@ -97,12 +112,43 @@ typedef struct {
                        iteration limit, a search with nowhere to go) */
 } shp_run_result;
 
+/* ---- the machine --------------------------------------------------------- */
+
+typedef struct shp_run_machine shp_run_machine;
+
+/* A run the caller steps, on sup (borrowed, opened on spec->lab; spec is
+ * copied, what it points to is borrowed and must outlive the machine).
+ * Nothing is touched until the first step. NULL with the error set when
+ * out of memory. One thread steps it; shp_run_cancel may come from any. */
+shp_run_machine *shp_run_new_sup(shp_supervisor *sup, const shp_run_spec *spec);
+
+/* One bounded unit of work: a trace acquired, a fit, a decision, one poll
+ * interval of an oven move (shp_supervisor_set_poll_s), or the end. Fills
+ * *ev (its pointers valid until the next step) and returns its kind. Every
+ * step is journalled and synced before it is acted on, as shp_run does.
+ * After a terminal event, steps return it again. */
+shp_run_event_kind shp_run_step(shp_run_machine *m, shp_run_event *ev);
+
+/* Stop at the next step that touches the lab: it ends STOPPED with
+ * SHP_ERR_CANCELLED, every oven holding, the journal's end written.
+ * Async-signal-safe and callable from any thread. */
+void shp_run_cancel(shp_run_machine *m);
+
+/* After a terminal event: the outcome (moved into *result, which the caller
+ * frees with shp_run_result_clear) and the code, as shp_run returns it
+ * (the error set). SHP_ERR_INVALID before a terminal event. */
+int shp_run_take_result(shp_run_machine *m, shp_run_result *result);
+
+/* A machine not at its end is cancelled and stepped to it first. */
+void shp_run_free(shp_run_machine *m);
+
 /* ---- operations --------------------------------------------------------- */
 
-/* Run the loop on sup (borrowed, opened on spec->lab). progress may be
- * NULL. The journal (spec->journal_path or resume_path) is created or
- * opened, and locked, before any device is touched, and every setpoint the
- * supervisor sends is journalled ("oven_command") before it is sent.
+/* Run the loop on sup to its end: a machine stepped in a loop, each event
+ * given to progress (may be NULL). The journal (spec->journal_path or
+ * resume_path) is created or opened, and locked, before any device is
+ * touched, and every setpoint the supervisor sends is journalled
+ * ("oven_command") before it is sent.
  * Returns SHP_OK when the run ended cleanly by converging or not
  * (result->converged tells which, result->reason why not), or the error
  * that stopped it: SHP_ERR_CANCELLED, a device or safety error (the
