@@ -15,7 +15,9 @@
 
 #include "shp/calibrate.h"
 #include "shp/error.h"
+#include "shp/planning.h"
 #include "shp/run.h"
+#include "shp/session.h"
 
 #include <jansson.h>
 #include <sys/stat.h>
@@ -334,6 +336,75 @@ static void test_calibration_cancel_between_steps(void **state) {
   close_lab(&r);
 }
 
+/* A session on the built-in simulated lab: the stack found in the data,
+ * calibrations named under the front end's data folder (made, parents and
+ * all), the FFT planning pinned and journalled by a run started on it. */
+static void test_session_owns_the_lab_and_the_paths(void **state) {
+  (void)state;
+  char base[64];
+  snprintf(base, sizeof base, "/tmp/shp-session-XXXXXX");
+  assert_non_null(mkdtemp(base));
+  char folder[128];
+  snprintf(folder, sizeof folder, "%s/new/shaper", base);
+  shp_session_spec spec = {.sim_stack =
+                               "examples/stacks/design-flat-top-5ps.yml",
+                           .data_folder = folder,
+                           .plan_effort = SHP_PLAN_ESTIMATE};
+  shp_session *s = shp_session_open(&spec);
+  if (s == NULL)
+    fail_msg("%s", shp_error_detail());
+  assert_string_equal(shp_session_sim_stack(s), SHP_SOURCE_DATADIR
+                      "/examples/stacks/design-flat-top-5ps.yml");
+  assert_int_equal(shp_session_lab(s)->oven_count, 4);
+  assert_int_equal(shp_session_plan_effort(s), SHP_PLAN_ESTIMATE);
+  assert_int_equal(shp_plan_effort_now(), SHP_PLAN_ESTIMATE);
+  char path[512], prefix[256];
+  assert_int_equal(shp_session_calibration_path(s, path, sizeof path), SHP_OK);
+  snprintf(prefix, sizeof prefix, "%s/calibrations/design-flat-top-5ps-",
+           folder);
+  assert_memory_equal(path, prefix, strlen(prefix));
+  assert_string_equal(path + strlen(path) - 5, "Z.yml");
+  struct stat st;
+  snprintf(prefix, sizeof prefix, "%s/calibrations", folder);
+  assert_int_equal(stat(prefix, &st), 0);
+  assert_true(S_ISDIR(st.st_mode));
+
+  /* A run on the session: its journal's start records the planning. */
+  shp_target *target =
+      shp_target_load(SHP_SOURCE_DATADIR "/examples/targets/flat-top-5ps.yml");
+  assert_non_null(target);
+  char journal[160];
+  snprintf(journal, sizeof journal, "%s/run.jsonl", base);
+  shp_run_spec rs = {.target = target,
+                     .seed = 1,
+                     .max_iterations = 1,
+                     .journal_path = journal};
+  shp_run_machine *m = shp_session_run_new(s, &rs);
+  shp_run_event ev;
+  assert_int_equal(shp_run_step(m, &ev), SHP_RUN_EV_MEASURED);
+  shp_run_free(m);
+  FILE *f = fopen(journal, "r");
+  assert_non_null(f);
+  char line[1 << 14];
+  assert_non_null(fgets(line, sizeof line, f));
+  fclose(f);
+  json_t *start = json_loads(line, 0, NULL);
+  assert_non_null(start);
+  assert_string_equal(json_string_value(json_object_get(start, "type")),
+                      "start");
+  assert_string_equal(json_string_value(json_object_get(start, "fft_planning")),
+                      "estimate");
+  json_decref(start);
+  shp_target_free(target);
+  shp_session_close(s);
+  unlink(journal);
+  rmdir(prefix);
+  rmdir(folder);
+  snprintf(prefix, sizeof prefix, "%s/new", base);
+  rmdir(prefix);
+  rmdir(base);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_run_steps_event_by_event),
@@ -342,6 +413,7 @@ int main(void) {
       cmocka_unit_test(test_run_free_mid_run),
       cmocka_unit_test(test_calibration_steps_and_equals_the_whole),
       cmocka_unit_test(test_calibration_cancel_between_steps),
+      cmocka_unit_test(test_session_owns_the_lab_and_the_paths),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
