@@ -226,8 +226,25 @@ static void run_outcome_free(gpointer p) {
 static void run_thread(GTask *task, shp_supervisor *sup, gpointer data,
                        GCancellable *cancellable) {
   run_job *job = data;
-  shp_run_result result;
-  int rc = shp_run(sup, &job->spec, on_run_event, job, &result);
+  shp_run_result result = {.final_error = NAN};
+  int rc;
+  shp_run_machine *m = shp_run_new_sup(sup, &job->spec);
+  if (m == NULL) {
+    rc = shp_error_last();
+  } else {
+    /* One bounded step at a time (an oven move is a poll per step), each
+     * event posted to the main loop as it comes; a cancelled task stops
+     * the run at its next step, as the supervisor's cancel does. */
+    shp_run_event ev;
+    do {
+      if (g_cancellable_is_cancelled(cancellable))
+        shp_run_cancel(m);
+      shp_run_step(m, &ev);
+      on_run_event(&ev, job);
+    } while (!shp_run_event_terminal(ev.kind));
+    rc = shp_run_take_result(m, &result);
+    shp_run_free(m);
+  }
   run_outcome *o = g_new0(run_outcome, 1);
   o->code = rc;
   g_strlcpy(o->message, result.message[0] ? result.message : shp_error_detail(),
@@ -279,7 +296,20 @@ static void calibrate_thread(GTask *task, shp_supervisor *sup, gpointer data,
   run_job *job = data;
   shp_calibration *cal = NULL;
   run_outcome *o = g_new0(run_outcome, 1);
-  o->code = shp_calibrate(sup, &job->calibrate, on_run_event, job, &cal);
+  shp_calibration_run *m = shp_calibration_run_new(sup, &job->calibrate);
+  if (m == NULL) {
+    o->code = shp_error_last();
+  } else {
+    shp_run_event ev;
+    do {
+      if (g_cancellable_is_cancelled(cancellable))
+        shp_calibration_run_cancel(m);
+      shp_calibration_run_step(m, &ev);
+      on_run_event(&ev, job);
+    } while (!shp_run_event_terminal(ev.kind));
+    o->code = shp_calibration_run_take_result(m, &cal);
+    shp_calibration_run_free(m);
+  }
   if (o->code != SHP_OK)
     g_strlcpy(o->message, shp_error_detail(), sizeof o->message);
   else if ((o->code = save_calibration(job, cal, o)) == SHP_OK)
