@@ -250,7 +250,7 @@ int cmd_calibrate(int argc, char **argv) {
                              .undetermined = &undetermined};
   shp_calibration *cal = NULL;
   int lrc;
-  shp_calibration_run *m = shp_session_calibration_new(h.session, &spec);
+  shp_calibration_run *m = shp_calibration_run_new(h.session, &spec);
   if (m == NULL) {
     lrc = shp_error_last();
   } else {

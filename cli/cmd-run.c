@@ -321,7 +321,7 @@ int cmd_run(int argc, char **argv) {
   last_trace t = {0};
   shp_run_result r = {.final_error = NAN};
   int lrc;
-  shp_run_machine *m = shp_session_run_new(h.session, &spec);
+  shp_run_machine *m = shp_run_new(h.session, &spec);
   if (m == NULL) {
     lrc = r.code = shp_error_last();
     snprintf(r.message, sizeof r.message, "%s", shp_error_detail());

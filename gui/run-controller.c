@@ -296,7 +296,7 @@ static void calibrate_thread(GTask *task, shp_supervisor *sup, gpointer data,
   run_job *job = data;
   shp_calibration *cal = NULL;
   run_outcome *o = g_new0(run_outcome, 1);
-  shp_calibration_run *m = shp_calibration_run_new(sup, &job->calibrate);
+  shp_calibration_run *m = shp_calibration_run_new_sup(sup, &job->calibrate);
   if (m == NULL) {
     o->code = shp_error_last();
   } else {

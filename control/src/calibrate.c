@@ -501,8 +501,9 @@ static int cal_machine_body(stepper *st, void *user) {
   return calibrate_body(m->sup, &m->spec, cal_machine_event, m, &m->out);
 }
 
-shp_calibration_run *shp_calibration_run_new(shp_supervisor *sup,
-                                             const shp_calibrate_spec *spec) {
+shp_calibration_run *
+shp_calibration_run_new_sup(shp_supervisor *sup,
+                            const shp_calibrate_spec *spec) {
   shp_calibration_run *m = calloc(1, sizeof *m);
   if (m == NULL) {
     shp_error_set(SHP_ERR_NOMEM, "out of memory");
@@ -583,7 +584,7 @@ int shp_calibrate(shp_supervisor *sup, const shp_calibrate_spec *spec,
                   shp_run_progress_fn progress, void *user,
                   shp_calibration **out) {
   *out = NULL;
-  shp_calibration_run *m = shp_calibration_run_new(sup, spec);
+  shp_calibration_run *m = shp_calibration_run_new_sup(sup, spec);
   if (m == NULL)
     return shp_error_last();
   shp_run_event ev;

@@ -129,15 +129,15 @@ int shp_session_calibration_path(shp_session *s, char *buf, size_t size) {
                                       size);
 }
 
-shp_run_machine *shp_session_run_new(shp_session *s, const shp_run_spec *spec) {
+shp_run_machine *shp_run_new(shp_session *s, const shp_run_spec *spec) {
   shp_run_spec own = *spec;
   own.lab = s->lab;
   return shp_run_new_sup(s->sup, &own);
 }
 
-shp_calibration_run *
-shp_session_calibration_new(shp_session *s, const shp_calibrate_spec *spec) {
+shp_calibration_run *shp_calibration_run_new(shp_session *s,
+                                             const shp_calibrate_spec *spec) {
   shp_calibrate_spec own = *spec;
   own.lab = s->lab;
-  return shp_calibration_run_new(s->sup, &own);
+  return shp_calibration_run_new_sup(s->sup, &own);
 }

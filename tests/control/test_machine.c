@@ -274,7 +274,7 @@ static void test_calibration_steps_and_equals_the_whole(void **state) {
   run_lab r;
   open_lab(&r, HIDDEN);
   shp_calibrate_spec spec = cal_spec(&r);
-  shp_calibration_run *m = shp_calibration_run_new(r.sup, &spec);
+  shp_calibration_run *m = shp_calibration_run_new_sup(r.sup, &spec);
   assert_non_null(m);
   char seq[8192];
   size_t n = 0, measured = 0;
@@ -320,7 +320,7 @@ static void test_calibration_cancel_between_steps(void **state) {
   run_lab r;
   open_lab(&r, HIDDEN);
   shp_calibrate_spec spec = cal_spec(&r);
-  shp_calibration_run *m = shp_calibration_run_new(r.sup, &spec);
+  shp_calibration_run *m = shp_calibration_run_new_sup(r.sup, &spec);
   shp_run_event ev;
   while (shp_calibration_run_step(m, &ev) != SHP_RUN_EV_MOVING)
     assert_false(shp_run_event_terminal(ev.kind));
@@ -379,7 +379,7 @@ static void test_session_owns_the_lab_and_the_paths(void **state) {
                      .seed = 1,
                      .max_iterations = 1,
                      .journal_path = journal};
-  shp_run_machine *m = shp_session_run_new(s, &rs);
+  shp_run_machine *m = shp_run_new(s, &rs);
   shp_run_event ev;
   assert_int_equal(shp_run_step(m, &ev), SHP_RUN_EV_MEASURED);
   shp_run_free(m);

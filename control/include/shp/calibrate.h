@@ -37,14 +37,20 @@ typedef struct {
 /* ---- the machine --------------------------------------------------------- */
 
 typedef struct shp_calibration_run shp_calibration_run;
+typedef struct shp_session shp_session; /* shp/session.h */
 
-/* A calibration the caller steps, as shp_run_new_sup (shp/run.h): events
+/* A calibration the caller steps on the session's lab and supervisor
+ * (spec->lab is set to the session's), as shp_run_new (shp/run.h): events
  * SETTLED and MEASURED for every point, MOVING for every poll of a move,
  * one FITTED, then a terminal one: CONVERGED (calibrated), UNCONVERGED (a
  * scanned crystal stayed undetermined) or STOPPED (a fault, a cancel, an
  * error; every oven holds). */
-shp_calibration_run *shp_calibration_run_new(shp_supervisor *sup,
+shp_calibration_run *shp_calibration_run_new(shp_session *session,
                                              const shp_calibrate_spec *spec);
+/* The same on a supervisor of one's own (borrowed, opened on spec->lab). */
+shp_calibration_run *
+shp_calibration_run_new_sup(shp_supervisor *sup,
+                            const shp_calibrate_spec *spec);
 shp_run_event_kind shp_calibration_run_step(shp_calibration_run *m,
                                             shp_run_event *ev);
 /* Async-signal-safe, from any thread. */

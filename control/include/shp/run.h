@@ -115,11 +115,17 @@ typedef struct {
 /* ---- the machine --------------------------------------------------------- */
 
 typedef struct shp_run_machine shp_run_machine;
+typedef struct shp_session shp_session; /* shp/session.h */
 
-/* A run the caller steps, on sup (borrowed, opened on spec->lab; spec is
- * copied, what it points to is borrowed and must outlive the machine).
- * Nothing is touched until the first step. NULL with the error set when
- * out of memory. One thread steps it; shp_run_cancel may come from any. */
+/* A run on the session's lab and supervisor (spec->lab is set to the
+ * session's; the session outlives the machine): what front ends call. */
+shp_run_machine *shp_run_new(shp_session *session, const shp_run_spec *spec);
+
+/* The same on a supervisor of one's own (borrowed, opened on spec->lab).
+ * spec is copied; what it points to is borrowed and must outlive the
+ * machine. Nothing is touched until the first step. NULL with the error
+ * set when out of memory. One thread steps it; shp_run_cancel may come
+ * from any. */
 shp_run_machine *shp_run_new_sup(shp_supervisor *sup, const shp_run_spec *spec);
 
 /* One bounded unit of work: a trace acquired, a fit, a decision, one poll

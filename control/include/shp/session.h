@@ -3,8 +3,9 @@
  * or the built-in simulated lab on a stack), its clock, the safety
  * supervisor, where results go, and the FFT planning effort, pinned for
  * the session and journalled by every run so that a resume plans alike.
- * Runs and calibrations are started on it (shp_session_run_new,
- * shp_session_calibration_new) and stepped by the front end. */
+ * Runs and calibrations are started on it (shp_run_new in shp/run.h,
+ * shp_calibration_run_new in shp/calibrate.h) and stepped by the front
+ * end. */
 #ifndef SHP_SESSION_H
 #define SHP_SESSION_H
 
@@ -54,13 +55,6 @@ shp_plan_effort shp_session_plan_effort(const shp_session *s);
  * folders made when missing): SHP_OK, or SHP_ERR_WRITE when a folder
  * cannot be made, SHP_ERR_INVALID when the path does not fit size. */
 int shp_session_calibration_path(shp_session *s, char *buf, size_t size);
-
-/* A run or a calibration on the session's lab and supervisor (spec->lab
- * is set to the session's). Step, cancel and free them as the machines of
- * shp/run.h and shp/calibrate.h; the session outlives them. */
-shp_run_machine *shp_session_run_new(shp_session *s, const shp_run_spec *spec);
-shp_calibration_run *
-shp_session_calibration_new(shp_session *s, const shp_calibrate_spec *spec);
 
 #ifdef __cplusplus
 }
