@@ -5,6 +5,7 @@
 #include "shp/calibrate.h"
 #include "shp/error.h"
 #include "shp/run.h"
+#include "shp/session.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -143,7 +144,7 @@ typedef struct {
   size_t max_iterations;
   /* A calibration: traces measured so far of 1 + points per crystal. */
   shp_calibrate_spec calibrate;
-  char *calibration_dir;
+  char *calibration_dir; /* the data folder calibrations go under */
   size_t measured, total;
 } run_job;
 
@@ -253,27 +254,17 @@ static void run_thread(GTask *task, shp_supervisor *sup, gpointer data,
   g_task_return_pointer(task, o, run_outcome_free);
 }
 
-/* A name under dir for a calibration of the stack at stack_path that no
- * file has yet (two calibrations within a second would otherwise share
- * one), or NULL with the library's error. */
-static char *new_calibration_path(const char *dir, const char *stack_path) {
-  char buf[4096];
-  if (shp_calibration_default_path(dir, stack_path, buf, sizeof buf) != SHP_OK)
-    return NULL;
-  char *path = g_strdup(buf);
-  size_t stem = strlen(buf) - strlen(".yml");
-  for (int k = 2; g_file_test(path, G_FILE_TEST_EXISTS); k++) {
-    g_free(path);
-    path = g_strdup_printf("%.*s-%d.yml", (int)stem, buf, k);
-  }
-  return path;
-}
-
 /* Save cal (it then knows its file) and say so in o. */
 static int save_calibration(run_job *job, shp_calibration *cal,
                             run_outcome *o) {
-  char *path = new_calibration_path(job->calibration_dir,
-                                    job->calibrate.lab->stack_path);
+  /* The library names it (DATA/calibrations/STACK-TIME.yml, a name no
+   * file has yet); the GUI chose only the data folder. */
+  char buf[4096];
+  char *path = NULL;
+  if (shp_session_calibration_path_in(job->calibration_dir,
+                                      job->calibrate.lab->stack_path, buf,
+                                      sizeof buf) == SHP_OK)
+    path = g_strdup(buf);
   int rc = path ? shp_calibration_save(cal, path) : shp_error_last();
   if (rc == SHP_OK) {
     free(cal->path);
@@ -457,15 +448,15 @@ gboolean shp_run_controller_start(ShpRunController *self,
 gboolean shp_run_controller_calibrate(ShpRunController *self, GError **error) {
   if (!lab_ready(self, "calibrate", error))
     return FALSE;
-  char *dir =
-      g_build_filename(g_get_user_data_dir(), "shaper", "calibrations", NULL);
-  if (g_mkdir_with_parents(dir, 0700) != 0) {
-    int e = errno;
-    g_set_error(error, G_IO_ERROR, g_io_error_from_errno(e),
-                "%s: cannot create the calibration directory: %s", dir,
-                g_strerror(e));
+  /* The data folder's calibrations folder, made now: a folder that
+   * cannot be made is said before the scan, not after it. */
+  const shp_lab *lab_now = shp_lab_state_get_lab(self->lab);
+  char *dir = g_build_filename(g_get_user_data_dir(), "shaper", NULL);
+  char probe[4096];
+  if (shp_session_calibration_path_in(dir, lab_now->stack_path, probe,
+                                      sizeof probe) != SHP_OK) {
     g_free(dir);
-    return FALSE;
+    return shp_gui_set_error(error, shp_error_last());
   }
   char *journal = new_journal_path("calibration", error);
   if (journal == NULL) {

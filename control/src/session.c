@@ -17,8 +17,8 @@ struct shp_session {
   shp_lab *lab;
   shp_clock *clock;
   shp_supervisor *sup;
-  char *sim_stack; /* the simulated lab's stack, or NULL */
-  char *calibrations;
+  char *sim_stack;   /* the simulated lab's stack, or NULL */
+  char *data_folder; /* or NULL: the working directory */
   shp_plan_effort plan_effort;
 };
 
@@ -39,16 +39,8 @@ shp_session *shp_session_open(const shp_session_spec *spec) {
   shp_set_plan_effort(spec->plan_effort);
   char path[PATH_MAX];
   int rc = SHP_OK;
-  if (spec->data_folder != NULL) {
-    if (snprintf(path, sizeof path, "%s/calibrations", spec->data_folder) >=
-        (int)sizeof path)
-      rc =
-          shp_error_set(SHP_ERR_RANGE, "%s: the data folder's path is too long",
-                        spec->data_folder);
-  } else {
-    snprintf(path, sizeof path, "calibrations");
-  }
-  if (rc == SHP_OK && (s->calibrations = dup_or_nomem(path)) == NULL)
+  if (spec->data_folder != NULL &&
+      (s->data_folder = dup_or_nomem(spec->data_folder)) == NULL)
     rc = SHP_ERR_NOMEM;
   if (rc == SHP_OK && spec->lab_path != NULL) {
     if ((s->lab = shp_lab_load(spec->lab_path)) == NULL)
@@ -90,7 +82,7 @@ void shp_session_close(shp_session *s) {
   shp_clock_free(s->clock);
   shp_lab_free(s->lab);
   free(s->sim_stack);
-  free(s->calibrations);
+  free(s->data_folder);
   free(s);
 }
 
@@ -121,12 +113,36 @@ static int make_folders(const char *path) {
   }
 }
 
-int shp_session_calibration_path(shp_session *s, char *buf, size_t size) {
-  int rc = make_folders(s->calibrations);
+int shp_session_calibration_path_in(const char *data_folder,
+                                    const char *stack_path, char *buf,
+                                    size_t size) {
+  char dir[PATH_MAX];
+  if (snprintf(dir, sizeof dir, "%s/calibrations",
+               data_folder ? data_folder : ".") >= (int)sizeof dir)
+    return shp_error_set(SHP_ERR_INVALID,
+                         "%s: the data folder's path is too long", data_folder);
+  if (data_folder == NULL)
+    snprintf(dir, sizeof dir, "calibrations");
+  int rc = make_folders(dir);
+  if (rc == SHP_OK)
+    rc = shp_calibration_default_path(dir, stack_path, buf, size);
   if (rc != SHP_OK)
     return rc;
-  return shp_calibration_default_path(s->calibrations, s->lab->stack_path, buf,
-                                      size);
+  /* Never an existing file's name: two calibrations within one second
+   * would otherwise share one. */
+  size_t stem = strlen(buf) - strlen(".yml");
+  char first[PATH_MAX];
+  snprintf(first, sizeof first, "%s", buf);
+  struct stat st;
+  for (int k = 2; stat(buf, &st) == 0; k++)
+    if (snprintf(buf, size, "%.*s-%d.yml", (int)stem, first, k) >= (int)size)
+      return shp_error_set(SHP_ERR_INVALID, "%s: the path is too long", first);
+  return SHP_OK;
+}
+
+int shp_session_calibration_path(shp_session *s, char *buf, size_t size) {
+  return shp_session_calibration_path_in(s->data_folder, s->lab->stack_path,
+                                         buf, size);
 }
 
 shp_run_machine *shp_run_new(shp_session *s, const shp_run_spec *spec) {

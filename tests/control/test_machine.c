@@ -364,6 +364,20 @@ static void test_session_owns_the_lab_and_the_paths(void **state) {
            folder);
   assert_memory_equal(path, prefix, strlen(prefix));
   assert_string_equal(path + strlen(path) - 5, "Z.yml");
+  /* A name taken (a calibration saved within the same second) is not
+   * given again. */
+  FILE *taken = fopen(path, "w");
+  assert_non_null(taken);
+  fclose(taken);
+  char second[512];
+  assert_int_equal(shp_session_calibration_path(s, second, sizeof second),
+                   SHP_OK);
+  if (strcmp(second, path) == 0)
+    fail_msg("an existing calibration's name was given again: %s", second);
+  size_t stem = strlen(path) - strlen(".yml");
+  if (strncmp(second, path, stem) == 0)
+    assert_string_equal(second + stem, "-2.yml");
+  unlink(path);
   struct stat st;
   snprintf(prefix, sizeof prefix, "%s/calibrations", folder);
   assert_int_equal(stat(prefix, &st), 0);

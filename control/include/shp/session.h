@@ -55,6 +55,12 @@ shp_plan_effort shp_session_plan_effort(const shp_session *s);
  * folders made when missing): SHP_OK, or SHP_ERR_WRITE when a folder
  * cannot be made, SHP_ERR_INVALID when the path does not fit size. */
 int shp_session_calibration_path(shp_session *s, char *buf, size_t size);
+/* The same policy for a front end that holds its lab without a session
+ * (data_folder NULL: the working directory): a name no file has yet,
+ * STACK-TIME-2.yml and so on after the first. */
+int shp_session_calibration_path_in(const char *data_folder,
+                                    const char *stack_path, char *buf,
+                                    size_t size);
 
 #ifdef __cplusplus
 }
