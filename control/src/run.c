@@ -9,7 +9,6 @@
 
 #include <gsl/gsl_multimin.h>
 #include <math.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -658,7 +657,6 @@ struct shp_run_machine {
   int code;
   shp_run_event event; /* the last, as the body reported it */
   bool started, terminal;
-  volatile sig_atomic_t cancelled;
   char message[512]; /* a terminal event's, kept past the body's end */
 };
 
@@ -728,7 +726,8 @@ shp_run_event_kind shp_run_step(shp_run_machine *m, shp_run_event *ev) {
 }
 
 void shp_run_cancel(shp_run_machine *m) {
-  m->cancelled = 1;
+  /* The supervisor's flag is all a signal handler may touch; the next step
+   * that polls or requests sees it. */
   shp_supervisor_cancel(m->sup);
 }
 
