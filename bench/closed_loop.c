@@ -93,7 +93,7 @@ typedef struct {
   double wall_s;
 } run_outcome;
 
-/* Oven cost of a run, from its MOVED events. */
+/* Oven cost of a run, from its SETTLED events. */
 typedef struct {
   size_t n;
   double last[64];
@@ -122,7 +122,7 @@ static double quantile(double *v, size_t n, double q) {
 
 static void on_event(const shp_run_event *ev, void *user) {
   move_cost *c = user;
-  if (ev->kind != SHP_RUN_EV_MOVED || ev->setpoints_c == NULL)
+  if (ev->kind != SHP_RUN_EV_SETTLED || ev->setpoints_c == NULL)
     return;
   double step = 0;
   for (size_t i = 0; i < c->n; i++) {

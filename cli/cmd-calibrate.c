@@ -4,12 +4,12 @@
 #include "lab-session.h"
 #include "output.h"
 
+#include "shp/calibrate.h"
 #include "shp/calibration.h"
 #include "shp/error.h"
 #include "shp/file.h"
 #include "shp/journal.h"
 #include "shp/planning.h"
-#include "shp/run.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -120,12 +120,13 @@ static int parse(int argc, char **argv, cal_args *a) {
 
 static void on_progress(const shp_run_event *e, void *user) {
   (void)user;
-  if (e->kind != SHP_RUN_EV_DONE)
+  if (e->kind != SHP_RUN_EV_MOVING && !shp_run_event_terminal(e->kind))
     fprintf(stderr, "shapectl: %s\n", e->message);
 }
 
-/* The output path: given, or a new name under calibrations/. */
-static int output_path(const cal_args *a, const shp_lab *lab, char *buf,
+/* The output path: given, or the session's new name under calibrations/
+ * in the working directory. */
+static int output_path(const cal_args *a, shp_session *session, char *buf,
                        size_t size) {
   if (a->output != NULL) {
     if (snprintf(buf, size, "%s", a->output) >= (int)size) {
@@ -134,12 +135,7 @@ static int output_path(const cal_args *a, const shp_lab *lab, char *buf,
     }
     return CLI_OK;
   }
-  if (mkdir("calibrations", 0777) != 0 && errno != EEXIST) {
-    cli_error("calibrations: cannot create the directory: %s", strerror(errno));
-    return CLI_FAILURE;
-  }
-  if (shp_calibration_default_path("calibrations", lab->stack_path, buf,
-                                   size) != SHP_OK)
+  if (shp_session_calibration_path(session, buf, size) != SHP_OK)
     return cli_fail_lib(shp_error_last());
   return CLI_OK;
 }
@@ -225,7 +221,7 @@ int cmd_calibrate(int argc, char **argv) {
   h.quiet = true;
   char out[PATH_MAX], journal[PATH_MAX + 32], fallback[PATH_MAX + 64];
   if (rc == CLI_OK)
-    rc = output_path(&a, h.lab, out, sizeof out);
+    rc = output_path(&a, h.session, out, sizeof out);
   if (rc == CLI_OK && a.journal == NULL) {
     size_t stem = strlen(out);
     if (stem > 4 && strcmp(out + stem - 4, ".yml") == 0)
@@ -253,7 +249,19 @@ int cmd_calibrate(int argc, char **argv) {
                              .journal_path = jpath,
                              .undetermined = &undetermined};
   shp_calibration *cal = NULL;
-  int lrc = shp_calibrate(h.sup, &spec, on_progress, NULL, &cal);
+  int lrc;
+  shp_calibration_run *m = shp_calibration_run_new(h.session, &spec);
+  if (m == NULL) {
+    lrc = shp_error_last();
+  } else {
+    shp_run_event ev;
+    do {
+      shp_calibration_run_step(m, &ev);
+      on_progress(&ev, NULL);
+    } while (!shp_run_event_terminal(ev.kind));
+    lrc = shp_calibration_run_take_result(m, &cal);
+    shp_calibration_run_free(m);
+  }
   const char *written = NULL;
   if (lrc != SHP_OK && undetermined) {
     print_undetermined(shp_error_detail(), jpath, a.json);

@@ -95,13 +95,11 @@ static void on_progress(const shp_run_event *e, void *user) {
     }
     break;
   case SHP_RUN_EV_FITTED:
-  case SHP_RUN_EV_PLANNED:
+  case SHP_RUN_EV_DECIDED:
+  case SHP_RUN_EV_SETTLED:
     fprintf(stderr, "shapectl: %s\n", e->message);
     break;
-  case SHP_RUN_EV_MOVED:
-    fprintf(stderr, "shapectl: %s\n", e->message);
-    break;
-  case SHP_RUN_EV_DONE:
+  default: /* each poll of a move, and the end (reported by the caller) */
     break;
   }
 }
@@ -321,8 +319,23 @@ int cmd_run(int argc, char **argv) {
                        .resume_path = a.resume,
                        .calibration = cal};
   last_trace t = {0};
-  shp_run_result r;
-  int lrc = shp_run(h.sup, &spec, on_progress, &t, &r);
+  shp_run_result r = {.final_error = NAN};
+  int lrc;
+  shp_run_machine *m = shp_run_new(h.session, &spec);
+  if (m == NULL) {
+    lrc = r.code = shp_error_last();
+    snprintf(r.message, sizeof r.message, "%s", shp_error_detail());
+  } else {
+    /* Stepped, each event printed as it comes; a Ctrl-C cancels through
+     * the supervisor and ends the run at its next step. */
+    shp_run_event ev;
+    do {
+      shp_run_step(m, &ev);
+      on_progress(&ev, &t);
+    } while (!shp_run_event_terminal(ev.kind));
+    lrc = shp_run_take_result(m, &r);
+    shp_run_free(m);
+  }
   if (lrc == SHP_OK)
     fprintf(stderr, "shapectl: %s\n", r.message);
   /* After a fault the setpoints reached are worth printing; a run refused

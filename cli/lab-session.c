@@ -3,10 +3,8 @@
 
 #include "cli.h"
 
-#include "shp/datadir.h"
 #include "shp/error.h"
 
-#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -44,12 +42,8 @@ static void on_event(const shp_sup_event *e, void *user) {
 
 void cli_lab_close(cli_lab *h) {
   interrupted_sup = NULL;
-  shp_supervisor_close(h->sup);
-  shp_clock_free(h->clock);
-  shp_lab_free(h->lab);
-  h->sup = NULL;
-  h->clock = NULL;
-  h->lab = NULL;
+  shp_session_close(h->session);
+  *h = (cli_lab){0};
 }
 
 int cli_lab_open(const char *path, const char *default_stack, cli_lab *h) {
@@ -59,31 +53,22 @@ int cli_lab_open(const char *path, const char *default_stack, cli_lab *h) {
 int cli_lab_open_ex(const char *path, const char *default_stack,
                     bool persist_sim, cli_lab *h) {
   *h = (cli_lab){.progress = isatty(2), .last_progress_s = -1e300};
-  if (path != NULL) {
-    h->lab = shp_lab_load(path);
-  } else {
-    char stack[PATH_MAX];
-    if (shp_data_find(default_stack ? default_stack
-                                    : "examples/stacks/fan4.yml",
-                      stack, sizeof stack) != SHP_OK)
-      return cli_fail_lib(shp_error_last());
+  /* Commands run once: estimating FFT plans beats measuring them. */
+  shp_session_spec spec = {.lab_path = path,
+                           .sim_stack = default_stack,
+                           .persist_sim = persist_sim,
+                           .plan_effort = SHP_PLAN_ESTIMATE,
+                           .log = on_event,
+                           .log_user = h};
+  h->session = shp_session_open(&spec);
+  if (h->session == NULL)
+    return cli_fail_lib(shp_error_last());
+  if (shp_session_sim_stack(h->session) != NULL)
     fprintf(stderr, "shapectl: no lab file: using the simulated lab on %s\n",
-            stack);
-    h->lab = shp_lab_default_sim(stack);
-  }
-  if (h->lab == NULL)
-    return cli_fail_lib(shp_error_last());
-  if (persist_sim && shp_lab_sim_persist(h->lab) != SHP_OK)
-    return cli_fail_lib(shp_error_last());
-  double speedup = shp_lab_sim_speedup(h->lab);
-  h->clock = speedup < 0 ? shp_clock_new_real() : shp_clock_new_sim(speedup);
-  if (h->clock == NULL) {
-    cli_error("out of memory");
-    return CLI_FAILURE;
-  }
-  h->sup = shp_supervisor_open(h->lab, h->clock, on_event, h);
-  if (h->sup == NULL)
-    return cli_fail_lib(shp_error_last());
+            shp_session_sim_stack(h->session));
+  h->lab = shp_session_lab(h->session);
+  h->clock = shp_session_clock(h->session);
+  h->sup = shp_session_supervisor(h->session);
   interrupted_sup = h->sup;
   signal(SIGINT, on_interrupt);
   signal(SIGTERM, on_interrupt);

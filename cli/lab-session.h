@@ -1,17 +1,19 @@
-/* An open lab for the commands that drive one (hw, calibrate, run): the
- * lab file or the built-in simulated lab, its clock, and the safety
- * supervisor, with Ctrl-C and SIGTERM cancelling through the supervisor
- * (the ovens then hold). */
+/* An open lab for the commands that drive one (hw, calibrate, run): a
+ * session (shp/session.h: the lab file or the built-in simulated lab, its
+ * clock, the safety supervisor) with the CLI's log lines, and Ctrl-C and
+ * SIGTERM cancelling through the supervisor (the ovens then hold). */
 #ifndef SHP_CLI_LAB_SESSION_H
 #define SHP_CLI_LAB_SESSION_H
 
 #include "shp/lab.h"
+#include "shp/session.h"
 #include "shp/supervisor.h"
 
 #include <stdbool.h>
 
 typedef struct {
-  shp_lab *lab;
+  shp_session *session;
+  const shp_lab *lab; /* the session's, borrowed */
   shp_clock *clock;
   shp_supervisor *sup;
   bool progress; /* stderr is a terminal */

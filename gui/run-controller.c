@@ -2,8 +2,10 @@
 
 #include "gui-util.h"
 
+#include "shp/calibrate.h"
 #include "shp/error.h"
 #include "shp/run.h"
+#include "shp/session.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -142,7 +144,7 @@ typedef struct {
   size_t max_iterations;
   /* A calibration: traces measured so far of 1 + points per crystal. */
   shp_calibrate_spec calibrate;
-  char *calibration_dir;
+  char *calibration_dir; /* the data folder calibrations go under */
   size_t measured, total;
 } run_job;
 
@@ -176,6 +178,8 @@ static char *calibration_message(run_job *job, const shp_run_event *e) {
 
 static void on_run_event(const shp_run_event *e, void *user) {
   run_job *job = user;
+  if (e->kind == SHP_RUN_EV_MOVING)
+    return; /* a poll of a move: nothing new to show */
   progress_copy *c = g_new0(progress_copy, 1);
   c->self = g_object_ref(job->self);
   if (job->kind == SHP_RUN_KIND_CALIBRATION) {
@@ -184,7 +188,7 @@ static void on_run_event(const shp_run_event *e, void *user) {
     c->message = calibration_message(job, e);
   } else {
     c->fraction =
-        e->kind == SHP_RUN_EV_DONE
+        shp_run_event_terminal(e->kind)
             ? 1.0
             : fmin(1.0, (double)e->iteration / (double)job->max_iterations);
     c->message = g_strdup(e->message ? e->message : "");
@@ -223,8 +227,25 @@ static void run_outcome_free(gpointer p) {
 static void run_thread(GTask *task, shp_supervisor *sup, gpointer data,
                        GCancellable *cancellable) {
   run_job *job = data;
-  shp_run_result result;
-  int rc = shp_run(sup, &job->spec, on_run_event, job, &result);
+  shp_run_result result = {.final_error = NAN};
+  int rc;
+  shp_run_machine *m = shp_run_new_sup(sup, &job->spec);
+  if (m == NULL) {
+    rc = shp_error_last();
+  } else {
+    /* One bounded step at a time (an oven move is a poll per step), each
+     * event posted to the main loop as it comes; a cancelled task stops
+     * the run at its next step, as the supervisor's cancel does. */
+    shp_run_event ev;
+    do {
+      if (g_cancellable_is_cancelled(cancellable))
+        shp_run_cancel(m);
+      shp_run_step(m, &ev);
+      on_run_event(&ev, job);
+    } while (!shp_run_event_terminal(ev.kind));
+    rc = shp_run_take_result(m, &result);
+    shp_run_free(m);
+  }
   run_outcome *o = g_new0(run_outcome, 1);
   o->code = rc;
   g_strlcpy(o->message, result.message[0] ? result.message : shp_error_detail(),
@@ -233,27 +254,17 @@ static void run_thread(GTask *task, shp_supervisor *sup, gpointer data,
   g_task_return_pointer(task, o, run_outcome_free);
 }
 
-/* A name under dir for a calibration of the stack at stack_path that no
- * file has yet (two calibrations within a second would otherwise share
- * one), or NULL with the library's error. */
-static char *new_calibration_path(const char *dir, const char *stack_path) {
-  char buf[4096];
-  if (shp_calibration_default_path(dir, stack_path, buf, sizeof buf) != SHP_OK)
-    return NULL;
-  char *path = g_strdup(buf);
-  size_t stem = strlen(buf) - strlen(".yml");
-  for (int k = 2; g_file_test(path, G_FILE_TEST_EXISTS); k++) {
-    g_free(path);
-    path = g_strdup_printf("%.*s-%d.yml", (int)stem, buf, k);
-  }
-  return path;
-}
-
 /* Save cal (it then knows its file) and say so in o. */
 static int save_calibration(run_job *job, shp_calibration *cal,
                             run_outcome *o) {
-  char *path = new_calibration_path(job->calibration_dir,
-                                    job->calibrate.lab->stack_path);
+  /* The library names it (DATA/calibrations/STACK-TIME.yml, a name no
+   * file has yet); the GUI chose only the data folder. */
+  char buf[4096];
+  char *path = NULL;
+  if (shp_session_calibration_path_in(job->calibration_dir,
+                                      job->calibrate.lab->stack_path, buf,
+                                      sizeof buf) == SHP_OK)
+    path = g_strdup(buf);
   int rc = path ? shp_calibration_save(cal, path) : shp_error_last();
   if (rc == SHP_OK) {
     free(cal->path);
@@ -276,7 +287,20 @@ static void calibrate_thread(GTask *task, shp_supervisor *sup, gpointer data,
   run_job *job = data;
   shp_calibration *cal = NULL;
   run_outcome *o = g_new0(run_outcome, 1);
-  o->code = shp_calibrate(sup, &job->calibrate, on_run_event, job, &cal);
+  shp_calibration_run *m = shp_calibration_run_new_sup(sup, &job->calibrate);
+  if (m == NULL) {
+    o->code = shp_error_last();
+  } else {
+    shp_run_event ev;
+    do {
+      if (g_cancellable_is_cancelled(cancellable))
+        shp_calibration_run_cancel(m);
+      shp_calibration_run_step(m, &ev);
+      on_run_event(&ev, job);
+    } while (!shp_run_event_terminal(ev.kind));
+    o->code = shp_calibration_run_take_result(m, &cal);
+    shp_calibration_run_free(m);
+  }
   if (o->code != SHP_OK)
     g_strlcpy(o->message, shp_error_detail(), sizeof o->message);
   else if ((o->code = save_calibration(job, cal, o)) == SHP_OK)
@@ -424,15 +448,15 @@ gboolean shp_run_controller_start(ShpRunController *self,
 gboolean shp_run_controller_calibrate(ShpRunController *self, GError **error) {
   if (!lab_ready(self, "calibrate", error))
     return FALSE;
-  char *dir =
-      g_build_filename(g_get_user_data_dir(), "shaper", "calibrations", NULL);
-  if (g_mkdir_with_parents(dir, 0700) != 0) {
-    int e = errno;
-    g_set_error(error, G_IO_ERROR, g_io_error_from_errno(e),
-                "%s: cannot create the calibration directory: %s", dir,
-                g_strerror(e));
+  /* The data folder's calibrations folder, made now: a folder that
+   * cannot be made is said before the scan, not after it. */
+  const shp_lab *lab_now = shp_lab_state_get_lab(self->lab);
+  char *dir = g_build_filename(g_get_user_data_dir(), "shaper", NULL);
+  char probe[4096];
+  if (shp_session_calibration_path_in(dir, lab_now->stack_path, probe,
+                                      sizeof probe) != SHP_OK) {
     g_free(dir);
-    return FALSE;
+    return shp_gui_set_error(error, shp_error_last());
   }
   char *journal = new_journal_path("calibration", error);
   if (journal == NULL) {

@@ -412,6 +412,8 @@ int shp_supervisor_request(shp_supervisor *s, size_t crystal,
                          crystal, s->oven_count);
   if (s->tripped)
     return latched(s);
+  if (s->cancel) /* nothing new starts once a stop is asked for */
+    return trip(s, SHP_ERR_CANCELLED, -1, "stopped on request");
   sup_oven *o = &s->ovens[crystal];
   const shp_lab_oven *l = o->lab;
   if (!(setpoint_c >= l->min_c && setpoint_c <= l->max_c))
@@ -492,19 +494,38 @@ static bool all_done(const shp_supervisor *s, bool settle) {
   return true;
 }
 
-int shp_supervisor_wait(shp_supervisor *s, bool settle, double timeout_s) {
-  double end = shp_clock_now_s(s->clock) + timeout_s;
-  for (;;) {
-    int rc = shp_supervisor_step(s);
-    if (rc != SHP_OK)
-      return rc;
-    if (all_done(s, settle))
-      return SHP_OK;
-    if (shp_clock_now_s(s->clock) >= end)
-      return trip(s, SHP_ERR_TIMEOUT, -1, "the ovens did not %s within %g s",
-                  settle ? "settle" : "reach their setpoints", timeout_s);
-    shp_clock_sleep_s(s->clock, s->poll_s);
+void shp_supervisor_wait_begin(shp_supervisor *s, bool settle, double timeout_s,
+                               shp_sup_wait *w) {
+  w->settle = settle;
+  w->timeout_s = timeout_s;
+  w->end_s = shp_clock_now_s(s->clock) + timeout_s;
+}
+
+int shp_supervisor_wait_step(shp_supervisor *s, const shp_sup_wait *w,
+                             bool *done) {
+  *done = false;
+  int rc = shp_supervisor_step(s);
+  if (rc != SHP_OK)
+    return rc;
+  if (all_done(s, w->settle)) {
+    *done = true;
+    return SHP_OK;
   }
+  if (shp_clock_now_s(s->clock) >= w->end_s)
+    return trip(s, SHP_ERR_TIMEOUT, -1, "the ovens did not %s within %g s",
+                w->settle ? "settle" : "reach their setpoints", w->timeout_s);
+  shp_clock_sleep_s(s->clock, s->poll_s);
+  return SHP_OK;
+}
+
+int shp_supervisor_wait(shp_supervisor *s, bool settle, double timeout_s) {
+  shp_sup_wait w;
+  shp_supervisor_wait_begin(s, settle, timeout_s, &w);
+  bool done = false;
+  int rc;
+  while ((rc = shp_supervisor_wait_step(s, &w, &done)) == SHP_OK && !done)
+    ;
+  return rc;
 }
 
 /* ---- the autocorrelator ----------------------------------------------------

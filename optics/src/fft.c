@@ -16,10 +16,14 @@ static atomic_int effort = SHP_PLAN_MEASURE;
 
 void shp_set_plan_effort(shp_plan_effort e) { atomic_store(&effort, (int)e); }
 
-unsigned shp_fft_flags(void) {
+shp_plan_effort shp_plan_effort_now(void) {
   const char *e = getenv("SHP_FFTW_ESTIMATE");
   if (e != NULL && e[0] != '\0' && e[0] != '0')
-    return FFTW_ESTIMATE;
-  return atomic_load(&effort) == SHP_PLAN_ESTIMATE ? FFTW_ESTIMATE
-                                                   : FFTW_MEASURE;
+    return SHP_PLAN_ESTIMATE;
+  return (shp_plan_effort)atomic_load(&effort);
+}
+
+unsigned shp_fft_flags(void) {
+  return shp_plan_effort_now() == SHP_PLAN_ESTIMATE ? FFTW_ESTIMATE
+                                                    : FFTW_MEASURE;
 }

@@ -134,6 +134,19 @@ int shp_supervisor_step(shp_supervisor *s);
  * a fault like any other. */
 int shp_supervisor_wait(shp_supervisor *s, bool settle, double timeout_s);
 
+/* The same wait in bounded pieces, for a caller that must stay responsive
+ * (a stepped run, a GUI): begin, then call wait_step until *done or an
+ * error. Each wait_step is one poll and, when not done, one poll interval
+ * of sleep on the lab's clock; the timeout is a fault as in wait. */
+typedef struct {
+  bool settle;
+  double timeout_s, end_s;
+} shp_sup_wait;
+void shp_supervisor_wait_begin(shp_supervisor *s, bool settle, double timeout_s,
+                               shp_sup_wait *w);
+int shp_supervisor_wait_step(shp_supervisor *s, const shp_sup_wait *w,
+                             bool *done);
+
 /* A generous bound for reaching and settling at setpoint_c from the present
  * setpoint: the ramp time, the settle time and ten minutes of thermal lag. */
 double shp_supervisor_budget_s(shp_supervisor *s, size_t crystal,
@@ -145,8 +158,8 @@ double shp_supervisor_budget_s(shp_supervisor *s, size_t crystal,
 int shp_supervisor_acquire(shp_supervisor *s, size_t averages,
                            const shp_trace **trace);
 
-/* Stop what runs at its next poll (SHP_ERR_CANCELLED, ovens held).
- * Async-signal-safe. */
+/* Stop what runs at its next poll or request (SHP_ERR_CANCELLED, ovens
+ * held). Async-signal-safe. */
 void shp_supervisor_cancel(shp_supervisor *s);
 
 /* Stop now, from the thread that uses the supervisor: ask every oven to

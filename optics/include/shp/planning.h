@@ -15,6 +15,10 @@ typedef enum { SHP_PLAN_MEASURE = 0, SHP_PLAN_ESTIMATE = 1 } shp_plan_effort;
 /* Process-wide; call before making propagators and workspaces. */
 void shp_set_plan_effort(shp_plan_effort effort);
 
+/* The effort new plans get now (SHP_FFTW_ESTIMATE=1 counts): what a run
+ * journals so that its resume plans alike. */
+shp_plan_effort shp_plan_effort_now(void);
+
 #ifdef __cplusplus
 }
 #endif

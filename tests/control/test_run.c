@@ -251,6 +251,53 @@ static void test_run_resumes_from_a_cut_journal(void **state) {
   free(lab);
 }
 
+/* The FFT planning effort is journalled with the run and a resume takes
+ * the journal's, whatever this process was set to: FFTW's plans decide
+ * the last bits, so only then does the resume recompute the same. */
+static void test_run_resume_plans_as_the_journal(void **state) {
+  (void)state;
+  unsetenv("SHP_FFTW_ESTIMATE");
+  char whole[] = "/tmp/shp-run-XXXXXX", cut[] = "/tmp/shp-run-cut-XXXXXX";
+  int fd = mkstemp(whole);
+  close(fd);
+  unlink(whole);
+  char *lab = design_lab(RESUME_LINES);
+  run_lab r;
+  open_lab_at(&r, NULL, lab);
+  shp_run_result res;
+  assert_int_equal(run_on(&r, SHP_RUN_MODEL, whole, NULL, &res), SHP_OK);
+  shp_run_result_clear(&res);
+  close_lab(&r);
+  json_t *recs;
+  size_t valid;
+  assert_int_equal(shp_journal_read(whole, &recs, &valid, NULL), SHP_OK);
+  assert_string_equal(json_string_value(json_object_get(json_array_get(recs, 0),
+                                                        "fft_planning")),
+                      "estimate");
+  json_decref(recs);
+  fd = mkstemp(cut);
+  close(fd);
+  cut_journal(whole, cut, 2);
+  shp_set_plan_effort(SHP_PLAN_MEASURE);
+  open_lab_at(&r, NULL, lab);
+  shp_run_machine *m =
+      shp_run_new_sup(r.sup, &(shp_run_spec){.lab = r.lab,
+                                             .target = r.target,
+                                             .tolerance = 0.02,
+                                             .seed = 1,
+                                             .resume_path = cut});
+  shp_run_event ev;
+  assert_int_equal(shp_run_step(m, &ev), SHP_RUN_EV_MEASURED);
+  assert_int_equal(shp_plan_effort_now(), SHP_PLAN_ESTIMATE);
+  shp_run_free(m);
+  close_lab(&r);
+  shp_set_plan_effort(SHP_PLAN_ESTIMATE);
+  unlink(cut);
+  unlink(whole);
+  unlink(lab);
+  free(lab);
+}
+
 /* shapectl run killed with SIGKILL at a random record, then resumed: the
  * journal parses with no torn record and the run ends where an
  * uninterrupted one does. */
@@ -923,6 +970,7 @@ int main(void) {
       cmocka_unit_test(test_run_fits_the_hidden_offsets),
       cmocka_unit_test(test_run_fault_holds_every_oven),
       cmocka_unit_test(test_run_resumes_from_a_cut_journal),
+      cmocka_unit_test(test_run_resume_plans_as_the_journal),
       cmocka_unit_test(test_cli_run_survives_sigkill),
       cmocka_unit_test(test_journal_is_never_overwritten),
       cmocka_unit_test(test_run_end_record_holds_what_was_sent),

@@ -58,8 +58,10 @@ int run_journal_oven_command(const shp_sup_command *cmd, void *journal);
  * unknown) and "holding_known". */
 void run_json_add_holding(json_t *rec, const shp_supervisor *sup, size_t nc);
 
-/* run.c: send setpoints and wait until every oven has settled */
-int run_move_ovens(shp_supervisor *sup, size_t nc, const double *x);
+/* run.c: send setpoints and wait until every oven has settled, reporting
+ * each poll as a MOVING event to progress (may be NULL) */
+int run_move_ovens(shp_supervisor *sup, size_t nc, const double *x,
+                   shp_run_progress_fn progress, void *user, size_t iteration);
 
 /* run.c, for the journal's replay */
 void run_emit(run_ctx *c, shp_run_event_kind kind, const char *fmt, ...);

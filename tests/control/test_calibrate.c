@@ -14,11 +14,11 @@
 #include "runlab.h"
 #include "spawn_run.h"
 
+#include "shp/calibrate.h"
 #include "shp/calibration.h"
 #include "shp/error.h"
 #include "shp/journal.h"
 #include "shp/planning.h"
-#include "shp/run.h"
 #include "shp/units.h"
 
 #include <fcntl.h>

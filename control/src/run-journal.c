@@ -25,6 +25,7 @@
 
 #include "shp/error.h"
 #include "shp/file.h"
+#include "shp/planning.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -151,6 +152,16 @@ static int start_record(const run_ctx *c, json_t **out) {
       run_json_array(c->lo, c->nc), "max_c", run_json_array(c->hi, c->nc));
   if (*out == NULL)
     return shp_error_set(SHP_ERR_NOMEM, "cannot build the start record");
+  /* How FFTW plans decides the last bits of every simulation: a resume
+   * plans as the run did (check_start), so it recomputes the same. */
+  if (json_object_set_new(*out, "fft_planning",
+                          json_string(shp_plan_effort_now() == SHP_PLAN_ESTIMATE
+                                          ? "estimate"
+                                          : "measure")) != 0) {
+    json_decref(*out);
+    *out = NULL;
+    return shp_error_set(SHP_ERR_NOMEM, "cannot build the start record");
+  }
   return SHP_OK;
 }
 
@@ -209,6 +220,11 @@ static int check_start(run_ctx *c, json_t *rec, json_t *now) {
                          "%s: cannot resume: it does not begin with a start "
                          "record (not a run journal)",
                          path);
+  const char *planning =
+      json_string_value(json_object_get(rec, "fft_planning"));
+  if (planning != NULL)
+    shp_set_plan_effort(strcmp(planning, "estimate") == 0 ? SHP_PLAN_ESTIMATE
+                                                          : SHP_PLAN_MEASURE);
   const char *why = start_differs(rec, now, buf, sizeof buf);
   if (why != NULL)
     return shp_error_set(SHP_ERR_MISMATCH, "%s: cannot resume: %s", path, why);

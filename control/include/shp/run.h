@@ -1,6 +1,6 @@
-/* The closed loop in the lab, and crystal-phase calibration: both drive a
- * lab only through its safety supervisor and see only what a real lab
- * shows, oven readbacks and autocorrelator traces.
+/* The closed loop in the lab (shp/calibrate.h has the calibration): it
+ * drives a lab only through its safety supervisor and sees only what a real
+ * lab shows, oven readbacks and autocorrelator traces.
  *
  * A run repeats: acquire an averaged autocorrelation at the present oven
  * temperatures; fit the model's unknowns (per-crystal phase offsets, input
@@ -60,24 +60,39 @@ typedef struct {
 typedef enum {
   SHP_RUN_EV_MEASURED, /* a trace at the present temperatures: error */
   SHP_RUN_EV_FITTED,   /* fit: fit (residual, parameters) */
-  SHP_RUN_EV_PLANNED,  /* the next setpoints: setpoints_c, predicted_error */
-  SHP_RUN_EV_MOVED,    /* the ovens have settled at setpoints_c */
-  SHP_RUN_EV_DONE      /* the run ended: see the result */
+  SHP_RUN_EV_DECIDED,  /* the next setpoints (setpoints_c, predicted_error)
+                          or, with no setpoints, what the loop does next */
+  SHP_RUN_EV_MOVING,   /* one poll of the ovens heading for setpoints_c */
+  SHP_RUN_EV_SETTLED,  /* the ovens have settled at setpoints_c */
+  /* Terminal: the machine does nothing more (shp_run_take_result). */
+  SHP_RUN_EV_CONVERGED,   /* the measured error is within the tolerance */
+  SHP_RUN_EV_UNCONVERGED, /* ended cleanly short of it: result.reason */
+  SHP_RUN_EV_STOPPED,     /* a fault, a cancel or an error: result.code;
+                             every oven holds */
+  SHP_RUN_EV_AMBIGUOUS,   /* reserved: the traces do not settle the pulse */
+  SHP_RUN_EV_UNREACHABLE  /* reserved: the target is out of the lab's reach */
 } shp_run_event_kind;
 
-/* What a run reports as it goes (on the thread running it). Pointers are
- * valid during the callback only. */
+/* Whether kind ends a run or a calibration. */
+static inline bool shp_run_event_terminal(shp_run_event_kind kind) {
+  return kind >= SHP_RUN_EV_CONVERGED;
+}
+
+/* What a run reports as it goes. Pointers are valid until the next step
+ * (or, with shp_run's callback, during the callback only). */
 typedef struct {
   shp_run_event_kind kind;
   size_t iteration;          /* oven moves so far */
   double error;              /* MEASURED: the measured AC error */
-  double predicted_error;    /* PLANNED: the model's AC error at setpoints_c */
-  const double *setpoints_c; /* PLANNED, MOVED: one per crystal */
+  double predicted_error;    /* DECIDED: the model's AC error at setpoints_c */
+  const double *setpoints_c; /* DECIDED, MOVING, SETTLED: one per crystal */
   const double *actual_c;    /* MEASURED: oven readbacks */
   size_t crystal_count;
   const shp_trace *trace;      /* MEASURED: calibrated */
   const double *target_ac;     /* MEASURED: the target's AC on trace's axis */
   const shp_acfit_result *fit; /* FITTED */
+  size_t polls;                /* MOVING: polls of this move so far */
+  int code;                    /* terminal: SHP_OK or why it stopped */
   const char *message;         /* a line for people */
 } shp_run_event;
 
@@ -97,12 +112,49 @@ typedef struct {
                        iteration limit, a search with nowhere to go) */
 } shp_run_result;
 
+/* ---- the machine --------------------------------------------------------- */
+
+typedef struct shp_run_machine shp_run_machine;
+typedef struct shp_session shp_session; /* shp/session.h */
+
+/* A run on the session's lab and supervisor (spec->lab is set to the
+ * session's; the session outlives the machine): what front ends call. */
+shp_run_machine *shp_run_new(shp_session *session, const shp_run_spec *spec);
+
+/* The same on a supervisor of one's own (borrowed, opened on spec->lab).
+ * spec is copied; what it points to is borrowed and must outlive the
+ * machine. Nothing is touched until the first step. NULL with the error
+ * set when out of memory. One thread steps it; shp_run_cancel may come
+ * from any. */
+shp_run_machine *shp_run_new_sup(shp_supervisor *sup, const shp_run_spec *spec);
+
+/* One bounded unit of work: a trace acquired, a fit, a decision, one poll
+ * interval of an oven move (shp_supervisor_set_poll_s), or the end. Fills
+ * *ev (its pointers valid until the next step) and returns its kind. Every
+ * step is journalled and synced before it is acted on, as shp_run does.
+ * After a terminal event, steps return it again. */
+shp_run_event_kind shp_run_step(shp_run_machine *m, shp_run_event *ev);
+
+/* Stop at the next step that touches the lab: it ends STOPPED with
+ * SHP_ERR_CANCELLED, every oven holding, the journal's end written.
+ * Async-signal-safe and callable from any thread. */
+void shp_run_cancel(shp_run_machine *m);
+
+/* After a terminal event: the outcome (moved into *result, which the caller
+ * frees with shp_run_result_clear) and the code, as shp_run returns it
+ * (the error set). SHP_ERR_INVALID before a terminal event. */
+int shp_run_take_result(shp_run_machine *m, shp_run_result *result);
+
+/* A machine not at its end is cancelled and stepped to it first. */
+void shp_run_free(shp_run_machine *m);
+
 /* ---- operations --------------------------------------------------------- */
 
-/* Run the loop on sup (borrowed, opened on spec->lab). progress may be
- * NULL. The journal (spec->journal_path or resume_path) is created or
- * opened, and locked, before any device is touched, and every setpoint the
- * supervisor sends is journalled ("oven_command") before it is sent.
+/* Run the loop on sup to its end: a machine stepped in a loop, each event
+ * given to progress (may be NULL). The journal (spec->journal_path or
+ * resume_path) is created or opened, and locked, before any device is
+ * touched, and every setpoint the supervisor sends is journalled
+ * ("oven_command") before it is sent.
  * Returns SHP_OK when the run ended cleanly by converging or not
  * (result->converged tells which, result->reason why not), or the error
  * that stopped it: SHP_ERR_CANCELLED, a device or safety error (the
@@ -119,50 +171,6 @@ int shp_run(shp_supervisor *sup, const shp_run_spec *spec,
             shp_run_progress_fn progress, void *user, shp_run_result *result);
 
 void shp_run_result_clear(shp_run_result *r);
-
-/* ---- calibration -------------------------------------------------------- */
-
-typedef struct {
-  const shp_lab *lab;       /* borrowed */
-  const size_t *crystals;   /* which to calibrate, in this order; NULL: all */
-  size_t crystal_count;     /* of crystals */
-  double periods;           /* scan span in phase periods (default 1.0;
-                               at least 1) */
-  size_t points;            /* temperatures per crystal (default 9) */
-  size_t averages;          /* per trace; 0: the lab's */
-  unsigned long seed;       /* the fit's starts */
-  const char *journal_path; /* NULL: no journal; else created, never
-                               overwritten */
-  /* Optional out (may be NULL): set to true when the calibration ran to
-   * its fit but a scanned crystal stayed undetermined (shp_calibrate then
-   * returns SHP_ERR_NUMERIC and no calibration): a clean finish short of
-   * the goal, not a failure of the lab. */
-  bool *undetermined;
-} shp_calibrate_spec;
-
-/* Calibrate crystal phases on sup (opened on spec->lab): one trace with
- * every oven at its present setpoint, then for each crystal in turn a scan
- * of its oven over spec->periods phase periods (the material model's
- * full-wave temperature, placed within the crystal's limits, centred on the
- * present setpoint where they allow) while the others hold, a trace at
- * each settled temperature, and the oven put back. Then one fit of the full
- * model to every trace, with each scanned crystal's phase slope free
- * (shp/acfit.h), gives the calibration: per crystal the offset at its
- * present setpoint (the reference) and the slope with 1-sigma
- * uncertainties, the fit's residual and its identifiability report.
- * progress (may be NULL) sees MOVED and MEASURED for every point and one
- * FITTED. Returns SHP_OK and *out (owned by the caller), or: SHP_ERR_RANGE
- * when a crystal's limits are narrower than the scan, SHP_ERR_NUMERIC when
- * the traces do not determine a scanned crystal (the message carries the
- * report; nothing is returned rather than a false fit), a device, safety
- * or cancel error (every oven holds), SHP_ERR_WRITE for a journal that
- * cannot be written (created and locked before any device is touched;
- * SHP_ERR_BUSY when another process holds it; when only the journal's
- * last records fail after a good fit, *out is set all the same). Every
- * setpoint sent is journalled before it is sent ("oven_command"). */
-int shp_calibrate(shp_supervisor *sup, const shp_calibrate_spec *spec,
-                  shp_run_progress_fn progress, void *user,
-                  shp_calibration **out);
 
 #ifdef __cplusplus
 }

@@ -16,7 +16,9 @@
  *   end        status (calibrated, undetermined, failed), code, message,
  *              holding_c and holding_known (what each oven holds) */
 #include "run-private.h"
+#include "stepper.h"
 
+#include "shp/calibrate.h"
 #include "shp/error.h"
 #include "shp/file.h"
 #include "shp/units.h"
@@ -45,6 +47,7 @@ typedef struct {
   shp_acfit *fit;
   shp_acfit_result res;
   char message[512];
+  int code; /* the terminal event's */
 } cal_ctx;
 
 static void emit(cal_ctx *c, shp_run_event_kind kind, const shp_trace *trace,
@@ -65,6 +68,7 @@ static void emit(cal_ctx *c, shp_run_event_kind kind, const shp_trace *trace,
                      .crystal_count = c->nc,
                      .trace = trace,
                      .fit = kind == SHP_RUN_EV_FITTED ? &c->res : NULL,
+                     .code = c->code,
                      .message = msg};
   c->progress(&e, c->user);
 }
@@ -112,11 +116,12 @@ static int move_to(cal_ctx *c, int crystal) {
       record(c, json_pack("{s:s, s:i, s:o}", "type", "move", "crystal", crystal,
                           "setpoints_c", run_json_array(c->setpoints, c->nc)));
   if (rc == SHP_OK)
-    rc = run_move_ovens(c->sup, c->nc, c->setpoints);
+    rc = run_move_ovens(c->sup, c->nc, c->setpoints, c->progress, c->user,
+                        c->moves);
   if (rc != SHP_OK)
     return rc;
   c->moves++;
-  emit(c, SHP_RUN_EV_MOVED, NULL, "move %zu: crystal %d settled at %.2f C",
+  emit(c, SHP_RUN_EV_SETTLED, NULL, "move %zu: crystal %d settled at %.2f C",
        c->moves, crystal, crystal >= 0 ? c->setpoints[crystal] : NAN);
   return SHP_OK;
 }
@@ -386,9 +391,11 @@ static int calibrate(cal_ctx *c, shp_calibration **out) {
   return build(c, out);
 }
 
-int shp_calibrate(shp_supervisor *sup, const shp_calibrate_spec *spec_in,
-                  shp_run_progress_fn progress, void *user,
-                  shp_calibration **out) {
+/* The whole calibration, straight-line, on the machine's thread. */
+static int calibrate_body(shp_supervisor *sup,
+                          const shp_calibrate_spec *spec_in,
+                          shp_run_progress_fn progress, void *user,
+                          shp_calibration **out) {
   *out = NULL;
   shp_calibrate_spec spec = *spec_in;
   if (spec.periods == 0)
@@ -446,6 +453,19 @@ int shp_calibrate(shp_supervisor *sup, const shp_calibrate_spec *spec_in,
     shp_calibration_free(*out);
     *out = NULL;
   }
+  c.code = rc;
+  /* The end, with the calibration built (or not) and the journal closed. */
+  char end_msg[512];
+  snprintf(end_msg, sizeof end_msg, "%s",
+           rc == SHP_OK ? "calibrated" : shp_error_detail());
+  shp_run_event_kind end_kind = SHP_RUN_EV_STOPPED;
+  if (*out != NULL)
+    end_kind = SHP_RUN_EV_CONVERGED;
+  else if (rc == SHP_ERR_NUMERIC && c.undetermined)
+    end_kind = SHP_RUN_EV_UNCONVERGED;
+  emit(&c, end_kind, NULL, "%s", end_msg);
+  if (rc != SHP_OK)
+    shp_error_set(rc, "%s", end_msg);
   shp_acfit_result_clear(&c.res);
   shp_acfit_free(c.fit);
   shp_stack_free(c.model);
@@ -454,5 +474,126 @@ int shp_calibrate(shp_supervisor *sup, const shp_calibrate_spec *spec_in,
   free(c.actual);
   free(c.from);
   free(c.to);
+  return rc;
+}
+
+/* ---- the machine -----------------------------------------------------------
+ */
+
+struct shp_calibration_run {
+  stepper *steps;
+  shp_supervisor *sup;
+  shp_calibrate_spec spec;
+  shp_calibration *out;
+  shp_run_event event;
+  bool started, terminal;
+  char message[512];
+};
+
+static void cal_machine_event(const shp_run_event *e, void *user) {
+  shp_calibration_run *m = user;
+  m->event = *e;
+  stepper_yield(m->steps);
+}
+
+static int cal_machine_body(stepper *st, void *user) {
+  shp_calibration_run *m = user;
+  return calibrate_body(m->sup, &m->spec, cal_machine_event, m, &m->out);
+}
+
+shp_calibration_run *
+shp_calibration_run_new_sup(shp_supervisor *sup,
+                            const shp_calibrate_spec *spec) {
+  shp_calibration_run *m = calloc(1, sizeof *m);
+  if (m == NULL) {
+    shp_error_set(SHP_ERR_NOMEM, "out of memory");
+    return NULL;
+  }
+  m->sup = sup;
+  m->spec = *spec;
+  if ((m->steps = stepper_new(cal_machine_body, m)) == NULL) {
+    free(m);
+    return NULL;
+  }
+  return m;
+}
+
+shp_run_event_kind shp_calibration_run_step(shp_calibration_run *m,
+                                            shp_run_event *ev) {
+  if (!m->terminal) {
+    m->started = true;
+    if (!stepper_resume(m->steps)) {
+      /* Ended before its first event (a spec refused): stopped. */
+      int rc = stepper_code(m->steps);
+      snprintf(m->message, sizeof m->message, "%s", shp_error_detail());
+      m->event = (shp_run_event){.kind = SHP_RUN_EV_STOPPED,
+                                 .error = NAN,
+                                 .predicted_error = NAN,
+                                 .code = rc,
+                                 .message = m->message};
+    }
+    if (shp_run_event_terminal(m->event.kind)) {
+      m->terminal = true;
+      if (m->event.message != m->message)
+        snprintf(m->message, sizeof m->message, "%s", m->event.message);
+    }
+  }
+  if (m->terminal && stepper_finished(m->steps))
+    m->event = (shp_run_event){.kind = m->event.kind,
+                               .iteration = m->event.iteration,
+                               .error = NAN,
+                               .predicted_error = NAN,
+                               .crystal_count = m->event.crystal_count,
+                               .code = m->event.code,
+                               .message = m->message};
+  *ev = m->event;
+  return ev->kind;
+}
+
+void shp_calibration_run_cancel(shp_calibration_run *m) {
+  shp_supervisor_cancel(m->sup);
+}
+
+int shp_calibration_run_take_result(shp_calibration_run *m,
+                                    shp_calibration **out) {
+  *out = NULL;
+  if (!m->terminal)
+    return shp_error_set(SHP_ERR_INVALID, "the calibration has not ended");
+  while (stepper_resume(m->steps))
+    ;
+  *out = m->out;
+  m->out = NULL;
+  return stepper_code(m->steps);
+}
+
+void shp_calibration_run_free(shp_calibration_run *m) {
+  if (m == NULL)
+    return;
+  if (m->started && !m->terminal) {
+    shp_calibration_run_cancel(m);
+    shp_run_event ev;
+    while (!shp_run_event_terminal(shp_calibration_run_step(m, &ev)))
+      ;
+  }
+  stepper_free(m->steps);
+  shp_calibration_free(m->out);
+  free(m);
+}
+
+int shp_calibrate(shp_supervisor *sup, const shp_calibrate_spec *spec,
+                  shp_run_progress_fn progress, void *user,
+                  shp_calibration **out) {
+  *out = NULL;
+  shp_calibration_run *m = shp_calibration_run_new_sup(sup, spec);
+  if (m == NULL)
+    return shp_error_last();
+  shp_run_event ev;
+  do {
+    shp_calibration_run_step(m, &ev);
+    if (progress != NULL)
+      progress(&ev, user);
+  } while (!shp_run_event_terminal(ev.kind));
+  int rc = shp_calibration_run_take_result(m, out);
+  shp_calibration_run_free(m);
   return rc;
 }

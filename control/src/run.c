@@ -1,6 +1,7 @@
 /* The closed loop: measure, fit the model, optimise the model, move the
  * ovens; or, model-free, a direct search on the measured error. */
 #include "run-private.h"
+#include "stepper.h"
 
 #include "shp/error.h"
 #include "shp/gsl-guard.h"
@@ -44,8 +45,10 @@ void run_emit(run_ctx *c, shp_run_event_kind kind, const char *fmt, ...) {
   }
   if (kind == SHP_RUN_EV_FITTED)
     e.fit = &c->fitres;
-  if (kind == SHP_RUN_EV_PLANNED)
+  if (kind == SHP_RUN_EV_DECIDED)
     e.predicted_error = c->predicted;
+  if (shp_run_event_terminal(kind))
+    e.code = c->result->code;
   c->progress(&e, c->user);
 }
 
@@ -131,7 +134,8 @@ static int grow_trace(run_ctx *c, size_t n) {
 
 /* ---- acting through the supervisor --------------------------------------- */
 
-int run_move_ovens(shp_supervisor *sup, size_t nc, const double *x) {
+int run_move_ovens(shp_supervisor *sup, size_t nc, const double *x,
+                   shp_run_progress_fn progress, void *user, size_t iteration) {
   double budget = 0;
   for (size_t i = 0; i < nc; i++)
     budget = fmax(budget, shp_supervisor_budget_s(sup, i, x[i]));
@@ -140,11 +144,32 @@ int run_move_ovens(shp_supervisor *sup, size_t nc, const double *x) {
     if (rc != SHP_OK)
       return rc;
   }
-  return shp_supervisor_wait(sup, true, budget);
+  /* A poll at a time, each one an event: a stepped run hands control back
+   * between polls, so a ramp of minutes never blocks its caller. */
+  shp_sup_wait w;
+  shp_supervisor_wait_begin(sup, true, budget, &w);
+  for (size_t polls = 1;; polls++) {
+    bool done = false;
+    int rc = shp_supervisor_wait_step(sup, &w, &done);
+    if (rc != SHP_OK || done)
+      return rc;
+    if (progress != NULL) {
+      char msg[128];
+      snprintf(msg, sizeof msg, "[%zu] ovens heading for their setpoints",
+               iteration);
+      shp_run_event e = {.kind = SHP_RUN_EV_MOVING,
+                         .iteration = iteration,
+                         .setpoints_c = x,
+                         .crystal_count = nc,
+                         .polls = polls,
+                         .message = msg};
+      progress(&e, user);
+    }
+  }
 }
 
 static int move_ovens(run_ctx *c, const double *x) {
-  return run_move_ovens(c->sup, c->nc, x);
+  return run_move_ovens(c->sup, c->nc, x, c->progress, c->user, c->iteration);
 }
 
 /* After replaying moves, the ovens must be put back where the journal
@@ -290,7 +315,7 @@ static int move(run_ctx *c, const double *x, double predicted) {
   }
   c->predicted = predicted;
   memcpy(c->setpoints, to, c->nc * sizeof *to);
-  run_emit(c, SHP_RUN_EV_PLANNED, "[%zu] moving the ovens", c->iteration);
+  run_emit(c, SHP_RUN_EV_DECIDED, "[%zu] moving the ovens", c->iteration);
   json_t *moved = plan ? run_replay_next(c, "moved") : NULL;
   if (moved != NULL) {
     c->restore = true;
@@ -306,7 +331,7 @@ static int move(run_ctx *c, const double *x, double predicted) {
     if ((rc = run_journal_record(c, j)) != SHP_OK)
       return rc;
   }
-  run_emit(c, SHP_RUN_EV_MOVED, "[%zu] ovens settled", c->iteration);
+  run_emit(c, SHP_RUN_EV_SETTLED, "[%zu] ovens settled", c->iteration);
   return SHP_OK;
 }
 
@@ -514,7 +539,7 @@ static int model_loop(run_ctx *c) {
       largest = fmax(largest, fabs(x[i] - c->setpoints[i]));
     if (largest < NO_MOVE_K) {
       /* The model sees nothing better: search on the measurements. */
-      run_emit(c, SHP_RUN_EV_PLANNED,
+      run_emit(c, SHP_RUN_EV_DECIDED,
                "[%zu] the model predicts no better setpoints; searching "
                "model-free",
                c->iteration);
@@ -566,8 +591,10 @@ static void fill_result(run_ctx *c, int rc) {
   }
 }
 
-int shp_run(shp_supervisor *sup, const shp_run_spec *spec,
-            shp_run_progress_fn progress, void *user, shp_run_result *result) {
+/* The whole run, straight-line, on the machine's thread (or any). */
+static int run_body(shp_supervisor *sup, const shp_run_spec *spec,
+                    shp_run_progress_fn progress, void *user,
+                    shp_run_result *result) {
   memset(result, 0, sizeof *result);
   result->final_error = NAN;
   shp_run_spec s = *spec;
@@ -628,8 +655,147 @@ int shp_run(shp_supervisor *sup, const shp_run_spec *spec,
                shp_error_detail());
     }
   }
-  run_emit(&c, SHP_RUN_EV_DONE, "%s", result->message);
+  run_emit(&c,
+           result->converged ? SHP_RUN_EV_CONVERGED
+           : rc == SHP_OK    ? SHP_RUN_EV_UNCONVERGED
+                             : SHP_RUN_EV_STOPPED,
+           "%s", result->message);
   ctx_clear(&c);
+  return rc;
+}
+
+/* ---- the machine -----------------------------------------------------------
+ */
+
+struct shp_run_machine {
+  stepper *steps;
+  shp_supervisor *sup;
+  shp_run_spec spec;
+  shp_run_result result;
+  int code;
+  shp_run_event event; /* the last, as the body reported it */
+  bool started, terminal;
+  char message[512]; /* a terminal event's, kept past the body's end */
+};
+
+/* On the machine's thread: hand each event to the stepping caller. */
+static void machine_event(const shp_run_event *e, void *user) {
+  shp_run_machine *m = user;
+  m->event = *e;
+  stepper_yield(m->steps);
+}
+
+static int machine_body(stepper *st, void *user) {
+  shp_run_machine *m = user;
+  return run_body(m->sup, &m->spec, machine_event, m, &m->result);
+}
+
+shp_run_machine *shp_run_new_sup(shp_supervisor *sup,
+                                 const shp_run_spec *spec) {
+  shp_run_machine *m = calloc(1, sizeof *m);
+  if (m == NULL) {
+    shp_error_set(SHP_ERR_NOMEM, "out of memory");
+    return NULL;
+  }
+  m->sup = sup;
+  m->spec = *spec;
+  m->result.final_error = NAN;
+  if ((m->steps = stepper_new(machine_body, m)) == NULL) {
+    free(m);
+    return NULL;
+  }
+  return m;
+}
+
+shp_run_event_kind shp_run_step(shp_run_machine *m, shp_run_event *ev) {
+  if (!m->terminal) {
+    m->started = true;
+    if (!stepper_resume(m->steps)) {
+      /* The body ended without a terminal event: cannot happen, but the
+       * caller must still see an end. */
+      m->event = (shp_run_event){.kind = SHP_RUN_EV_STOPPED,
+                                 .code = stepper_code(m->steps),
+                                 .message = m->result.message};
+    }
+    if (shp_run_event_terminal(m->event.kind)) {
+      m->terminal = true;
+      snprintf(m->message, sizeof m->message, "%s",
+               m->event.message ? m->event.message : "");
+    }
+  }
+  if (m->terminal) {
+    /* Nothing of the body's is pointed to once it has ended. */
+    shp_run_event t = {.kind = m->event.kind,
+                       .iteration = m->event.iteration,
+                       .error = m->event.error,
+                       .predicted_error = m->event.predicted_error,
+                       .crystal_count = m->event.crystal_count,
+                       .code = m->event.code,
+                       .message = m->message};
+    if (stepper_finished(m->steps))
+      m->event = t;
+    else
+      t = m->event; /* the body waits in its terminal yield: still valid */
+    *ev = t;
+    return t.kind;
+  }
+  *ev = m->event;
+  return ev->kind;
+}
+
+void shp_run_cancel(shp_run_machine *m) {
+  /* The supervisor's flag is all a signal handler may touch; the next step
+   * that polls or requests sees it. */
+  shp_supervisor_cancel(m->sup);
+}
+
+int shp_run_take_result(shp_run_machine *m, shp_run_result *result) {
+  if (!m->terminal) {
+    memset(result, 0, sizeof *result);
+    return shp_error_set(SHP_ERR_INVALID, "the run has not ended");
+  }
+  while (stepper_resume(m->steps))
+    ;
+  int rc = stepper_code(m->steps);
+  *result = m->result;
+  memset(&m->result, 0, sizeof m->result);
+  return rc;
+}
+
+void shp_run_free(shp_run_machine *m) {
+  if (m == NULL)
+    return;
+  /* Started: cancelled and stepped to its end (which comes at the next
+   * step that touches the lab); never started: nothing runs at all. */
+  if (m->started && !m->terminal) {
+    shp_run_cancel(m);
+    shp_run_event ev;
+    while (!shp_run_event_terminal(shp_run_step(m, &ev)))
+      ;
+  }
+  stepper_free(m->steps);
+  shp_run_result_clear(&m->result);
+  free(m);
+}
+
+int shp_run(shp_supervisor *sup, const shp_run_spec *spec,
+            shp_run_progress_fn progress, void *user, shp_run_result *result) {
+  shp_run_machine *m = shp_run_new_sup(sup, spec);
+  if (m == NULL) {
+    memset(result, 0, sizeof *result);
+    result->final_error = NAN;
+    result->code = shp_error_last();
+    snprintf(result->message, sizeof result->message, "%s", shp_error_detail());
+    return result->code;
+  }
+  shp_run_event ev;
+  do {
+    shp_run_step(m, &ev);
+    if (progress != NULL)
+      progress(&ev, user);
+  } while (!shp_run_event_terminal(ev.kind));
+  int rc = shp_run_take_result(m, result);
+  shp_run_free(m);
   return rc;
 }
 
