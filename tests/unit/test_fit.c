@@ -8,6 +8,8 @@
 
 #include <cmocka.h>
 
+#include "hidden_truth.h"
+
 #include "../../shaper/src/fit-private.h"
 #include "alloc_count.h"
 #include "shp/diag.h"
@@ -29,75 +31,10 @@
 #define MAXC 16
 #define NDELAY 161
 
-/* The hidden truth of a lab. */
-typedef struct {
-  double phase[MAXC], daz_deg[MAXC], dlen_um[MAXC];
-  double width_rel, gdd_fs2;
-} truth;
-
 static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* A deterministic normal deviate (Box-Muller on a LCG). */
-static double gauss(unsigned long *s) {
-  *s = *s * 6364136223846793005UL + 1442695040888963407UL;
-  double u1 = ((double)(*s >> 11) + 0.5) / 9007199254740992.0;
-  *s = *s * 6364136223846793005UL + 1442695040888963407UL;
-  double u2 = ((double)(*s >> 11) + 0.5) / 9007199254740992.0;
-  return sqrt(-2 * log(u1)) * cos(SHP_TWO_PI * u2);
-}
-
-/* The true output intensity on grid g at temps. */
-static void true_intensity(const shp_stack *s, const shp_grid *g,
-                           const truth *t, const double *temps, double *out) {
-  shp_element el[MAXC];
-  shp_path path;
-  shp_stack_path(s, el, &path);
-  for (size_t i = 0; i < s->crystal_count; i++) {
-    el[i].crystal.temperature_c = temps[i];
-    el[i].crystal.phase_offset_rad = t->phase[i];
-    el[i].crystal.azimuth_deg += t->daz_deg[i];
-    el[i].crystal.length_mm += 1e-3 * t->dlen_um[i];
-  }
-  shp_pulse p = s->pulse;
-  p.fwhm_ps *= 1 + t->width_rel;
-  p.gdd_fs2 += t->gdd_fs2;
-  double complex *in = fftw_alloc_complex(g->n);
-  shp_field *field = shp_field_new(g->n);
-  shp_propagator *prop = shp_propagator_new(g, &path);
-  assert_non_null(prop);
-  assert_int_equal(shp_pulse_fill(&p, g, in), SHP_OK);
-  assert_int_equal(shp_propagator_apply(prop, &path, in, field), SHP_OK);
-  shp_field_intensity(field, NULL, NULL, out);
-  shp_propagator_free(prop);
-  shp_field_free(field);
-  fftw_free(in);
-}
-
-/* A measured autocorrelation: amplitude 2, background 0.1, noise sigma
- * `noise` (absolute), at delays. */
-static void true_ac(const shp_stack *s, const shp_grid *g, const truth *t,
-                    const double *temps, const double *delay, double noise,
-                    unsigned long *seed, double *y) {
-  size_t n = g->n;
-  double *inten = calloc(n, sizeof *inten), *ac = calloc(2 * n, sizeof *ac);
-  shp_diag *d = shp_diag_new(n);
-  true_intensity(s, g, t, temps, inten);
-  assert_int_equal(
-      shp_diag_autocorrelation(d, inten, SHP_AC_BACKGROUND_FREE, ac), SHP_OK);
-  for (size_t k = 0; k < NDELAY; k++) {
-    double x = delay[k] / g->dt + (double)n;
-    size_t j = (size_t)x;
-    double w = x - (double)j;
-    double v = (1 - w) * ac[j] + w * ac[j + 1];
-    y[k] = 2.0 * v + 0.1 + noise * gauss(seed);
-  }
-  shp_diag_free(d);
-  free(inten);
-  free(ac);
 }
 
 static shp_stack *load(const char *name) {
@@ -134,16 +71,6 @@ static void effective_phases(const shp_stack *s, const truth *t, double *eff) {
   }
 }
 
-static void random_truth(const shp_stack *s, unsigned long seed, truth *t) {
-  memset(t, 0, sizeof *t);
-  for (size_t i = 0; i < s->crystal_count; i++) {
-    t->phase[i] = shp_wrap_phase(1.5 * gauss(&seed));
-    t->daz_deg[i] = 0.3 * gauss(&seed);
-    t->dlen_um[i] = 2.0 * gauss(&seed);
-  }
-  t->width_rel = 0.05 * gauss(&seed);
-}
-
 /* Add trace m, at the stack's temperatures shifted by m * step kelvin on
  * every other crystal (the other way by half on the rest). */
 static void add_trace(const shp_stack *s, const truth *t, size_t m, double step,
@@ -154,7 +81,7 @@ static void add_trace(const shp_stack *s, const truth *t, size_t m, double step,
   for (size_t i = 0; i < nc; i++)
     temps[m][i] = s->crystals[i].temperature_c +
                   ((i + m) % 2 ? step * (double)m : -0.5 * step * (double)m);
-  true_ac(s, shp_fit_grid(f), t, temps[m], delay, 0.02, seed, y[m]);
+  true_ac(s, shp_fit_grid(f), t, temps[m], delay, NDELAY, 0.02, seed, y[m]);
   shp_fit_trace tr = {.model = &shp_fit_model_ac,
                       .temperatures_c = temps[m],
                       .crystal_count = nc,
@@ -443,7 +370,8 @@ static void test_plugged_in_diagnostic(void **state) {
     double x = (axis[k] + 0.2) / g->dt + (double)(g->n / 2);
     size_t j = (size_t)x;
     double w = x - (double)j;
-    y[k] = 3.0 * ((1 - w) * ti[j] + w * ti[j + 1]) / peak + 0.03 * gauss(&seed);
+    y[k] = 3.0 * ((1 - w) * ti[j] + w * ti[j + 1]) / peak +
+           0.03 * truth_gauss(&seed);
   }
   shp_fit_trace tr = {.model = &intensity_model,
                       .temperatures_c = temps,
