@@ -540,7 +540,10 @@ static int setup(cal_ctx *c) {
     return shp_error_set(SHP_ERR_NOMEM, "out of memory");
   for (size_t i = 0; i < c->nc; i++)
     mask[i] = scanned(c, i);
-  shp_fit_opts fo = {.seed = c->spec->seed, .slope_mask = mask, .twin_sets = 1};
+  /* Scans over whole phase periods leave few basins: four starts and the
+   * conjugates at the home temperatures (the twins a scan could leave). */
+  shp_fit_opts fo = {
+      .seed = c->spec->seed, .slope_mask = mask, .twin_sets = 1, .starts = 4};
   c->fit = shp_fit_new(c->model, &fo);
   free(mask);
   if (c->fit == NULL)

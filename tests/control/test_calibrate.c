@@ -16,9 +16,11 @@
 
 #include "shp/calibrate.h"
 #include "shp/calibration.h"
+#include "shp/decide.h"
 #include "shp/error.h"
 #include "shp/journal.h"
 #include "shp/planning.h"
+#include "shp/run.h"
 #include "shp/simulation.h"
 #include "shp/units.h"
 
@@ -408,6 +410,99 @@ static void test_calibrate_finds_azimuth_and_length_errors(void **state) {
   close_lab(&r);
 }
 
+/* The true intensity error against the lab's target at a run's final
+ * setpoints: the hidden stack (read here only) simulated there. */
+static double true_error(run_lab *r, const double *setpoints) {
+  shp_stack *truth = shp_lab_sim_truth(r->lab);
+  assert_non_null(truth);
+  set_temperatures(truth, setpoints);
+  shp_simulation *sim = shp_simulate(truth, r->target, false);
+  if (sim == NULL)
+    fail_msg("%s", shp_error_detail());
+  assert_true(sim->metrics.has_error);
+  double e = sim->metrics.error;
+  shp_simulation_free(sim);
+  shp_stack_free(truth);
+  return e;
+}
+
+static double run_and_judge(run_lab *r, const shp_calibration *cal,
+                            size_t *moves) {
+  shp_run_spec spec = {.lab = r->lab,
+                       .target = r->target,
+                       .tolerance = 0.02,
+                       .max_iterations = 8,
+                       .seed = 1,
+                       .calibration = cal};
+  shp_run_result res = {0};
+  int rc = shp_run(r->sup, &spec, NULL, NULL, &res);
+  if (rc != SHP_OK)
+    fail_msg("%s", shp_error_detail());
+  double e = true_error(r, res.setpoints_c);
+  *moves = res.iterations;
+  shp_run_result_clear(&res);
+  return e;
+}
+
+/* A calibration never leaves a run worse than no calibration on the same
+ * hidden lab (phases, 3 % slopes, 0.3 deg azimuth and 2 um length errors,
+ * 4 plates): one move to the calibrated model's optimum gives a true
+ * intensity error (the hidden stack simulated there, read here only)
+ * within 0.005 of e*, the best the hidden stack can do, and no worse than
+ * the uncalibrated closed loop's final setpoints. (The loop itself still
+ * refits the phases from its first trace and judges convergence on the
+ * autocorrelation; how a calibrated run uses the calibration is the
+ * loop's.) */
+static void test_calibration_is_not_worse_than_none(void **state) {
+  (void)state;
+  const unsigned seeds[] = {31, 32};
+  for (size_t k = 0; k < sizeof seeds / sizeof seeds[0]; k++) {
+    char sim[256];
+    snprintf(sim, sizeof sim, "  seed: %u\n" HIDDEN_ALL, seeds[k]);
+    run_lab r;
+    open_lab(&r, sim);
+    size_t plain_moves;
+    double plain = run_and_judge(&r, NULL, &plain_moves);
+    close_lab(&r);
+    open_lab(&r, sim);
+    shp_calibration *cal = NULL;
+    if (calibrate_on(&r, NULL, 0, NULL, &cal) != SHP_OK)
+      fail_msg("%s", shp_error_detail());
+    double lo[4], hi[4];
+    for (size_t i = 0; i < 4; i++) {
+      lo[i] = r.lab->ovens[i].min_c;
+      hi[i] = r.lab->ovens[i].max_c;
+    }
+    shp_stack *truth = shp_lab_sim_truth(r.lab);
+    shp_stack *model = shp_stack_load(r.lab->stack_path);
+    assert_non_null(truth);
+    assert_non_null(model);
+    assert_int_equal(shp_calibration_apply(cal, model), SHP_OK);
+    shp_reach_result best = {0}, one = {0};
+    assert_int_equal(shp_reach_check(truth, r.target, lo, hi, 0.02, 1, &best),
+                     SHP_OK);
+    assert_int_equal(shp_reach_check(model, r.target, lo, hi, 0.02, 1, &one),
+                     SHP_OK);
+    double one_move = true_error(&r, one.setpoints_c);
+    if (getenv("SHP_TEST_VERBOSE"))
+      printf("seed %u: true error of the uncalibrated loop %.4f (%zu moves); "
+             "e* %.4f; at the calibrated model's optimum %.4f (the model "
+             "predicts %.4f)\n",
+             seeds[k], plain, plain_moves, best.best_error, one_move,
+             one.best_error);
+    if (!(one_move <= best.best_error + 0.005 && one_move <= plain + 0.01))
+      fail_msg("seed %u: calibrated optimum's true error %.4f, e* %.4f, "
+               "uncalibrated loop %.4f",
+               seeds[k], one_move, best.best_error, plain);
+    shp_reach_result_clear(&best);
+    shp_reach_result_clear(&one);
+    shp_stack_free(model);
+    shp_stack_free(truth);
+    shp_calibration_free(cal);
+    close_lab(&r);
+  }
+}
+
 /* A scan wider than a crystal's limits is refused before anything moves;
  * a device fault mid-scan stops with the error, every oven held and the
  * journal closed with fault and end records. */
@@ -757,6 +852,7 @@ int main(void) {
       cmocka_unit_test(test_calibrate_one_crystal),
       cmocka_unit_test(test_calibration_file_round_trip),
       cmocka_unit_test(test_calibrate_finds_azimuth_and_length_errors),
+      cmocka_unit_test(test_calibration_is_not_worse_than_none),
       cmocka_unit_test(test_calibrate_refusals),
       cmocka_unit_test(test_cli_calibrate),
       cmocka_unit_test(test_calibrate_fault_at_the_start_is_journalled),
