@@ -66,8 +66,8 @@ const shp_calibration_crystal *shp_calibration_find(const shp_calibration *c,
 /* ---- reading ------------------------------------------------------------ */
 
 static const char *const top_keys[] = {
-    "created",         "lab",      "stack", "stack_name", "residual_rms",
-    "identifiability", "crystals", NULL};
+    "created",         "lab",      "stack", "stack_name",     "residual_rms",
+    "identifiability", "crystals", "pulse", "autocorrelator", NULL};
 
 static const char *const crystal_keys[] = {"index",
                                            "material",
@@ -79,7 +79,17 @@ static const char *const crystal_keys[] = {"index",
                                            "slope_sigma_rad_per_k",
                                            "model_slope_rad_per_k",
                                            "scan",
+                                           "azimuth_error_deg",
+                                           "azimuth_error_sigma_deg",
+                                           "length_error_um",
+                                           "length_error_sigma_um",
                                            NULL};
+
+static const char *const pulse_keys[] = {"fwhm_ps", "fwhm_sigma_ps", "gdd_fs2",
+                                         "gdd_sigma_fs2", NULL};
+static const char *const delay_keys[] = {"delay_scale", "delay_scale_sigma",
+                                         "delay_offset_ps",
+                                         "delay_offset_sigma_ps", NULL};
 
 static const char *const scan_keys[] = {"from_c", "to_c", "points", NULL};
 
@@ -142,6 +152,54 @@ static int read_scan(shp_yaml *y, yaml_node_t *map, const char *ctx,
   return rc;
 }
 
+/* A value and its 1-sigma: keys[0], keys[1] of map; the sigma > 0. */
+static int value_sigma(shp_yaml *y, yaml_node_t *map, const char *ctx,
+                       const char *const *keys, double *v, double *sigma) {
+  int rc = shp_yaml_number(y, map, ctx, keys[0], v);
+  if (rc == SHP_OK)
+    rc = positive(y, map, ctx, keys[1], sigma);
+  return rc;
+}
+
+/* The fitted azimuth and length errors: all four keys or none (a file
+ * written before they were fitted). */
+static int read_errors(shp_yaml *y, yaml_node_t *map, const char *ctx,
+                       shp_calibration_crystal *k) {
+  static const char *const az[] = {"azimuth_error_deg",
+                                   "azimuth_error_sigma_deg"};
+  static const char *const len[] = {"length_error_um", "length_error_sigma_um"};
+  size_t present = 0;
+  for (size_t j = 0; j < 2; j++)
+    present += (shp_yaml_get(y, map, az[j]) != NULL) +
+               (shp_yaml_get(y, map, len[j]) != NULL);
+  if (present == 0)
+    return SHP_OK;
+  k->has_errors = true;
+  int rc = value_sigma(y, map, ctx, az, &k->azimuth_error_deg,
+                       &k->azimuth_error_sigma_deg);
+  if (rc == SHP_OK)
+    rc = value_sigma(y, map, ctx, len, &k->length_error_um,
+                     &k->length_error_sigma_um);
+  return rc;
+}
+
+/* An optional mapping of two value-sigma pairs (pulse, autocorrelator). */
+static int read_group(shp_yaml *y, yaml_node_t *root, const char *key,
+                      const char *const *keys, bool *has, double *v) {
+  yaml_node_t *map = shp_yaml_get(y, root, key);
+  if (map == NULL)
+    return SHP_OK;
+  int rc = shp_yaml_expect_mapping(y, map, "", key);
+  if (rc == SHP_OK)
+    rc = shp_yaml_check_keys(y, map, key, keys);
+  if (rc == SHP_OK)
+    rc = value_sigma(y, map, key, keys, &v[0], &v[1]);
+  if (rc == SHP_OK)
+    rc = value_sigma(y, map, key, keys + 2, &v[2], &v[3]);
+  *has = rc == SHP_OK;
+  return rc;
+}
+
 static int read_crystal(shp_yaml *y, yaml_node_t *map, size_t i,
                         shp_calibration *c) {
   char ctx[32];
@@ -168,7 +226,8 @@ static int read_crystal(shp_yaml *y, yaml_node_t *map, size_t i,
                      &k->slope_sigma_rad_per_k)) != SHP_OK ||
       (rc = shp_yaml_number(y, map, ctx, "model_slope_rad_per_k",
                             &k->model_slope_rad_per_k)) != SHP_OK ||
-      (rc = read_scan(y, map, ctx, k)) != SHP_OK)
+      (rc = read_scan(y, map, ctx, k)) != SHP_OK ||
+      (rc = read_errors(y, map, ctx, k)) != SHP_OK)
     return rc;
   if (k->reference_temperature_c <= -273.15)
     return shp_yaml_fail_code(
@@ -203,8 +262,32 @@ static int read_calibration(shp_yaml *y, shp_calibration *c) {
   if (rc == SHP_OK)
     rc = shp_yaml_number_opt(y, root, "", "residual_rms", &c->residual_rms,
                              NULL);
+  double pulse[4] = {0}, delay[4] = {0};
+  if (rc == SHP_OK)
+    rc = read_group(y, root, "pulse", pulse_keys, &c->has_pulse, pulse);
+  if (rc == SHP_OK)
+    rc =
+        read_group(y, root, "autocorrelator", delay_keys, &c->has_delay, delay);
+  if (rc == SHP_OK && c->has_pulse && !(pulse[0] > 0))
+    rc = shp_yaml_fail_code(
+        SHP_ERR_RANGE, y,
+        shp_yaml_get(y, shp_yaml_get(y, root, "pulse"), "fwhm_ps"), "pulse",
+        "fwhm_ps", "must be > 0, got %g", pulse[0]);
+  if (rc == SHP_OK && c->has_delay && !(delay[0] > 0))
+    rc = shp_yaml_fail_code(
+        SHP_ERR_RANGE, y,
+        shp_yaml_get(y, shp_yaml_get(y, root, "autocorrelator"), "delay_scale"),
+        "autocorrelator", "delay_scale", "must be > 0, got %g", delay[0]);
   if (rc != SHP_OK)
     return rc;
+  c->pulse_fwhm_ps = pulse[0];
+  c->pulse_fwhm_sigma_ps = pulse[1];
+  c->pulse_gdd_fs2 = pulse[2];
+  c->pulse_gdd_sigma_fs2 = pulse[3];
+  c->delay_scale = delay[0];
+  c->delay_scale_sigma = delay[1];
+  c->delay_offset_ps = delay[2];
+  c->delay_offset_sigma_ps = delay[3];
   yaml_node_t *seq = shp_yaml_get(y, root, "crystals");
   if (seq == NULL)
     return shp_yaml_fail(y, root, "", "crystals", "missing required key");
@@ -260,6 +343,12 @@ static void write_crystal(shp_yaml_writer *w,
   shp_yw_key_number(w, "slope_rad_per_k", k->slope_rad_per_k);
   shp_yw_key_number(w, "slope_sigma_rad_per_k", k->slope_sigma_rad_per_k);
   shp_yw_key_number(w, "model_slope_rad_per_k", k->model_slope_rad_per_k);
+  if (k->has_errors) {
+    shp_yw_key_number(w, "azimuth_error_deg", k->azimuth_error_deg);
+    shp_yw_key_number(w, "azimuth_error_sigma_deg", k->azimuth_error_sigma_deg);
+    shp_yw_key_number(w, "length_error_um", k->length_error_um);
+    shp_yw_key_number(w, "length_error_sigma_um", k->length_error_sigma_um);
+  }
   shp_yw_scalar(w, "scan", true);
   shp_yw_mapping(w, true, true);
   shp_yw_key_number(w, "from_c", k->scan_from_c);
@@ -267,6 +356,15 @@ static void write_crystal(shp_yaml_writer *w,
   shp_yw_key_size(w, "points", k->scan_points);
   shp_yw_mapping(w, false, true);
   shp_yw_mapping(w, false, false);
+}
+
+static void write_group(shp_yaml_writer *w, const char *key,
+                        const char *const *keys, const double *v) {
+  shp_yw_scalar(w, key, true);
+  shp_yw_mapping(w, true, true);
+  for (size_t j = 0; j < 4; j++)
+    shp_yw_key_number(w, keys[j], v[j]);
+  shp_yw_mapping(w, false, true);
 }
 
 static void write_document(shp_yaml_writer *w, const void *doc) {
@@ -281,6 +379,14 @@ static void write_document(shp_yaml_writer *w, const void *doc) {
   shp_yw_key_number(w, "residual_rms", c->residual_rms);
   if (c->identifiability != NULL)
     shp_yw_key_text(w, "identifiability", c->identifiability);
+  if (c->has_pulse)
+    write_group(w, "pulse", pulse_keys,
+                (double[]){c->pulse_fwhm_ps, c->pulse_fwhm_sigma_ps,
+                           c->pulse_gdd_fs2, c->pulse_gdd_sigma_fs2});
+  if (c->has_delay)
+    write_group(w, "autocorrelator", delay_keys,
+                (double[]){c->delay_scale, c->delay_scale_sigma,
+                           c->delay_offset_ps, c->delay_offset_sigma_ps});
   shp_yw_scalar(w, "crystals", true);
   shp_yw_sequence(w, true, false);
   for (size_t i = 0; i < c->crystal_count; i++)
@@ -302,7 +408,11 @@ static int valid_for_writing(const shp_calibration *c) {
                   k->slope_sigma_rad_per_k,
                   k->model_slope_rad_per_k,
                   k->scan_from_c,
-                  k->scan_to_c};
+                  k->scan_to_c,
+                  k->has_errors ? k->azimuth_error_deg : 0,
+                  k->has_errors ? k->azimuth_error_sigma_deg : 0,
+                  k->has_errors ? k->length_error_um : 0,
+                  k->has_errors ? k->length_error_sigma_um : 0};
     for (size_t j = 0; j < sizeof v / sizeof v[0]; j++)
       if (!isfinite(v[j]))
         return shp_error_set(SHP_ERR_INVALID,
@@ -310,6 +420,14 @@ static int valid_for_writing(const shp_calibration *c) {
                              "determined by the calibration",
                              k->index);
   }
+  double g[] = {c->pulse_fwhm_ps,   c->pulse_fwhm_sigma_ps,
+                c->pulse_gdd_fs2,   c->pulse_gdd_sigma_fs2,
+                c->delay_scale,     c->delay_scale_sigma,
+                c->delay_offset_ps, c->delay_offset_sigma_ps};
+  for (size_t j = 0; j < 8; j++)
+    if ((j < 4 ? c->has_pulse : c->has_delay) && !isfinite(g[j]))
+      return shp_error_set(SHP_ERR_INVALID, "%s: a value that is not finite",
+                           j < 4 ? "pulse" : "autocorrelator");
   return SHP_OK;
 }
 
@@ -364,18 +482,45 @@ int shp_calibration_apply(const shp_calibration *c, shp_stack *s) {
                            s->path ? s->path : "the stack", sc->material_name,
                            sc->length_mm);
   }
+  /* The carrier phases first, on the nominal lengths (nothing changed
+   * yet), so a failure leaves the stack as it was. */
+  double carrier[SHP_STACK_MAX_CRYSTALS] = {0};
+  for (size_t i = 0; i < c->crystal_count; i++) {
+    const shp_calibration_crystal *k = &c->crystals[i];
+    const shp_stack_crystal *sc = &s->crystals[k->index];
+    if (!k->has_errors || k->length_error_um == 0)
+      continue;
+    shp_material_props p;
+    int rc =
+        shp_material_props_at(sc->material, s->pulse.center_wavelength_nm,
+                              k->reference_temperature_c, sc->length_mm, &p);
+    if (rc != SHP_OK)
+      return shp_error_prefix("%s: crystals[%zu]: ", name, i);
+    carrier[i] = p.phase_delay_rad / sc->length_mm * 1e-3 * k->length_error_um;
+  }
   for (size_t i = 0; i < c->crystal_count; i++) {
     const shp_calibration_crystal *k = &c->crystals[i];
     shp_stack_crystal *sc = &s->crystals[k->index];
     /* The stack's form: offset + correction * (T - T0) on top of the
-     * material model, equal to the measured offset at the reference. */
+     * material model, equal to the measured offset at the reference. A
+     * length error's carrier phase is in the measured offset, and the
+     * longer plate adds it itself: taken out once. */
     double t0 = shp_material_reference_temperature_c(sc->material);
     double corr = k->slope_rad_per_k - k->model_slope_rad_per_k;
     sc->slope_correction_rad_per_k = corr;
     sc->has_slope_correction = true;
-    sc->phase_offset_rad = shp_wrap_phase(
-        k->phase_offset_rad - corr * (k->reference_temperature_c - t0));
+    sc->phase_offset_rad =
+        shp_wrap_phase(k->phase_offset_rad - carrier[i] -
+                       corr * (k->reference_temperature_c - t0));
     sc->has_phase_offset = true;
+    if (k->has_errors) {
+      sc->azimuth_deg += k->azimuth_error_deg;
+      sc->length_mm += 1e-3 * k->length_error_um;
+    }
+  }
+  if (c->has_pulse && s->spectrum_file == NULL) {
+    s->pulse.fwhm_ps = c->pulse_fwhm_ps;
+    s->pulse.gdd_fs2 = c->pulse_gdd_fs2;
   }
   return SHP_OK;
 }

@@ -280,11 +280,14 @@ int shp_fit_solve_seeded(shp_fit *f, const shp_fit_set *seeds,
   for (size_t k = 0; k < ncand; k++) {
     if (!(cand[k].chi2 <= chi2_min + ALLOW))
       continue; /* twins of a minimum the traces reject are rejected too */
+    size_t sets = 0;
     for (size_t m = 0; m <= f->nt && ncand < maxc; m++) {
       memcpy(u, cand[k].u, np * sizeof *u);
       const double *temps = f->traces[m < f->nt ? m : 0].temps;
       if (m > 0 && m < f->nt &&
           memcmp(temps, f->traces[0].temps, f->nc * sizeof *temps) == 0)
+        continue;
+      if (m < f->nt && f->opts.twin_sets > 0 && sets++ >= f->opts.twin_sets)
         continue;
       int twin =
           m < f->nt ? fit_conjugate(f, u, temps) : fit_reversed(f, u, temps);

@@ -165,6 +165,18 @@ static void require_same_calibration(const shp_calibration *a,
   require(same_string(a->stack_name, b->stack_name));
   require(same_double(a->residual_rms, b->residual_rms));
   require(same_string(a->identifiability, b->identifiability));
+  require(a->has_pulse == b->has_pulse && a->has_delay == b->has_delay);
+  const double ga[] = {a->pulse_fwhm_ps,   a->pulse_fwhm_sigma_ps,
+                       a->pulse_gdd_fs2,   a->pulse_gdd_sigma_fs2,
+                       a->delay_scale,     a->delay_scale_sigma,
+                       a->delay_offset_ps, a->delay_offset_sigma_ps},
+               gb[] = {b->pulse_fwhm_ps,   b->pulse_fwhm_sigma_ps,
+                       b->pulse_gdd_fs2,   b->pulse_gdd_sigma_fs2,
+                       b->delay_scale,     b->delay_scale_sigma,
+                       b->delay_offset_ps, b->delay_offset_sigma_ps};
+  for (size_t j = 0; j < 8; j++)
+    require(!(j < 4 ? a->has_pulse : a->has_delay) ||
+            same_double(ga[j], gb[j]));
   require(a->crystal_count == b->crystal_count);
   for (size_t i = 0; i < a->crystal_count; i++) {
     const shp_calibration_crystal *x = &a->crystals[i], *y = &b->crystals[i];
@@ -181,6 +193,14 @@ static void require_same_calibration(const shp_calibration *a,
     require(same_double(x->scan_from_c, y->scan_from_c));
     require(same_double(x->scan_to_c, y->scan_to_c));
     require(x->scan_points == y->scan_points);
+    require(x->has_errors == y->has_errors);
+    if (x->has_errors) {
+      require(same_double(x->azimuth_error_deg, y->azimuth_error_deg));
+      require(
+          same_double(x->azimuth_error_sigma_deg, y->azimuth_error_sigma_deg));
+      require(same_double(x->length_error_um, y->length_error_um));
+      require(same_double(x->length_error_sigma_um, y->length_error_sigma_um));
+    }
   }
 }
 

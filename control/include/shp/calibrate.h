@@ -69,10 +69,15 @@ void shp_calibration_run_free(shp_calibration_run *m);
  * full-wave temperature, placed within the crystal's limits, centred on the
  * present setpoint where they allow) while the others hold, a trace at
  * each settled temperature, and the oven put back. Then one fit of the full
- * model to every trace, with each scanned crystal's phase slope free
- * (shp/acfit.h), gives the calibration: per crystal the offset at its
- * present setpoint (the reference) and the slope with 1-sigma
- * uncertainties, the fit's residual and its identifiability report.
+ * measurement model to every trace (shp/fit.h: phases, each scanned
+ * crystal's slope change, azimuth and length errors, the pulse's width and
+ * GDD, the autocorrelator's delay scale and offset) gives the calibration:
+ * per crystal the offset at its present setpoint (the reference), the slope
+ * and the azimuth and length errors with 1-sigma uncertainties, the pulse
+ * and the delay axis when the traces determine them, the fit's residual
+ * and its identifiability report. A scanned crystal whose phase or slope
+ * the traces leave to the prior (posterior sigma above half the prior's)
+ * is undetermined.
  * progress (may be NULL) sees the machine's events, stepped to the end.
  * Returns SHP_OK and *out (owned by the caller), or: SHP_ERR_RANGE
  * when a crystal's limits are narrower than the scan, SHP_ERR_NUMERIC when

@@ -26,13 +26,36 @@
  *       slope_rad_per_k: 0.3012
  *       slope_sigma_rad_per_k: 0.0004
  *       model_slope_rad_per_k: 0.2981
+ *       azimuth_error_deg: 0.21
+ *       azimuth_error_sigma_deg: 0.05
+ *       length_error_um: 1.8
+ *       length_error_sigma_um: 0.4
  *       scan: {from_c: 28.0, to_c: 52.0, points: 9}
+ *   pulse: {fwhm_ps: 0.52, fwhm_sigma_ps: 0.004, gdd_fs2: 120,
+ *           gdd_sigma_fs2: 300}
+ *   autocorrelator: {delay_scale: 1.002, delay_scale_sigma: 0.001,
+ *                    delay_offset_ps: 0.003, delay_offset_sigma_ps: 0.002}
  *
+ * The azimuth and length errors (all four keys or none), the pulse and the
+ * autocorrelator are optional: files written before they were fitted still
+ * load, as calibrations of phases and slopes only. The pulse and the
+ * autocorrelator's delay calibration are written when the traces determine
+ * them (posterior sigma below half the prior's).
+ *
+ * phase_offset_rad is the crystal's phase beyond the material model's for
+ * its nominal length at the reference temperature: what the traces see,
+ * the carrier phase of a length error included. model_slope_rad_per_k is
+ * the material model's phase per kelvin for the calibrated length (nominal
+ * plus the length error).
  * Applied to a stack (simulate, optimize, run), a calibrated crystal's
- * phase_offset_rad and slope_correction_rad_per_k are set so the model's
- * phase equals the measured offset at the reference temperature and
- * changes by the measured slope per kelvin. A calibration may cover some
- * crystals only (`calibrate --crystal I`); the others are left alone. */
+ * azimuth and length take the fitted errors, and its phase_offset_rad and
+ * slope_correction_rad_per_k are set so the model's phase equals the
+ * measured one at the reference temperature (the longer plate's own carrier
+ * phase taken out of the offset) and changes by the measured slope per
+ * kelvin; the pulse, when calibrated, takes the fitted width and GDD. The
+ * stack then predicts the intensity the calibration's fit predicts. A
+ * calibration may cover some crystals only (`calibrate --crystal I`); the
+ * others are left alone. */
 #ifndef SHP_CALIBRATION_H
 #define SHP_CALIBRATION_H
 
@@ -55,6 +78,9 @@ typedef struct {
   double model_slope_rad_per_k; /* the material model's, for comparison */
   double scan_from_c, scan_to_c;
   size_t scan_points;
+  bool has_errors; /* the four below were fitted */
+  double azimuth_error_deg, azimuth_error_sigma_deg;
+  double length_error_um, length_error_sigma_um;
 } shp_calibration_crystal;
 
 typedef struct {
@@ -65,6 +91,12 @@ typedef struct {
   char *stack_name; /* its name: key */
   double residual_rms;
   char *identifiability; /* the fit's report */
+  bool has_pulse;        /* the input pulse was determined */
+  double pulse_fwhm_ps, pulse_fwhm_sigma_ps;
+  double pulse_gdd_fs2, pulse_gdd_sigma_fs2;
+  bool has_delay; /* the autocorrelator's delay axis was determined */
+  double delay_scale, delay_scale_sigma;
+  double delay_offset_ps, delay_offset_sigma_ps;
   shp_calibration_crystal *crystals;
   size_t crystal_count;
 } shp_calibration;

@@ -154,6 +154,12 @@ typedef struct {
    * chi2_allow * max(1, chi2_min / dof). Default 9 (3 sigma of evidence
    * against a discrete alternative; see shp_fit_solve). */
   double chi2_allow;
+  /* Conjugate twins are sought at the first twin_sets distinct temperature
+   * sets of the traces (0: at every one). A calibration, whose scans span
+   * whole phase periods, asks for 1: a conjugate at one scan point is ruled
+   * out by the rest of the scan, and each set costs an LM run over every
+   * trace. */
+  size_t twin_sets;
 } shp_fit_opts;
 
 /* ---- results ------------------------------------------------------------ */
