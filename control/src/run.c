@@ -820,8 +820,8 @@ static void fill_result(run_ctx *c, int rc) {
   }
   if (r->status == SHP_RUN_UNREACHABLE) {
     snprintf(r->reason, sizeof r->reason, "%s", c->stop);
-    snprintf(r->message, sizeof r->message,
-             "nothing moved: %.480s", r->reach_summary);
+    snprintf(r->message, sizeof r->message, "nothing moved: %.480s",
+             r->reach_summary);
     return;
   }
   if (c->spec->mode == SHP_RUN_MODEL_FREE) {
