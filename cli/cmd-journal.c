@@ -246,11 +246,13 @@ static int show(const char *path, const char *plot, bool json) {
   }
   if (rc == CLI_OK && plot != NULL && nm > 0) {
     shp_plot_series s[] = {
-        {it, err, nm, "measured", SHP_PLOT_LINE, 0},
-        {pit, pred, np, "model's prediction", SHP_PLOT_DASHED, 1}};
+        {it, err, nm, "measured autocorrelation error", SHP_PLOT_LINE, 0},
+        /* The plans' predictions: the best solution's intensity error at
+         * the move (a model-free plan predicts nothing). */
+        {pit, pred, np, "predicted intensity error", SHP_PLOT_DASHED, 1}};
     shp_plot_panel panel = {.title = "Convergence",
                             .xlabel = "oven moves",
-                            .ylabel = "autocorrelation error (relative RMS)",
+                            .ylabel = "error (relative RMS)",
                             .series = s,
                             .series_count = np > 0 ? 2 : 1};
     shp_plot_figure fig = {.title = path, .panels = &panel, .panel_count = 1};

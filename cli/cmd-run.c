@@ -20,17 +20,25 @@ static const char usage[] =
     "usage: shapectl run [LAB.yml] --target TARGET.yml [--stack STACK.yml]\n"
     "           [--max-iterations N] [--tolerance X] [--averages N]\n"
     "           [--model-free] [--seed S] [--journal FILE | --resume FILE]\n"
-    "           [--calibration FILE] [--json] [--plot FILE]\n"
+    "           [--calibration FILE] [--force] [--json] [--plot FILE]\n"
     "\n"
     "Closed-loop shaping: each iteration acquires an averaged\n"
-    "autocorrelation, fits the model's unknowns (per-crystal phase offsets,\n"
-    "pulse width, the autocorrelator's scale, background and delay\n"
-    "calibration) to every trace so far, optimises the temperatures on the\n"
-    "fitted model for the target, and moves the ovens through the safety\n"
-    "supervisor, until the measured autocorrelation matches the target's\n"
-    "within --tolerance (relative RMS, default 0.02) or --max-iterations oven\n"
-    "moves (default 20; 200 with --model-free, a direct search on the\n"
-    "measured error). Progress goes to stderr; --json prints the result.\n"
+    "autocorrelation and fits the full model (per-crystal phase, azimuth\n"
+    "and length errors, pulse width and GDD, the autocorrelator's delay\n"
+    "scale and offset) to every trace so far, keeping every solution\n"
+    "consistent with them (an autocorrelation cannot tell a pulse from its\n"
+    "time reverse). It is converged only when the trace matches within its\n"
+    "noise and every consistent solution predicts an output intensity within\n"
+    "--tolerance of the target (relative RMS after the best shift and scale,\n"
+    "default 0.02). While the solutions disagree, it moves the ovens where\n"
+    "their predicted traces differ most per oven minute; once they agree, to\n"
+    "the optimum. Before the first move it checks the target is reachable on\n"
+    "the model within the lab's limits, and stops without moving when not\n"
+    "(--force tries anyway). --max-iterations bounds the oven moves (default\n"
+    "20; 200 with --model-free, a direct search on the measured\n"
+    "autocorrelation error, converged on that error alone). Progress goes to\n"
+    "stderr; --json prints the result, and on the simulated lab a separate\n"
+    "sim_truth object (the true output, read after the run has decided).\n"
     "\n"
     "--journal FILE records every step (JSON Lines, synced before each\n"
     "action); --resume FILE continues an interrupted run from its journal\n"
@@ -46,9 +54,10 @@ static const char usage[] =
     "from the controller. --plot draws the target, the measured and target\n"
     "autocorrelations and, on a simulated lab, the true output pulse.\n"
     "\n"
-    "Exit status: 0 converged (a finite error within --tolerance); 3 the run\n"
-    "finished cleanly without converging (the JSON's status and reason say\n"
-    "why); 1 a runtime failure (a device, a fault, a cancel, a journal or\n"
+    "Exit status: 0 converged; 3 the run finished cleanly without\n"
+    "converging: status ambiguous, unreachable or unconverged (the JSON's\n"
+    "status, reason and message say why); 1 a runtime failure (a device, a "
+    "fault, a cancel, a journal or\n"
     "plot that cannot be written, a journal another process holds); 2 bad\n"
     "usage or input (a file that cannot be read, a damaged journal or one\n"
     "of another run).\n";
@@ -60,7 +69,7 @@ typedef struct {
   const char *lab, *target, *stack, *journal, *resume, *plot, *calibration;
   size_t max_iterations, averages, seed;
   double tolerance;
-  bool model_free, json;
+  bool model_free, json, force;
 } run_args;
 
 typedef struct {
@@ -190,7 +199,49 @@ static int plot_run(const char *file, const cli_lab *h,
   return CLI_OK;
 }
 
-static int print_result(const shp_run_result *r, const run_args *a) {
+static json_t *decisions_json(const shp_run_result *r) {
+  json_t *a = json_array();
+  for (size_t k = 0; k < r->decision_count && a != NULL; k++) {
+    const shp_run_decision *d = &r->decisions[k];
+    json_array_append_new(
+        a, json_pack("{s:I, s:s, s:o, s:s}", "iteration",
+                     (json_int_t)d->iteration, "kind", d->kind, "minutes",
+                     out_number(d->minutes), "reason", d->reason));
+  }
+  return a;
+}
+
+/* The simulated lab's truth at the final setpoints, read only now that
+ * the run has decided (the controller never sees it): the true output's
+ * error against the target and its metrics. NULL on a real lab. */
+static json_t *sim_truth_json(const cli_lab *h, const shp_target *target,
+                              const shp_run_result *r) {
+  if (shp_lab_sim_speedup(h->lab) < 0 || r->setpoints_c == NULL)
+    return NULL;
+  shp_stack *truth = shp_lab_sim_truth(h->lab);
+  if (truth == NULL)
+    return NULL;
+  for (size_t i = 0; i < truth->crystal_count && i < r->crystal_count; i++)
+    truth->crystals[i].temperature_c = r->setpoints_c[i];
+  shp_simulation *sim = shp_simulate(truth, target, false);
+  json_t *o = NULL;
+  if (sim != NULL)
+    o = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "note",
+                  "the simulated lab's hidden truth, read after the run "
+                  "decided; the controller never reads it",
+                  "intensity_error", out_number(sim->metrics.error), "fwhm_ps",
+                  out_number(sim->metrics.fwhm_ps), "rise_time_ps",
+                  out_number(sim->metrics.rise_time_ps), "fall_time_ps",
+                  out_number(sim->metrics.fall_time_ps), "ripple",
+                  out_number(sim->metrics.ripple), "transmission",
+                  out_number(sim->metrics.transmission));
+  shp_simulation_free(sim);
+  shp_stack_free(truth);
+  return o;
+}
+
+static int print_result(const shp_run_result *r, const run_args *a,
+                        const cli_lab *h, const shp_target *target) {
   if (!a->json) {
     printf("%s\n", r->message);
     for (size_t i = 0; i < r->crystal_count; i++) {
@@ -203,17 +254,44 @@ static int print_result(const shp_run_result *r, const run_args *a) {
   }
   json_t *o = json_pack(
       "{s:s, s:s?, s:b, s:I, s:o, s:s, s:o, s:o, s:s}", "status",
-      r->code != SHP_OK ? "failed"
-      : r->converged    ? "converged"
-                        : "unconverged",
-      "reason", r->code == SHP_OK && !r->converged ? r->reason : NULL,
-      "converged", r->converged, "iterations", (json_int_t)r->iterations,
-      "final_error", out_number(r->final_error), "mode",
+      shp_run_status_name(r->status), "reason",
+      r->code == SHP_OK && !r->converged ? r->reason : NULL, "converged",
+      r->converged, "iterations", (json_int_t)r->iterations, "final_error",
+      out_number(r->final_error), "mode",
       a->model_free ? "model-free" : "model", "setpoints_c",
       out_array(r->setpoints_c, r->crystal_count), "phase_offsets_rad",
       r->phase_offsets_rad ? out_array(r->phase_offsets_rad, r->crystal_count)
                            : json_null(),
       "message", r->message);
+  if (o == NULL)
+    return cli_print_json(o);
+  json_object_set_new(o, "trace_error", out_number(r->final_error));
+  json_object_set_new(o, "trace_residual", out_number(r->trace_residual));
+  json_object_set_new(o, "trace_noise", out_number(r->trace_noise));
+  json_object_set_new(o, "predicted_intensity_error",
+                      json_pack("{s:o, s:o, s:o, s:o}", "best",
+                                out_number(r->predicted_best), "best_sigma",
+                                out_number(r->predicted_best_sigma), "worst",
+                                out_number(r->predicted_worst), "worst_sigma",
+                                out_number(r->predicted_worst_sigma)));
+  json_object_set_new(o, "solutions",
+                      json_integer((json_int_t)r->solution_count));
+  json_object_set_new(
+      o, "identifiability",
+      json_pack("{s:I, s:I, s:s}", "parameters", (json_int_t)r->parameter_count,
+                "data_determined", (json_int_t)r->data_determined, "report",
+                r->identifiability));
+  json_object_set_new(
+      o, "reachability",
+      r->reach_checked
+          ? json_pack("{s:b, s:o, s:s, s:b}", "reachable", r->reachable,
+                      "best_error", out_number(r->reach_best_error), "summary",
+                      r->reach_summary, "forced", a->force)
+          : json_null());
+  json_object_set_new(o, "decisions", decisions_json(r));
+  json_t *truth = sim_truth_json(h, target, r);
+  if (truth != NULL)
+    json_object_set_new(o, "sim_truth", truth);
   return cli_print_json(o);
 }
 
@@ -228,6 +306,7 @@ static int parse(int argc, char **argv, run_args *a) {
       CLI_OPT("averages", CLI_SIZE, &a->averages),
       CLI_OPT("seed", CLI_SIZE, &a->seed),
       CLI_OPT("model-free", CLI_FLAG, &a->model_free),
+      CLI_OPT("force", CLI_FLAG, &a->force),
       CLI_OPT("journal", CLI_STRING, &a->journal),
       CLI_OPT("resume", CLI_STRING, &a->resume),
       CLI_OPT("json", CLI_FLAG, &a->json),
@@ -317,7 +396,8 @@ int cmd_run(int argc, char **argv) {
                        .seed = a.seed,
                        .journal_path = a.journal,
                        .resume_path = a.resume,
-                       .calibration = cal};
+                       .calibration = cal,
+                       .force = a.force};
   last_trace t = {0};
   shp_run_result r = {.final_error = NAN};
   int lrc;
@@ -342,7 +422,7 @@ int cmd_run(int argc, char **argv) {
    * before it touched the lab has none. */
   if (r.setpoints_c != NULL && (lrc == SHP_OK || isfinite(r.final_error) ||
                                 shp_supervisor_fault(h.sup) != NULL)) {
-    int prc = print_result(&r, &a);
+    int prc = print_result(&r, &a, &h, target);
     if (a.plot != NULL && t.count > 0 && r.setpoints_c != NULL) {
       int plrc = plot_run(a.plot, &h, target, &r, &t);
       if (prc == CLI_OK)

@@ -7,8 +7,14 @@
  *            seed, tolerance, iterations, averages; written with the file
  *   resume   a resumed run goes on from here (torn: a torn line was cut)
  *   measure  iteration, setpoints_c, actual_c, delay_ps, signal, error
- *   fit      iteration, the fitted parameters and the identifiability report
- *   plan     iteration, setpoints_c (written before the ovens are moved)
+ *   reach    reachable, best_error (e* on the nominal model), summary,
+ *            forced: checked before the first move
+ *   fit      (model mode) solutions, their predicted errors, the trace's
+ *            residual and noise, the identifiability report
+ *   verdict  kind, best/worst predicted error and sigma, reason
+ *   decision iteration, kind, minutes, reason, per-solution predicted
+ *            errors now and at the move (written before the plan)
+ *   plan     iteration, setpoints_c, reason (written before the ovens move)
  *   oven_command  crystal, value_c, target_c, time_s (lab clock),
  *            instrument_ramp: every setpoint sent to an instrument, each
  *            software ramp step included, written before it is sent
@@ -275,14 +281,15 @@ int run_journal_begin(run_ctx *c) {
  * note history). NULL once the journal is used up: from then on the run
  * is live. */
 json_t *run_replay_next(run_ctx *c, const char *type) {
-  static const char *const notes[] = {"fit", "fault", "resume", "oven_command"};
+  static const char *const notes[] = {
+      "fit", "fault", "resume", "oven_command", "reach", "decision", "verdict"};
   if (c->replay == NULL)
     return NULL;
   while (c->cursor < json_array_size(c->replay)) {
     json_t *rec = json_array_get(c->replay, c->cursor);
     const char *t = json_string_value(json_object_get(rec, "type"));
     bool note = false;
-    for (size_t k = 0; t != NULL && k < 4; k++)
+    for (size_t k = 0; t != NULL && k < sizeof notes / sizeof *notes; k++)
       note = note || strcmp(t, notes[k]) == 0;
     if (note) {
       c->cursor++;
@@ -300,10 +307,23 @@ json_t *run_replay_next(run_ctx *c, const char *type) {
   return NULL;
 }
 
+bool run_replaying(run_ctx *c) {
+  if (c->replay == NULL)
+    return false;
+  for (size_t k = c->cursor; k < json_array_size(c->replay); k++) {
+    const char *t = json_string_value(
+        json_object_get(json_array_get(c->replay, k), "type"));
+    if (t != NULL && (strcmp(t, "measure") == 0 || strcmp(t, "plan") == 0 ||
+                      strcmp(t, "moved") == 0))
+      return true;
+  }
+  return false;
+}
+
 static const char *status_name(const shp_run_result *r) {
   if (r->code != SHP_OK)
     return "failed";
-  return r->converged ? "converged" : "unconverged";
+  return shp_run_status_name(r->status);
 }
 
 int run_journal_end(run_ctx *c) {

@@ -4,6 +4,8 @@
 #define SHP_RUN_PRIVATE_H
 
 #include "shp/acfit.h"
+#include "shp/decide.h"
+#include "shp/fit.h"
 #include "shp/journal.h"
 #include "shp/run.h"
 
@@ -40,10 +42,23 @@ typedef struct {
   bool acted;          /* a device was touched: a failure must hold */
   const char *stop;    /* why an unconverged run stopped, or NULL */
   shp_run_result *result;
+  /* The measurement-model fit (shp/fit.h) and the decisions on it. */
+  shp_fit *mfit;
+  shp_fit_set set; /* the last solve's consistent solutions */
+  bool have_set;
+  double noise;          /* the last trace's noise sigma (its units) */
+  double noise_level;    /* relative to the trace's amplitude */
+  double trace_residual; /* measured vs the best solution's, relative */
+  shp_verdict verdict;   /* the last */
+  bool have_verdict;
+  shp_run_status status; /* how a clean end ended */
 } run_ctx;
 
 /* run-journal.c */
 int run_journal_begin(run_ctx *c);
+/* Whether records remain to be replayed (notes aside): while they do, the
+ * run recomputes what they record and writes nothing. */
+bool run_replaying(run_ctx *c);
 int run_journal_record(run_ctx *c, json_t *record); /* steals record */
 json_t *run_replay_next(run_ctx *c, const char *type);
 /* Non-finite values become null, and null reads back as NAN. */

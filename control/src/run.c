@@ -49,6 +49,8 @@ void run_emit(run_ctx *c, shp_run_event_kind kind, const char *fmt, ...) {
     e.predicted_error = c->predicted;
   if (shp_run_event_terminal(kind))
     e.code = c->result->code;
+  if (kind == SHP_RUN_EV_FITTED && c->mfit != NULL)
+    e.fit = NULL; /* the model mode's fit is the set (journal "fit") */
   c->progress(&e, c->user);
 }
 
@@ -92,9 +94,14 @@ static int ctx_init(run_ctx *c) {
     if (rc != SHP_OK)
       return rc;
   }
+  /* The autocorrelation fit only computes the target's autocorrelation on
+   * the trace's delays; the model is the measurement-model fit. */
   shp_acfit_opts fo = {.seed = c->spec->seed};
+  if ((c->fit = shp_acfit_new(c->model, &fo)) == NULL)
+    return shp_error_last();
+  shp_fit_opts mo = {.starts = c->nc >= 8 ? 12 : 8, .seed = c->spec->seed};
   if (c->spec->mode == SHP_RUN_MODEL &&
-      (c->fit = shp_acfit_new(c->model, &fo)) == NULL)
+      (c->mfit = shp_fit_new(c->model, &mo)) == NULL)
     return shp_error_last();
   return SHP_OK;
 }
@@ -104,6 +111,8 @@ static void ctx_clear(run_ctx *c) {
   json_decref(c->replay);
   shp_acfit_result_clear(&c->fitres);
   shp_acfit_free(c->fit);
+  shp_fit_set_clear(&c->set);
+  shp_fit_free(c->mfit);
   shp_stack_free(c->model);
   free(c->setpoints);
   free(c->actual);
@@ -291,7 +300,8 @@ static int measure(run_ctx *c) {
 }
 
 /* Move to x (or replay the journal's plan and move), journal first. */
-static int move(run_ctx *c, const double *x, double predicted) {
+static int move(run_ctx *c, const double *x, double predicted,
+                const char *reason) {
   json_t *plan = run_replay_next(c, "plan");
   int rc = grow_trace(c, c->nc);
   if (rc != SHP_OK)
@@ -306,16 +316,18 @@ static int move(run_ctx *c, const double *x, double predicted) {
                            c->spec->resume_path);
   } else {
     memcpy(to, x, c->nc * sizeof *to);
-    json_t *j = json_pack("{s:s, s:I, s:o, s:o}", "type", "plan", "iteration",
-                          (json_int_t)c->iteration, "setpoints_c",
+    json_t *j = json_pack("{s:s, s:I, s:o, s:o, s:o}", "type", "plan",
+                          "iteration", (json_int_t)c->iteration, "setpoints_c",
                           run_json_array(to, c->nc), "predicted_error",
-                          shp_journal_number(predicted));
+                          shp_journal_number(predicted), "reason",
+                          shp_journal_string(reason));
     if ((rc = run_journal_record(c, j)) != SHP_OK)
       return rc;
   }
   c->predicted = predicted;
   memcpy(c->setpoints, to, c->nc * sizeof *to);
-  run_emit(c, SHP_RUN_EV_DECIDED, "[%zu] moving the ovens", c->iteration);
+  run_emit(c, SHP_RUN_EV_DECIDED, "[%zu] moving the ovens%s%s", c->iteration,
+           reason ? ": " : "", reason ? reason : "");
   json_t *moved = plan ? run_replay_next(c, "moved") : NULL;
   if (moved != NULL) {
     c->restore = true;
@@ -338,78 +350,238 @@ static int move(run_ctx *c, const double *x, double predicted) {
 /* ---- the model-based step --------------------------------------------------
  */
 
-static int fit_step(run_ctx *c) {
-  shp_ac_measurement m = {.temperatures_c = c->actual,
-                          .count = c->trace_count,
-                          .delay_ps = c->delay,
-                          .signal = c->signal};
-  int rc = shp_acfit_add(c->fit, &m);
-  if (rc == SHP_OK)
-    rc = shp_acfit_solve(c->fit, &c->fitres);
+/* The trace's noise sigma, from the trace alone (the controller never sees
+ * the lab's noise settings): the robust spread of its second differences,
+ * which for white noise have variance 6 sigma^2, so sigma = 1.4826
+ * median|d| / sqrt(6). The autocorrelation is smooth on the scan's step;
+ * what its curvature adds makes the estimate err on the generous side. A
+ * floor of 1e-6 of the trace's span keeps a noiseless trace weighable. */
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static double trace_noise(const double *y, size_t n, double *scratch) {
+  double lo = INFINITY, hi = -INFINITY;
+  for (size_t k = 0; k < n; k++) {
+    lo = fmin(lo, y[k]);
+    hi = fmax(hi, y[k]);
+  }
+  size_t m = 0;
+  for (size_t k = 1; k + 1 < n; k++)
+    scratch[m++] = fabs(y[k - 1] - 2 * y[k] + y[k + 1]);
+  qsort(scratch, m, sizeof *scratch, cmp_double);
+  double med =
+      m % 2 ? scratch[m / 2] : 0.5 * (scratch[m / 2 - 1] + scratch[m / 2]);
+  return fmax(1.4826 * med / sqrt(6.0), 1e-6 * (hi - lo));
+}
+
+/* The best solution's trace at the readbacks against the measured one:
+ * amplitude and background by least squares, the residual RMS relative to
+ * that amplitude, and the noise on the same scale. */
+static int trace_match(run_ctx *c) {
+  size_t n = c->trace_count;
+  int rc =
+      shp_fit_predict_trace(c->mfit, &c->set.solutions[0], &shp_fit_model_ac,
+                            c->actual, c->delay, n, c->scratch);
   if (rc != SHP_OK)
     return rc;
-  c->have_fit = true;
-  const shp_acfit_result *r = &c->fitres;
-  if (c->replay == NULL) {
-    /* Uncertainties may be infinite: null in JSON. */
-    json_t *j = json_pack(
-        "{s:s, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:o}", "type", "fit",
-        "iteration", (json_int_t)c->iteration, "phase_offset_rad",
-        run_json_array(r->phase_offset_rad, c->nc), "phase_sigma_rad",
-        run_json_array(r->phase_sigma_rad, c->nc), "pulse_width_scale",
-        shp_journal_number(r->pulse_width_scale), "delay_scale",
-        shp_journal_number(r->delay_scale), "delay_offset_ps",
-        shp_journal_number(r->delay_offset_ps), "residual_rms",
-        shp_journal_number(r->residual_rms), "ambiguous", r->ambiguous,
-        "report", shp_journal_string(r->report));
-    if ((rc = run_journal_record(c, j)) != SHP_OK)
-      return rc;
+  double sx = 0, sy = 0, sxx = 0, sxy = 0;
+  for (size_t k = 0; k < n; k++) {
+    sx += c->scratch[k];
+    sy += c->signal[k];
+    sxx += c->scratch[k] * c->scratch[k];
+    sxy += c->scratch[k] * c->signal[k];
   }
-  run_emit(c, SHP_RUN_EV_FITTED, "[%zu] fitted %zu trace%s: residual %.4f%s",
-           c->iteration, r->measurement_count,
-           r->measurement_count == 1 ? "" : "s", r->residual_rms,
-           r->ambiguous ? " (ambiguous)" : "");
+  double det = (double)n * sxx - sx * sx;
+  double a = det != 0 ? ((double)n * sxy - sx * sy) / det : NAN;
+  double b = (sy - a * sx) / (double)n;
+  double ss = 0;
+  for (size_t k = 0; k < n; k++) {
+    double r = c->signal[k] - a * c->scratch[k] - b;
+    ss += r * r;
+  }
+  if (!(a > 0))
+    return shp_error_set(SHP_ERR_NUMERIC,
+                         "the fitted autocorrelation does not explain the "
+                         "trace (amplitude %g)",
+                         a);
+  c->trace_residual = sqrt(ss / (double)n) / a;
+  c->noise_level = c->noise / a;
   return SHP_OK;
 }
 
-/* Optimise the fitted model's temperatures for the target. */
-static int plan_step(run_ctx *c, double *x, double *predicted) {
-  shp_stack *m = shp_stack_load(c->lab->stack_path);
-  if (m == NULL)
-    return shp_error_last();
-  shp_acfit_apply(&c->fitres, m);
-  for (size_t i = 0; i < c->nc; i++)
-    m->crystals[i].temperature_c = c->setpoints[i];
-  shp_problem_spec ps = {.stack = m,
-                         .target = c->spec->target,
-                         .vary = SHP_VARY_TEMPERATURE,
-                         .temperature_min_c = NAN,
-                         .temperature_max_c = NAN,
-                         .crystal_min_c = c->lo,
-                         .crystal_max_c = c->hi};
-  shp_problem *p = shp_problem_new(&ps);
-  int rc = p ? SHP_OK : shp_error_last();
-  shp_search *s = NULL;
-  if (rc == SHP_OK) {
-    shp_search_opts so = {
-        .starts = 16, .seed = c->spec->seed + c->iteration, .polish = 3};
-    if ((s = shp_search_new(p, &so)) == NULL)
-      rc = shp_error_last();
+static json_t *solutions_json(run_ctx *c) {
+  json_t *a = json_array();
+  for (size_t k = 0; k < c->set.count && a != NULL; k++) {
+    const shp_fit_solution *s = &c->set.solutions[k];
+    double ph[64], sg[64];
+    size_t nc = c->nc < 64 ? c->nc : 64;
+    for (size_t i = 0; i < nc; i++) {
+      size_t j = shp_fit_index_phase(c->mfit, i);
+      ph[i] = s->params[j];
+      sg[i] = s->sigma[j];
+    }
+    json_array_append_new(a,
+                          json_pack("{s:o, s:o, s:o, s:o}", "phase_offset_rad",
+                                    run_json_array(ph, nc), "phase_sigma_rad",
+                                    run_json_array(sg, nc), "chi2",
+                                    shp_journal_number(s->chi2), "cost",
+                                    shp_journal_number(s->cost)));
   }
-  while (rc == SHP_OK && (rc = shp_search_iterate(s)) == SHP_SEARCH_CONTINUE)
-    rc = SHP_OK;
-  if (rc == SHP_SEARCH_DONE)
-    rc = SHP_OK;
-  if (rc == SHP_OK) {
-    shp_search_best(s, x);
-    rc = shp_acfit_predict(c->fit, &c->fitres, x, c->delay, c->trace_count,
-                           c->scratch);
+  return a;
+}
+
+/* Add the last trace to the fit and find every solution consistent with
+ * the traces so far, starting also from the last set. */
+static int fit_step(run_ctx *c) {
+  c->noise = trace_noise(c->signal, c->trace_count, c->scratch);
+  shp_fit_trace tr = {.model = &shp_fit_model_ac,
+                      .temperatures_c = c->actual,
+                      .crystal_count = c->nc,
+                      .axis = c->delay,
+                      .values = c->signal,
+                      .count = c->trace_count,
+                      .noise = c->noise};
+  int rc = shp_fit_add(c->mfit, &tr);
+  if (rc != SHP_OK)
+    return rc;
+  shp_fit_set next = {0};
+  rc = c->have_set ? shp_fit_solve_seeded(c->mfit, &c->set, &next)
+                   : shp_fit_solve(c->mfit, &next);
+  if (rc != SHP_OK) {
+    shp_fit_set_clear(&next);
+    return rc;
   }
-  if (rc == SHP_OK)
-    *predicted = shp_ac_error(c->scratch, c->target_ac, c->trace_count);
-  shp_search_free(s);
-  shp_problem_free(p);
-  shp_stack_free(m);
+  shp_fit_set_clear(&c->set);
+  c->set = next;
+  c->have_set = c->have_fit = true;
+  if ((rc = trace_match(c)) != SHP_OK)
+    return rc;
+  if (!run_replaying(c)) {
+    json_t *j = json_pack("{s:s, s:I, s:I, s:o, s:o, s:o, s:o, s:I, s:I, s:o}",
+                          "type", "fit", "iteration", (json_int_t)c->iteration,
+                          "traces", (json_int_t)shp_fit_count(c->mfit), "noise",
+                          shp_journal_number(c->noise), "noise_level",
+                          shp_journal_number(c->noise_level), "trace_residual",
+                          shp_journal_number(c->trace_residual), "solutions",
+                          solutions_json(c), "parameters",
+                          (json_int_t)c->set.parameter_count, "data_determined",
+                          (json_int_t)c->set.data_determined, "report",
+                          shp_journal_string(c->set.report));
+    if ((rc = run_journal_record(c, j)) != SHP_OK)
+      return rc;
+  }
+  run_emit(c, SHP_RUN_EV_FITTED,
+           "[%zu] fitted %zu trace%s: %zu consistent solution%s, trace "
+           "residual %.4f (noise %.4f)",
+           c->iteration, shp_fit_count(c->mfit),
+           shp_fit_count(c->mfit) == 1 ? "" : "s", c->set.count,
+           c->set.count == 1 ? "" : "s", c->trace_residual, c->noise_level);
+  return SHP_OK;
+}
+
+/* The measured trace matches its model when its residual is within the
+ * noise, allowing a quarter for the spread of a noise estimated from the
+ * trace itself. */
+#define TRACE_MATCH_FACTOR 1.25
+
+static int verdict_step(run_ctx *c) {
+  int rc = shp_decide_converged(
+      c->mfit, &c->set, c->actual, c->spec->target, c->spec->tolerance,
+      c->trace_residual, TRACE_MATCH_FACTOR * c->noise_level, &c->verdict);
+  if (rc != SHP_OK)
+    return rc;
+  c->have_verdict = true;
+  static const char *const kinds[] = {"not-yet", "ambiguous", "converged"};
+  if (!run_replaying(c)) {
+    const shp_verdict *v = &c->verdict;
+    json_t *j =
+        json_pack("{s:s, s:I, s:s, s:b, s:o, s:o, s:o, s:o, s:I, s:I, s:s}",
+                  "type", "verdict", "iteration", (json_int_t)c->iteration,
+                  "kind", kinds[v->kind], "trace_matches", v->trace_matches,
+                  "best_error", shp_journal_number(v->best_error), "best_sigma",
+                  shp_journal_number(v->best_sigma), "worst_error",
+                  shp_journal_number(v->worst_error), "worst_sigma",
+                  shp_journal_number(v->worst_sigma), "solutions",
+                  (json_int_t)v->solution_count, "within",
+                  (json_int_t)v->within, "reason", v->reason);
+    if ((rc = run_journal_record(c, j)) != SHP_OK)
+      return rc;
+  }
+  return SHP_OK;
+}
+
+static const char *decision_kind(shp_decide_kind k) {
+  switch (k) {
+  case SHP_DECIDE_CONVERGED_HERE:
+    return "converged-here";
+  case SHP_DECIDE_OPTIMUM:
+    return "optimum";
+  case SHP_DECIDE_PROBE:
+    return "probe";
+  default:
+    return "none";
+  }
+}
+
+/* Keep a decision for the result, and journal it before it is acted on. */
+static int record_decision(run_ctx *c, const shp_decision *d) {
+  shp_run_result *r = c->result;
+  shp_run_decision *p =
+      realloc(r->decisions, (r->decision_count + 1) * sizeof *p);
+  if (p == NULL)
+    return shp_error_set(SHP_ERR_NOMEM, "out of memory");
+  r->decisions = p;
+  shp_run_decision *e = &p[r->decision_count++];
+  e->iteration = c->iteration;
+  e->kind = decision_kind(d->kind);
+  e->minutes = d->minutes;
+  snprintf(e->reason, sizeof e->reason, "%s", d->reason);
+  if (run_replaying(c))
+    return SHP_OK;
+  json_t *j = json_pack(
+      "{s:s, s:I, s:s, s:o, s:o, s:o, s:I, s:I, s:o, s:o, s:o, s:o, s:s}",
+      "type", "decision", "iteration", (json_int_t)c->iteration, "kind",
+      e->kind, "setpoints_c", run_json_array(d->setpoints_c, c->nc), "minutes",
+      shp_journal_number(d->minutes), "separation_sigma",
+      shp_journal_number(d->separation_sigma), "pairs", (json_int_t)d->pairs,
+      "pairs_split", (json_int_t)d->pairs_split, "error_now",
+      run_json_array(d->error_now, d->solution_count), "sigma_now",
+      run_json_array(d->sigma_now, d->solution_count), "error_next",
+      run_json_array(d->error_next, d->solution_count), "sigma_next",
+      run_json_array(d->sigma_next, d->solution_count), "reason", d->reason);
+  return run_journal_record(c, j);
+}
+
+/* Before any move: can the nominal model reach the target within the
+ * lab's limits at all? */
+static int reach_step(run_ctx *c, bool *reachable) {
+  shp_run_result *r = c->result;
+  shp_reach_result reach = {0};
+  int rc = shp_reach_check(c->model, c->spec->target, c->lo, c->hi,
+                           c->spec->tolerance, c->spec->seed, &reach);
+  if (rc != SHP_OK) {
+    shp_reach_result_clear(&reach);
+    return rc;
+  }
+  r->reach_checked = true;
+  r->reachable = reach.reachable;
+  r->reach_best_error = reach.best_error;
+  snprintf(r->reach_summary, sizeof r->reach_summary, "%s", reach.summary);
+  *reachable = reach.reachable || c->spec->force;
+  if (!run_replaying(c)) {
+    json_t *reasons = json_array();
+    for (size_t k = 0; k < reach.reason_count; k++)
+      json_array_append_new(reasons, json_string(reach.reasons[k]));
+    json_t *j = json_pack(
+        "{s:s, s:b, s:o, s:o, s:s, s:o, s:b}", "type", "reach", "reachable",
+        reach.reachable, "best_error", shp_journal_number(reach.best_error),
+        "setpoints_c", run_json_array(reach.setpoints_c, c->nc), "summary",
+        reach.summary, "reasons", reasons, "forced", c->spec->force);
+    rc = run_journal_record(c, j);
+  }
+  shp_reach_result_clear(&reach);
   return rc;
 }
 
@@ -440,7 +612,7 @@ static double measured_error(const gsl_vector *v, void *user) {
     if (!same && c->iteration >= c->spec->max_iterations)
       rc = SHP_ERR_RANGE; /* out of moves: stop the search */
     else if (!same)
-      rc = move(c, x, NAN);
+      rc = move(c, x, NAN, NULL);
     if (rc == SHP_OK && !same)
       rc = measure(c);
   } else {
@@ -521,40 +693,104 @@ static int model_free(run_ctx *c) {
  * ----------------------------------------------------------------- */
 
 static int model_loop(run_ctx *c) {
-  double *x = malloc(c->nc * sizeof *x);
-  if (x == NULL)
-    return shp_error_set(SHP_ERR_NOMEM, "out of memory");
+  const shp_lab *lab = c->lab;
+  double ramp = INFINITY, settle = 0;
+  for (size_t i = 0; i < c->nc; i++) {
+    if (lab->ovens[i].max_ramp_k_per_min > 0)
+      ramp = fmin(ramp, lab->ovens[i].max_ramp_k_per_min);
+    settle = fmax(settle, lab->ovens[i].settle_time_s);
+  }
+  if (!isfinite(ramp))
+    ramp = 10.0;
   int rc = measure(c);
-  while (rc == SHP_OK && c->error > c->spec->tolerance) {
+  /* Before the first move, after the first trace (which shows the lab
+   * answers): can the nominal model reach the target within the limits at
+   * all? Checked even with force, so the result says what was forced. */
+  bool reachable = true;
+  if (rc == SHP_OK && (rc = reach_step(c, &reachable)) == SHP_OK &&
+      !reachable) {
+    c->status = SHP_RUN_UNREACHABLE;
+    c->stop = "the target is out of reach (--force tries anyway)";
+    return SHP_OK;
+  }
+  while (rc == SHP_OK) {
+    if ((rc = fit_step(c)) != SHP_OK || (rc = verdict_step(c)) != SHP_OK)
+      break;
+    if (c->verdict.kind == SHP_VERDICT_CONVERGED) {
+      c->status = SHP_RUN_CONVERGED;
+      break;
+    }
     if (c->iteration >= c->spec->max_iterations) {
+      c->status = c->verdict.kind == SHP_VERDICT_AMBIGUOUS
+                      ? SHP_RUN_AMBIGUOUS
+                      : SHP_RUN_UNCONVERGED;
       c->stop = "the iteration limit was reached";
       break;
     }
-    double predicted = NAN;
-    if ((rc = fit_step(c)) != SHP_OK ||
-        (rc = plan_step(c, x, &predicted)) != SHP_OK)
-      break;
-    double largest = 0;
-    for (size_t i = 0; i < c->nc; i++)
-      largest = fmax(largest, fabs(x[i] - c->setpoints[i]));
-    if (largest < NO_MOVE_K) {
-      /* The model sees nothing better: search on the measurements. */
-      run_emit(c, SHP_RUN_EV_DECIDED,
-               "[%zu] the model predicts no better setpoints; searching "
-               "model-free",
-               c->iteration);
-      rc = model_free(c);
-      break;
+    shp_decide_lab dl = {.lo_c = c->lo,
+                         .hi_c = c->hi,
+                         .ramp_k_per_min = ramp,
+                         .settle_s = settle,
+                         .noise = c->noise_level,
+                         .axis = c->delay,
+                         .axis_count = c->trace_count,
+                         .model = &shp_fit_model_ac,
+                         .tolerance = c->spec->tolerance,
+                         .seed = c->spec->seed + c->iteration};
+    shp_decision d = {0};
+    rc = shp_decide_next(c->mfit, &c->set, c->actual, c->spec->target, &dl, &d);
+    if (rc == SHP_OK && d.kind == SHP_DECIDE_NONE)
+      rc = shp_error_set(SHP_ERR_NUMERIC, "no next move: %s", d.reason);
+    if (rc == SHP_OK)
+      rc = record_decision(c, &d);
+    if (rc == SHP_OK) {
+      double largest = 0;
+      for (size_t i = 0; i < c->nc; i++)
+        largest = fmax(largest, fabs(d.setpoints_c[i] - c->setpoints[i]));
+      c->predicted = d.solution_count > 0 ? d.error_next[0] : NAN;
+      if (d.kind == SHP_DECIDE_CONVERGED_HERE || largest < NO_MOVE_K) {
+        /* Nothing to move for: another trace here, which the verdict
+         * weighs with the others. It counts as an iteration, so a loop
+         * that learns nothing more ends. */
+        run_emit(c, SHP_RUN_EV_DECIDED, "[%zu] %s", c->iteration, d.reason);
+        c->iteration++;
+      } else {
+        rc = move(c, d.setpoints_c, c->predicted, d.reason);
+      }
     }
-    if ((rc = move(c, x, predicted)) != SHP_OK || (rc = measure(c)) != SHP_OK)
-      break;
+    shp_decision_clear(&d);
+    if (rc == SHP_OK)
+      rc = measure(c);
   }
-  /* The last trace too: what the run reports of the crystals then rests on
-   * every trace (and two temperature sets resolve the conjugate phases). */
-  if (rc == SHP_OK && c->have_fit && shp_acfit_count(c->fit) < c->measurements)
-    rc = fit_step(c);
-  free(x);
   return rc;
+}
+
+static void fill_model(run_ctx *c, shp_run_result *r) {
+  r->trace_residual = c->have_set ? c->trace_residual : NAN;
+  r->trace_noise = c->have_set ? c->noise_level : NAN;
+  r->predicted_best = r->predicted_best_sigma = NAN;
+  r->predicted_worst = r->predicted_worst_sigma = NAN;
+  if (c->have_verdict) {
+    r->predicted_best = c->verdict.best_error;
+    r->predicted_best_sigma = c->verdict.best_sigma;
+    r->predicted_worst = c->verdict.worst_error;
+    r->predicted_worst_sigma = c->verdict.worst_sigma;
+  }
+  if (!c->have_set)
+    return;
+  r->solution_count = c->set.count;
+  r->parameter_count = c->set.parameter_count;
+  r->data_determined = c->set.data_determined;
+  snprintf(r->identifiability, sizeof r->identifiability, "%s", c->set.report);
+  if (r->phase_offsets_rad == NULL &&
+      (r->phase_offsets_rad = calloc(c->nc, sizeof(double))) != NULL &&
+      (r->phase_sigma_rad = calloc(c->nc, sizeof(double))) != NULL) {
+    for (size_t i = 0; i < c->nc; i++) {
+      size_t j = shp_fit_index_phase(c->mfit, i);
+      r->phase_offsets_rad[i] = c->set.solutions[0].params[j];
+      r->phase_sigma_rad[i] = c->set.solutions[0].sigma[j];
+    }
+  }
 }
 
 static void fill_result(run_ctx *c, int rc) {
@@ -562,33 +798,70 @@ static void fill_result(run_ctx *c, int rc) {
   r->code = rc;
   r->iterations = c->iteration;
   r->final_error = c->measured ? c->error : NAN;
-  r->converged = rc == SHP_OK && c->measured && isfinite(c->error) &&
-                 c->error <= c->spec->tolerance;
+  if (rc != SHP_OK)
+    r->status = SHP_RUN_STOPPED;
+  else if (c->spec->mode == SHP_RUN_MODEL_FREE)
+    r->status =
+        c->measured && isfinite(c->error) && c->error <= c->spec->tolerance
+            ? SHP_RUN_CONVERGED
+            : SHP_RUN_UNCONVERGED;
+  else
+    r->status = c->status;
+  r->converged = r->status == SHP_RUN_CONVERGED;
   if (r->setpoints_c != NULL)
     memcpy(r->setpoints_c, c->setpoints, c->nc * sizeof *c->setpoints);
-  if (c->have_fit && r->phase_offsets_rad == NULL &&
-      (r->phase_offsets_rad = calloc(c->nc, sizeof(double))) != NULL &&
-      (r->phase_sigma_rad = calloc(c->nc, sizeof(double))) != NULL) {
-    memcpy(r->phase_offsets_rad, c->fitres.phase_offset_rad,
-           c->nc * sizeof(double));
-    memcpy(r->phase_sigma_rad, c->fitres.phase_sigma_rad,
-           c->nc * sizeof(double));
-  }
-  if (rc != SHP_OK)
+  if (c->spec->mode == SHP_RUN_MODEL)
+    fill_model(c, r);
+  const char *s = r->iterations == 1 ? "" : "s";
+  double tol = c->spec->tolerance;
+  if (rc != SHP_OK) {
     snprintf(r->message, sizeof r->message, "%s", shp_error_detail());
-  else if (r->converged)
-    snprintf(r->message, sizeof r->message,
-             "converged after %zu oven move%s: error %.4f <= %.4f",
-             r->iterations, r->iterations == 1 ? "" : "s", r->final_error,
-             c->spec->tolerance);
-  else {
-    snprintf(r->reason, sizeof r->reason, "%s",
-             c->stop ? c->stop : "the run stopped before converging");
-    snprintf(r->message, sizeof r->message,
-             "not converged after %zu oven move%s: error %.4f > %.4f: %s",
-             r->iterations, r->iterations == 1 ? "" : "s", r->final_error,
-             c->spec->tolerance, r->reason);
+    return;
   }
+  if (r->status == SHP_RUN_UNREACHABLE) {
+    snprintf(r->reason, sizeof r->reason, "%s", c->stop);
+    snprintf(r->message, sizeof r->message, "nothing moved: %.480s",
+             r->reach_summary);
+    return;
+  }
+  if (c->spec->mode == SHP_RUN_MODEL_FREE) {
+    if (r->converged)
+      snprintf(r->message, sizeof r->message,
+               "converged after %zu oven move%s: measured autocorrelation "
+               "error %.4f <= %.4f",
+               r->iterations, s, r->final_error, tol);
+    else {
+      snprintf(r->reason, sizeof r->reason, "%s",
+               c->stop ? c->stop : "the run stopped before converging");
+      snprintf(r->message, sizeof r->message,
+               "not converged after %zu oven move%s: error %.4f > %.4f: %s",
+               r->iterations, s, r->final_error, tol, r->reason);
+    }
+    return;
+  }
+  if (r->converged) {
+    snprintf(r->message, sizeof r->message,
+             "converged after %zu oven move%s: %zu consistent solution%s "
+             "predict%s an intensity error of %.4f to %.4f (+- %.4f) <= "
+             "%.4f; trace residual %.4f within its noise %.4f",
+             r->iterations, s, r->solution_count,
+             r->solution_count == 1 ? "" : "s",
+             r->solution_count == 1 ? "s" : "", r->predicted_best,
+             r->predicted_worst, r->predicted_worst_sigma, tol,
+             r->trace_residual, r->trace_noise);
+    return;
+  }
+  snprintf(r->reason, sizeof r->reason, "%s",
+           c->stop ? c->stop : "the run stopped before converging");
+  snprintf(r->message, sizeof r->message,
+           "%s after %zu oven move%s: %zu consistent solution%s predict%s "
+           "an intensity error of %.4f to %.4f (+- %.4f), tolerance %.4f; "
+           "trace residual %.4f, noise %.4f: %s",
+           r->status == SHP_RUN_AMBIGUOUS ? "ambiguous" : "not converged",
+           r->iterations, s, r->solution_count,
+           r->solution_count == 1 ? "" : "s", r->solution_count == 1 ? "s" : "",
+           r->predicted_best, r->predicted_worst, r->predicted_worst_sigma, tol,
+           r->trace_residual, r->trace_noise, r->reason);
 }
 
 /* The whole run, straight-line, on the machine's thread (or any). */
@@ -655,11 +928,13 @@ static int run_body(shp_supervisor *sup, const shp_run_spec *spec,
                shp_error_detail());
     }
   }
-  run_emit(&c,
-           result->converged ? SHP_RUN_EV_CONVERGED
-           : rc == SHP_OK    ? SHP_RUN_EV_UNCONVERGED
-                             : SHP_RUN_EV_STOPPED,
-           "%s", result->message);
+  shp_run_event_kind end = SHP_RUN_EV_STOPPED;
+  if (rc == SHP_OK)
+    end = result->status == SHP_RUN_CONVERGED     ? SHP_RUN_EV_CONVERGED
+          : result->status == SHP_RUN_AMBIGUOUS   ? SHP_RUN_EV_AMBIGUOUS
+          : result->status == SHP_RUN_UNREACHABLE ? SHP_RUN_EV_UNREACHABLE
+                                                  : SHP_RUN_EV_UNCONVERGED;
+  run_emit(&c, end, "%s", result->message);
   ctx_clear(&c);
   return rc;
 }
@@ -805,5 +1080,21 @@ void shp_run_result_clear(shp_run_result *r) {
   free(r->setpoints_c);
   free(r->phase_offsets_rad);
   free(r->phase_sigma_rad);
+  free(r->decisions);
   memset(r, 0, sizeof *r);
+}
+
+const char *shp_run_status_name(shp_run_status status) {
+  switch (status) {
+  case SHP_RUN_CONVERGED:
+    return "converged";
+  case SHP_RUN_AMBIGUOUS:
+    return "ambiguous";
+  case SHP_RUN_UNREACHABLE:
+    return "unreachable";
+  case SHP_RUN_UNCONVERGED:
+    return "unconverged";
+  default:
+    return "stopped";
+  }
 }

@@ -56,7 +56,7 @@ static shp_run_spec spec_of(run_lab *r, const char *journal) {
   return (shp_run_spec){.lab = r->lab,
                         .target = r->target,
                         .mode = SHP_RUN_MODEL,
-                        .tolerance = 0.02,
+                        .tolerance = 0.03,
                         .seed = 1,
                         .journal_path = journal};
 }

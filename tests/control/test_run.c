@@ -26,12 +26,16 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+/* The tolerance on the predicted intensity error: the design's own error
+ * on the flat top is ~0.01, so 0.03 leaves the noise room to decide. */
+#define RUN_TOLERANCE 0.03
+
 static int run_on(run_lab *r, shp_run_mode mode, const char *journal,
                   const char *resume, shp_run_result *res) {
   shp_run_spec spec = {.lab = r->lab,
                        .target = r->target,
                        .mode = mode,
-                       .tolerance = 0.02,
+                       .tolerance = RUN_TOLERANCE,
                        .seed = 1,
                        .journal_path = journal,
                        .resume_path = resume};
@@ -209,13 +213,25 @@ static void test_run_resumes_from_a_cut_journal(void **state) {
   size_t n = json_array_size(recs);
   /* Every cut point between decisions, after the start record up to just
    * before the end, and a few among the oven commands of ramps (a crash
-   * mid-ramp), which are too many to try every one. */
+   * mid-ramp), which are too many to try every one. The reach, verdict and
+   * decision records are notes the replay recomputes, like the fit: after
+   * the first of each (every later one replays the same way). */
   bool *cut_here = calloc(n, sizeof *cut_here);
   assert_non_null(cut_here);
   size_t commands = 0;
+  bool seen_reach = false, seen_verdict = false, seen_decision = false;
   for (size_t k = 1; k + 1 < n; k++) {
     const char *t =
         json_string_value(json_object_get(json_array_get(recs, k), "type"));
+    bool *seen = strcmp(t, "reach") == 0      ? &seen_reach
+                 : strcmp(t, "verdict") == 0  ? &seen_verdict
+                 : strcmp(t, "decision") == 0 ? &seen_decision
+                                              : NULL;
+    if (seen != NULL) {
+      cut_here[k] = !*seen;
+      *seen = true;
+      continue;
+    }
     cut_here[k] = strcmp(t, "oven_command") != 0 || commands++ % 97 == 13;
   }
   json_decref(recs);
@@ -283,7 +299,7 @@ static void test_run_resume_plans_as_the_journal(void **state) {
   shp_run_machine *m =
       shp_run_new_sup(r.sup, &(shp_run_spec){.lab = r.lab,
                                              .target = r.target,
-                                             .tolerance = 0.02,
+                                             .tolerance = RUN_TOLERANCE,
                                              .seed = 1,
                                              .resume_path = cut});
   shp_run_event ev;
@@ -310,8 +326,9 @@ static void test_cli_run_survives_sigkill(void **state) {
   snprintf(ref, sizeof ref, "%s/ref.jsonl", dir);
   snprintf(killed, sizeof killed, "%s/killed.jsonl", dir);
   const char *target = SHP_SOURCE_DATADIR "/examples/targets/flat-top-5ps.yml";
-  const char *ref_args[] = {"run",       lab, "--target", target,
-                            "--journal", ref, "--json",   NULL};
+  const char *ref_args[] = {"run",         lab,    "--target",  target,
+                            "--tolerance", "0.03", "--journal", ref,
+                            "--json",      NULL};
   spawn_result a = spawn_run(SHAPECTL_PATH, NULL, NULL, ref_args);
   assert_int_equal(a.status, 0);
   srand((unsigned)getpid());
@@ -323,7 +340,7 @@ static void test_cli_run_survives_sigkill(void **state) {
     dup2(devnull, 1);
     dup2(devnull, 2);
     execl(SHAPECTL_PATH, SHAPECTL_PATH, "run", lab, "--target", target,
-          "--journal", killed, (char *)NULL);
+          "--tolerance", "0.03", "--journal", killed, (char *)NULL);
     _exit(127);
   }
   for (int spin = 0; spin < 200000; spin++) {
@@ -347,8 +364,9 @@ static void test_cli_run_survives_sigkill(void **state) {
   assert_int_equal(shp_journal_read(killed, &recs, &valid, &torn), SHP_OK);
   assert_true(json_array_size(recs) >= 1);
   json_decref(recs);
-  const char *resume_args[] = {"run",      lab,    "--target", target,
-                               "--resume", killed, "--json",   NULL};
+  const char *resume_args[] = {"run",         lab,    "--target", target,
+                               "--tolerance", "0.03", "--resume", killed,
+                               "--json",      NULL};
   spawn_result b = spawn_run(SHAPECTL_PATH, NULL, NULL, resume_args);
   assert_int_equal(b.status, 0);
   json_error_t err;
@@ -452,7 +470,7 @@ static void test_run_end_record_holds_what_was_sent(void **state) {
   (void)state;
   run_lab r;
   open_lab(&r, "  seed: 3\n  phase_offset_sigma_rad: 1.5\n  faults:\n"
-               "    - {kind: disconnect, at_s: 100.0, crystal: 2}\n");
+               "    - {kind: disconnect, at_s: 200.0, crystal: 2}\n");
   char *journal = temp_journal();
   shp_run_result res;
   assert_int_equal(run_on(&r, SHP_RUN_MODEL, journal, NULL, &res),
@@ -791,12 +809,13 @@ static void test_run_resume_identifies_the_run_by_content(void **state) {
   assert_int_equal(stat(cut, &before), 0);
 
   expect_refused(w.lab, NULL, 0.05, 1, cut, SHP_ERR_MISMATCH,
-                 "tolerance: journal 0.02, now 0.05");
-  expect_refused(w.lab, NULL, 0.02, 2, cut, SHP_ERR_MISMATCH,
+                 "tolerance: journal 0.03, now 0.05");
+  expect_refused(w.lab, NULL, RUN_TOLERANCE, 2, cut, SHP_ERR_MISMATCH,
                  "seed: journal 1, now 2");
-  expect_refused(
-      w.lab, SHP_SOURCE_DATADIR "/examples/targets/flat-top-16ps.yml", 0.02, 1,
-      cut, SHP_ERR_MISMATCH, "target file differs from the journal's");
+  expect_refused(w.lab,
+                 SHP_SOURCE_DATADIR "/examples/targets/flat-top-16ps.yml",
+                 RUN_TOLERANCE, 1, cut, SHP_ERR_MISMATCH,
+                 "target file differs from the journal's");
   /* The same bytes at another path, then a changed lab at the same one. */
   char *text;
   size_t len;
@@ -814,14 +833,15 @@ static void test_run_resume_identifies_the_run_by_content(void **state) {
   fputs(changed, f);
   fclose(f);
   free(changed);
-  expect_refused(w.lab, NULL, 0.02, 1, cut, SHP_ERR_MISMATCH,
+  expect_refused(w.lab, NULL, RUN_TOLERANCE, 1, cut, SHP_ERR_MISMATCH,
                  "lab file differs from the journal's");
   struct stat after;
   assert_int_equal(stat(cut, &after), 0);
   assert_int_equal(after.st_size, before.st_size); /* left as it was */
 
   shp_run_result res;
-  assert_int_equal(resume_with(copy, NULL, 0.02, 1, cut, &res), SHP_OK);
+  assert_int_equal(resume_with(copy, NULL, RUN_TOLERANCE, 1, cut, &res),
+                   SHP_OK);
   assert_true(res.converged);
   shp_run_result_clear(&res);
 
@@ -834,13 +854,14 @@ static void test_run_resume_identifies_the_run_by_content(void **state) {
   assert_int_equal(shp_journal_read(cut, &recs, &valid, NULL), SHP_ERR_PARSE);
   char *line = strstr(shp_error_detail(), ": not a journal record");
   assert_non_null(line);
-  expect_refused(copy, NULL, 0.02, 1, cut, SHP_ERR_PARSE,
+  expect_refused(copy, NULL, RUN_TOLERANCE, 1, cut, SHP_ERR_PARSE,
                  ": not a journal record");
 
   /* An empty journal: nothing happened yet. */
   f = fopen(cut, "w");
   fclose(f);
-  assert_int_equal(resume_with(copy, NULL, 0.02, 1, cut, &res), SHP_OK);
+  assert_int_equal(resume_with(copy, NULL, RUN_TOLERANCE, 1, cut, &res),
+                   SHP_OK);
   assert_true(res.converged);
   shp_run_result_clear(&res);
   recs = records_of(cut);
@@ -860,16 +881,39 @@ static void test_cli_run_exit_statuses(void **state) {
   (void)state;
   char *lab = design_lab(RESUME_LINES);
   const char *target = SHP_SOURCE_DATADIR "/examples/targets/flat-top-5ps.yml";
-  const char *a1[] = {"run",         lab,     "--target",         target,
-                      "--tolerance", "0.001", "--max-iterations", "1",
-                      "--json",      NULL};
+  /* Out of reach (e* ~0.01 on this stack) but forced, one move: the
+   * iteration limit ends it, and the status says whether the solutions
+   * still disagreed. */
+  const char *a1[] = {"run",
+                      lab,
+                      "--target",
+                      target,
+                      "--tolerance",
+                      "0.001",
+                      "--max-iterations",
+                      "1",
+                      "--force",
+                      "--json",
+                      NULL};
   spawn_result a = spawn_run(SHAPECTL_PATH, NULL, NULL, a1);
   assert_int_equal(a.status, 3);
   json_error_t err;
   json_t *j = json_loads(a.out, 0, &err);
   assert_non_null(j);
-  assert_string_equal(json_string_value(json_object_get(j, "status")),
-                      "unconverged");
+  const char *status = json_string_value(json_object_get(j, "status"));
+  if (strcmp(status, "unconverged") != 0 && strcmp(status, "ambiguous") != 0)
+    fail_msg("status %s", status);
+  assert_int_equal(json_integer_value(json_object_get(j, "iterations")), 1);
+  assert_true(json_is_false(
+      json_object_get(json_object_get(j, "reachability"), "reachable")));
+  /* The simulated lab's truth, apart from what the loop reports: the
+   * true pulse is far from a 0.001 tolerance, whatever the loop predicted. */
+  json_t *truth = json_object_get(j, "sim_truth");
+  assert_non_null(truth);
+  assert_true(json_number_value(json_object_get(truth, "intensity_error")) >
+              0.001);
+  assert_true(json_integer_value(json_object_get(j, "solutions")) >= 1);
+  assert_int_equal(json_array_size(json_object_get(j, "decisions")), 1);
   assert_string_equal(json_string_value(json_object_get(j, "reason")),
                       "the iteration limit was reached");
   assert_true(json_is_false(json_object_get(j, "converged")));

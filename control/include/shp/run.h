@@ -3,15 +3,21 @@
  * lab shows, oven readbacks and autocorrelator traces.
  *
  * A run repeats: acquire an averaged autocorrelation at the present oven
- * temperatures; fit the model's unknowns (per-crystal phase offsets, input
- * pulse width, the autocorrelator's scale, background and delay
- * calibration) to every trace measured so far (shp/acfit.h); optimise the
- * temperatures on the fitted model for the target; move the ovens through
- * the supervisor and wait for them to settle. It stops when the measured
- * autocorrelation matches the target's within the tolerance (relative RMS
- * after the best scale and background, shp_ac_error), after max_iterations
- * oven moves, on a fault or on a cancel (shp_supervisor_cancel, from any
- * thread or a signal handler): then every oven holds.
+ * temperatures (its noise estimated from the trace itself); fit the full
+ * measurement model (shp/fit.h: per-crystal phase, azimuth and length
+ * errors, pulse width and GDD, the autocorrelator's delay scale and
+ * offset) to every trace so far, keeping every consistent solution; judge
+ * (shp/decide.h): converged only when the trace matches within its noise
+ * and every solution's predicted intensity error + 1 sigma is within the
+ * tolerance; otherwise move the ovens, through the supervisor, where the
+ * solutions' predicted traces differ most per oven minute, or to the
+ * optimum when they agree. Before the first move the target's
+ * reachability is checked on the nominal model within the lab's limits:
+ * an unreachable target ends UNREACHABLE with nothing moved (spec.force
+ * tries anyway). It ends after max_iterations oven moves (AMBIGUOUS when
+ * the solutions still disagree, else UNCONVERGED), on a fault or on a
+ * cancel (shp_supervisor_cancel, from any thread or a signal handler):
+ * then every oven holds.
  *
  * The model-free mode is a direct search (Nelder-Mead) on the measured
  * error, every evaluation an oven move: for comparison and as a fallback.
@@ -55,22 +61,29 @@ typedef struct {
    * offsets become the fit's prior, its slopes the model's). A resumed run
    * must be given the calibration its journal was started with. */
   const shp_calibration *calibration;
+  /* Try a target the reachability check finds out of reach anyway. */
+  bool force;
 } shp_run_spec;
 
 typedef enum {
   SHP_RUN_EV_MEASURED, /* a trace at the present temperatures: error */
   SHP_RUN_EV_FITTED,   /* fit: fit (residual, parameters) */
-  SHP_RUN_EV_DECIDED,  /* the next setpoints (setpoints_c, predicted_error)
-                          or, with no setpoints, what the loop does next */
+  SHP_RUN_EV_DECIDED,  /* the next setpoints (setpoints_c, predicted_error:
+                          the best solution's intensity error there; the
+                          model-free mode's is NAN) and the reason in
+                          message; or what the loop does next */
   SHP_RUN_EV_MOVING,   /* one poll of the ovens heading for setpoints_c */
   SHP_RUN_EV_SETTLED,  /* the ovens have settled at setpoints_c */
   /* Terminal: the machine does nothing more (shp_run_take_result). */
-  SHP_RUN_EV_CONVERGED,   /* the measured error is within the tolerance */
+  SHP_RUN_EV_CONVERGED,   /* every consistent solution's pulse within the
+                             tolerance (model-free: the measured error) */
   SHP_RUN_EV_UNCONVERGED, /* ended cleanly short of it: result.reason */
   SHP_RUN_EV_STOPPED,     /* a fault, a cancel or an error: result.code;
                              every oven holds */
-  SHP_RUN_EV_AMBIGUOUS,   /* reserved: the traces do not settle the pulse */
-  SHP_RUN_EV_UNREACHABLE  /* reserved: the target is out of the lab's reach */
+  SHP_RUN_EV_AMBIGUOUS,   /* the iterations ran out with consistent
+                             solutions that disagree about the pulse */
+  SHP_RUN_EV_UNREACHABLE  /* the target is out of the model's reach within
+                             the lab's limits: nothing was moved */
 } shp_run_event_kind;
 
 /* Whether kind ends a run or a calibration. */
@@ -84,13 +97,14 @@ typedef struct {
   shp_run_event_kind kind;
   size_t iteration;          /* oven moves so far */
   double error;              /* MEASURED: the measured AC error */
-  double predicted_error;    /* DECIDED: the model's AC error at setpoints_c */
+  double predicted_error;    /* DECIDED: the predicted intensity error */
   const double *setpoints_c; /* DECIDED, MOVING, SETTLED: one per crystal */
   const double *actual_c;    /* MEASURED: oven readbacks */
   size_t crystal_count;
   const shp_trace *trace;      /* MEASURED: calibrated */
   const double *target_ac;     /* MEASURED: the target's AC on trace's axis */
-  const shp_acfit_result *fit; /* FITTED */
+  const shp_acfit_result *fit; /* FITTED: NULL (the model mode journals its
+                                  solutions in the "fit" record) */
   size_t polls;                /* MOVING: polls of this move so far */
   int code;                    /* terminal: SHP_OK or why it stopped */
   const char *message;         /* a line for people */
@@ -98,8 +112,30 @@ typedef struct {
 
 typedef void (*shp_run_progress_fn)(const shp_run_event *event, void *user);
 
+/* How a run ended (shp_run_status_name: the JSON's words). */
+typedef enum {
+  SHP_RUN_STOPPED = 0, /* a fault, a cancel or an error: code says which */
+  SHP_RUN_CONVERGED,   /* every consistent solution's pulse within
+                          tolerance, the trace within its noise */
+  SHP_RUN_AMBIGUOUS,   /* out of iterations, solutions disagreeing */
+  SHP_RUN_UNREACHABLE, /* refused before any move: reach_summary */
+  SHP_RUN_UNCONVERGED  /* out of iterations (or a search with nowhere to
+                          go) short of the target */
+} shp_run_status;
+
+const char *shp_run_status_name(shp_run_status status);
+
+/* One decision of the loop, as the journal's "decision" record has it. */
 typedef struct {
-  bool converged;     /* the error is finite and within the tolerance */
+  size_t iteration;
+  const char *kind; /* "probe", "optimum", "converged-here" (static) */
+  double minutes;   /* ramp + settle the move costs */
+  char reason[512];
+} shp_run_decision;
+
+typedef struct {
+  bool converged; /* status == SHP_RUN_CONVERGED */
+  shp_run_status status;
   size_t iterations;  /* oven moves made (resumed runs: in total) */
   double final_error; /* the last measured AC error */
   size_t crystal_count;
@@ -110,6 +146,29 @@ typedef struct {
   char message[512];         /* for people: converged, limit, or the fault */
   char reason[256]; /* a run that ended unconverged: why it stopped (the
                        iteration limit, a search with nowhere to go) */
+  /* What the model mode learnt (NAN / 0 where it did not get that far, and
+   * in the model-free mode). final_error is the measured autocorrelation
+   * error against the target's; trace_residual the relative RMS of the
+   * measured trace against the best solution's, trace_noise the trace's
+   * own noise relative to its amplitude (estimated from the trace). */
+  double trace_residual, trace_noise;
+  /* The predicted output intensity error against the target at the final
+   * setpoints (relative RMS after the best shift and scale, as `simulate`
+   * reports it): lowest and highest over the consistent solutions, each
+   * with its 1 sigma from the fit's covariance. */
+  double predicted_best, predicted_best_sigma;
+  double predicted_worst, predicted_worst_sigma;
+  size_t solution_count;      /* consistent solutions of the last fit */
+  size_t parameter_count;     /* the model's unknowns */
+  size_t data_determined;     /* directions the data determine */
+  char identifiability[2048]; /* the last fit's report */
+  /* Reachability, checked before any move (reach_checked false with
+   * --force or in the model-free mode). */
+  bool reach_checked, reachable;
+  double reach_best_error; /* e* on the nominal model */
+  char reach_summary[1024];
+  shp_run_decision *decisions; /* decision_count, owned */
+  size_t decision_count;
 } shp_run_result;
 
 /* ---- the machine --------------------------------------------------------- */
