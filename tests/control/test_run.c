@@ -234,6 +234,26 @@ static void test_run_resumes_from_a_cut_journal(void **state) {
     }
     cut_here[k] = strcmp(t, "oven_command") != 0 || commands++ % 97 == 13;
   }
+#ifdef SHP_SANITIZED
+  /* Under the sanitizers, several times slower, one cut per record type:
+   * the replay code a cut exercises is the same at every record of a type,
+   * and the normal build tries them all. */
+  const char *tried[32];
+  size_t ntried = 0;
+  for (size_t k = 1; k + 1 < n; k++) {
+    if (!cut_here[k])
+      continue;
+    const char *t =
+        json_string_value(json_object_get(json_array_get(recs, k), "type"));
+    bool again = false;
+    for (size_t j = 0; j < ntried; j++)
+      again = again || strcmp(tried[j], t) == 0;
+    if (again || ntried == 32)
+      cut_here[k] = false;
+    else
+      tried[ntried++] = t;
+  }
+#endif
   json_decref(recs);
   for (size_t keep = 1; keep + 1 < n; keep++) {
     if (!cut_here[keep])
