@@ -34,10 +34,14 @@ static const char usage[] =
     "their predicted traces differ most per oven minute; once they agree, to\n"
     "the optimum. Before the first move it checks the target is reachable on\n"
     "the model within the lab's limits, and stops without moving when not\n"
-    "(--force tries anyway). --max-iterations bounds the oven moves (default\n"
-    "20; 200 with --model-free, a direct search on the measured\n"
-    "autocorrelation error, converged on that error alone). Progress goes to\n"
-    "stderr; --json prints the result, and on the simulated lab a separate\n"
+    "(--force tries anyway). When the fitted model shows no setpoints would\n"
+    "do better for any consistent solution, the run stops there, the ovens\n"
+    "holding the stack's best (at_best in the JSON; status unreachable, or\n"
+    "unconverged when the data cannot place it within --tolerance).\n"
+    "--max-iterations bounds the oven moves (default 20; 200 with\n"
+    "--model-free, a direct search on the measured autocorrelation error,\n"
+    "converged on that error alone). Progress goes to stderr; --json prints\n"
+    "the result, and on the simulated lab a separate\n"
     "sim_truth object (the true output, read after the run has decided).\n"
     "\n"
     "--journal FILE records every step (JSON Lines, synced before each\n"
@@ -265,6 +269,7 @@ static int print_result(const shp_run_result *r, const run_args *a,
       "message", r->message);
   if (o == NULL)
     return cli_print_json(o);
+  json_object_set_new(o, "at_best", json_boolean(r->at_best));
   json_object_set_new(o, "trace_error", out_number(r->final_error));
   json_object_set_new(o, "trace_residual", out_number(r->trace_residual));
   json_object_set_new(o, "trace_noise", out_number(r->trace_noise));

@@ -52,6 +52,8 @@ typedef struct {
   shp_verdict verdict;   /* the last */
   bool have_verdict;
   shp_run_status status; /* how a clean end ended */
+  bool at_best;          /* ended at the stack's best (decide.h AT_BEST) */
+  size_t still;          /* decisions in a row that moved nothing */
 } run_ctx;
 
 /* run-journal.c */

@@ -19,6 +19,10 @@
 /* Planned moves smaller than this (K) on every crystal are no move: the
  * model has nothing better to offer. */
 #define NO_MOVE_K 0.01
+/* Traces in a row at the same setpoints before the loop gives up on them:
+ * the first repeat halves the noise a solution set is judged on, the next
+ * ones only shave it, and each costs a scan. */
+#define STILL_LIMIT 3
 
 void run_emit(run_ctx *c, shp_run_event_kind kind, const char *fmt, ...) {
   if (c->progress == NULL)
@@ -520,6 +524,8 @@ static const char *decision_kind(shp_decide_kind k) {
     return "optimum";
   case SHP_DECIDE_PROBE:
     return "probe";
+  case SHP_DECIDE_AT_BEST:
+    return "at-best";
   default:
     return "none";
   }
@@ -748,7 +754,39 @@ static int model_loop(run_ctx *c) {
       for (size_t i = 0; i < c->nc; i++)
         largest = fmax(largest, fabs(d.setpoints_c[i] - c->setpoints[i]));
       c->predicted = d.solution_count > 0 ? d.error_next[0] : NAN;
-      if (d.kind == SHP_DECIDE_CONVERGED_HERE || largest < NO_MOVE_K) {
+      /* The decision's setpoints are the readbacks it was given when it
+       * stays; a move to them would chase the settle tolerance. */
+      bool here = d.stay || largest < NO_MOVE_K;
+      c->still = here ? c->still + 1 : 0;
+      if (here && d.kind == SHP_DECIDE_AT_BEST &&
+          c->verdict.trace_matches) {
+        /* Already where no setpoints do better for any consistent
+         * solution, and the trace says the model is right: more moves
+         * cannot bring the pulse closer. */
+        c->at_best = true;
+        c->status = c->verdict.plausible == 0 ? SHP_RUN_UNREACHABLE
+                                              : SHP_RUN_UNCONVERGED;
+        c->stop = c->verdict.plausible == 0
+                      ? "the target is out of reach of this stack: every "
+                        "consistent solution is at its best here, above "
+                        "the tolerance"
+                      : "every consistent solution is at its best here, "
+                        "but the traces cannot place the error within the "
+                        "tolerance";
+        run_emit(c, SHP_RUN_EV_DECIDED, "[%zu] %s", c->iteration, d.reason);
+        shp_decision_clear(&d);
+        break;
+      }
+      if (here && c->still >= STILL_LIMIT) {
+        c->status = c->verdict.kind == SHP_VERDICT_AMBIGUOUS
+                        ? SHP_RUN_AMBIGUOUS
+                        : SHP_RUN_UNCONVERGED;
+        c->stop = "traces at the same setpoints settled nothing more";
+        run_emit(c, SHP_RUN_EV_DECIDED, "[%zu] %s", c->iteration, d.reason);
+        shp_decision_clear(&d);
+        break;
+      }
+      if (here) {
         /* Nothing to move for: another trace here, which the verdict
          * weighs with the others. It counts as an iteration, so a loop
          * that learns nothing more ends. */
@@ -816,6 +854,21 @@ static void fill_result(run_ctx *c, int rc) {
   double tol = c->spec->tolerance;
   if (rc != SHP_OK) {
     snprintf(r->message, sizeof r->message, "%s", shp_error_detail());
+    return;
+  }
+  r->at_best = c->at_best;
+  if (c->at_best) {
+    snprintf(r->reason, sizeof r->reason, "%s", c->stop);
+    snprintf(r->message, sizeof r->message,
+             "at the stack's best after %zu oven move%s: %zu consistent "
+             "solution%s predict%s an intensity error of %.4f to %.4f (+- "
+             "%.4f), tolerance %.4f; trace residual %.4f within its noise "
+             "%.4f: %s",
+             r->iterations, s, r->solution_count,
+             r->solution_count == 1 ? "" : "s",
+             r->solution_count == 1 ? "s" : "", r->predicted_best,
+             r->predicted_worst, r->predicted_worst_sigma, tol,
+             r->trace_residual, r->trace_noise, r->reason);
     return;
   }
   if (r->status == SHP_RUN_UNREACHABLE) {

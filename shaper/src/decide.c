@@ -87,6 +87,43 @@ static bool within(double e, double s, double tol) {
   return isfinite(e) && e + (isfinite(s) ? s : 0) <= tol;
 }
 
+/* A solution is at its own best at some setpoints when the error it
+ * predicts there is within its own sigma (plus a floor of half a percent,
+ * below which no lab tells two pulses apart) of the error at its optimum,
+ * the floor and sigma capped at 0.02 so a loose fit cannot call a poor
+ * point its best. */
+#define AT_BEST_FLOOR 0.005
+#define AT_BEST_CAP 0.02
+
+static bool at_own_best(double e, double s, double best) {
+  double margin = fmin(AT_BEST_FLOOR + (isfinite(s) ? s : 0), AT_BEST_CAP);
+  return isfinite(e) && isfinite(best) && e <= best + margin;
+}
+
+/* The reason of an AT_BEST decision: short counts the solutions that
+ * cannot reach tol; here, whether the current setpoints are the best. */
+static void at_best_reason(shp_decision *d, size_t short_of, double tol,
+                           bool here) {
+  size_t S = d->solution_count;
+  double lo = INFINITY, hi = -INFINITY;
+  for (size_t k = 0; k < S; k++) {
+    lo = fmin(lo, d->optimum_error[k]);
+    hi = fmax(hi, d->optimum_error[k]);
+  }
+  const char *where = here ? "here" : "at the best solution's optimum";
+  if (S == 1)
+    shp_snprintf(d->reason, sizeof d->reason,
+                 "the one consistent solution cannot reach %.3g: its best "
+                 "error is %.3g, and it is at its best %s",
+                 tol, lo, where);
+  else
+    shp_snprintf(d->reason, sizeof d->reason,
+                 "%zu of %zu consistent solutions cannot reach %.3g: their "
+                 "own best errors are %.3g to %.3g, and every one is at its "
+                 "best %s",
+                 short_of, S, tol, lo, hi, where);
+}
+
 static double move_minutes(const double *from, const double *to, size_t nc,
                            const shp_decide_lab *lab) {
   double dt = 0;
@@ -103,6 +140,7 @@ void shp_decision_clear(shp_decision *d) {
   free(d->sigma_now);
   free(d->error_next);
   free(d->sigma_next);
+  free(d->optimum_error);
   memset(d, 0, sizeof *d);
 }
 
@@ -149,11 +187,13 @@ int shp_decide_next(shp_fit *f, const shp_fit_set *set, const double *current_c,
   double *err_b = calloc(S, sizeof *err_b), *sig_b = calloc(S, sizeof *sig_b);
   double *traces = calloc(S * na, sizeof *traces);
   bool *pair = calloc(S * S, sizeof *pair);
+  bool *ok = calloc(S, sizeof *ok);
   double *seps = calloc(S * S, sizeof *seps);
+  d->optimum_error = calloc(S, sizeof(double));
   int rc = SHP_OK;
   if (!d->setpoints_c || !d->error_now || !d->sigma_now || !d->error_next ||
       !d->sigma_next || !cand || !ctemps || !err_b || !sig_b || !traces ||
-      !pair || !seps) {
+      !pair || !ok || !seps || !d->optimum_error) {
     rc = shp_error_set(SHP_ERR_NOMEM, "out of memory");
     goto done;
   }
@@ -171,6 +211,7 @@ int shp_decide_next(shp_fit *f, const shp_fit_set *set, const double *current_c,
   }
   if (ok_now == S) {
     d->kind = SHP_DECIDE_CONVERGED_HERE;
+    d->stay = true;
     memcpy(d->setpoints_c, current_c, nc * sizeof(double));
     memcpy(d->error_next, d->error_now, S * sizeof(double));
     memcpy(d->sigma_next, d->sigma_now, S * sizeof(double));
@@ -182,30 +223,59 @@ int shp_decide_next(shp_fit *f, const shp_fit_set *set, const double *current_c,
     goto done;
   }
 
-  /* The best solution's optimum, and whether the others agree there. */
-  double best_err;
-  rc = shp_decide_optimum(f, &set->solutions[0], target, lab->lo_c, lab->hi_c,
-                          lab->seed, cand[0].temps, &best_err);
-  if (rc != SHP_OK)
+  /* Every solution's own optimum (the candidates' first S entries), and the
+   * errors every solution predicts at the best solution's. */
+  for (size_t k = 0; k < S; k++) {
+    rc = shp_decide_optimum(f, &set->solutions[k], target, lab->lo_c,
+                            lab->hi_c, lab->seed, cand[k].temps,
+                            &d->optimum_error[k]);
+    if (rc != SHP_OK)
+      goto done;
+    cand[k].crystal = -1;
+    cand[k].solution = k;
+  }
+  double best_err = d->optimum_error[0];
+  size_t nca = S;
+  /* Already at the stack's best: every solution is within tolerance here
+   * or at its own best here (not all within: that converged above). */
+  size_t served_now = 0;
+  for (size_t k = 0; k < S; k++)
+    served_now += within(d->error_now[k], d->sigma_now[k], tol) ||
+                  at_own_best(d->error_now[k], d->sigma_now[k],
+                              d->optimum_error[k]);
+  if (served_now == S) {
+    d->kind = SHP_DECIDE_AT_BEST;
+    d->stay = true;
+    memcpy(d->setpoints_c, current_c, nc * sizeof(double));
+    memcpy(d->error_next, d->error_now, S * sizeof(double));
+    memcpy(d->sigma_next, d->sigma_now, S * sizeof(double));
+    at_best_reason(d, S - ok_now, tol, true);
     goto done;
-  cand[0].crystal = -1;
-  cand[0].solution = 0;
-  size_t nca = 1;
+  }
   rc = errors_at(f, set, cand[0].temps, target, err_b, sig_b);
   if (rc != SHP_OK)
     goto done;
+  /* A solution is served by the best's optimum when it predicts an error
+   * within tolerance there, or when it is at its own best there (no
+   * setpoints would do better for it). Two solutions need telling apart
+   * only when one of them is not served. */
+  size_t within_b = 0;
+  for (size_t k = 0; k < S; k++) {
+    bool in = within(err_b[k], sig_b[k], tol);
+    ok[k] = in || at_own_best(err_b[k], sig_b[k], d->optimum_error[k]);
+    within_b += in;
+  }
   size_t disagree = 0;
   for (size_t j = 0; j < S; j++)
     for (size_t k = j + 1; k < S; k++)
-      if (!(within(err_b[j], sig_b[j], tol) &&
-            within(err_b[k], sig_b[k], tol))) {
+      if (!(ok[j] && ok[k])) {
         pair[j * S + k] = true;
         disagree++;
         d->pairs = disagree;
       }
   size_t chosen = 0;
   double chosen_sep = 0;
-  if (disagree == 0) {
+  if (disagree == 0 && within_b == S) {
     d->kind = SHP_DECIDE_OPTIMUM;
     shp_snprintf(d->reason, sizeof d->reason,
                  "%s predict%s errors within %.3g at the best solution's "
@@ -213,18 +283,14 @@ int shp_decide_next(shp_fit *f, const shp_fit_set *set, const double *current_c,
                  S == 1 ? "the one consistent solution"
                         : "all consistent solutions",
                  S == 1 ? "s" : "", tol, best_err);
+  } else if (disagree == 0) {
+    /* Nothing reaches the tolerance for some solution, and no setpoints
+     * would do better for any of them: the stack's best. */
+    d->kind = SHP_DECIDE_AT_BEST;
+    at_best_reason(d, S - within_b, tol, false);
   } else {
-    /* Candidates: the other solutions' optima, then single-crystal probes
-     * of +-1/4 and +-1/2 of a phase period within the limits. */
-    for (size_t k = 1; k < S; k++) {
-      rc = shp_decide_optimum(f, &set->solutions[k], target, lab->lo_c,
-                              lab->hi_c, lab->seed, cand[nca].temps, NULL);
-      if (rc != SHP_OK)
-        goto done;
-      cand[nca].crystal = -1;
-      cand[nca].solution = k;
-      nca++;
-    }
+    /* Candidates: the solutions' optima, then single-crystal probes of
+     * +-1/4 and +-1/2 of a phase period within the limits. */
     static const double steps[4] = {0.25, -0.25, 0.5, -0.5};
     for (size_t i = 0; i < nc; i++) {
       const shp_stack_crystal *c = &stack->crystals[i];
@@ -332,6 +398,7 @@ done:
   free(sig_b);
   free(traces);
   free(pair);
+  free(ok);
   free(seps);
   if (rc != SHP_OK) {
     shp_decision_clear(d);

@@ -118,7 +118,9 @@ typedef enum {
   SHP_RUN_CONVERGED,   /* every consistent solution's pulse within
                           tolerance, the trace within its noise */
   SHP_RUN_AMBIGUOUS,   /* out of iterations, solutions disagreeing */
-  SHP_RUN_UNREACHABLE, /* refused before any move: reach_summary */
+  SHP_RUN_UNREACHABLE, /* refused before any move (reach_summary), or
+                          ended at the stack's best above the tolerance
+                          (at_best) */
   SHP_RUN_UNCONVERGED  /* out of iterations (or a search with nowhere to
                           go) short of the target */
 } shp_run_status;
@@ -128,7 +130,8 @@ const char *shp_run_status_name(shp_run_status status);
 /* One decision of the loop, as the journal's "decision" record has it. */
 typedef struct {
   size_t iteration;
-  const char *kind; /* "probe", "optimum", "converged-here" (static) */
+  const char *kind; /* "probe", "optimum", "at-best", "converged-here"
+                       (static) */
   double minutes;   /* ramp + settle the move costs */
   char reason[512];
 } shp_run_decision;
@@ -165,6 +168,11 @@ typedef struct {
   /* Reachability, checked before any move (reach_checked false with
    * --force or in the model-free mode). */
   bool reach_checked, reachable;
+  /* The run ended where no setpoints do better for any consistent
+   * solution, with the trace matching the model, short of the tolerance:
+   * status UNREACHABLE (no solution within it) or UNCONVERGED (within for
+   * some, not vouched for all). The ovens hold those setpoints. */
+  bool at_best;
   double reach_best_error; /* e* on the nominal model */
   char reach_summary[1024];
   shp_run_decision *decisions; /* decision_count, owned */

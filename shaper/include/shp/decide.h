@@ -18,9 +18,11 @@
  *     within the limits (shp_problem, shp_search, deterministic for the
  *     seed); reasons come from the physics (replica span, input pulse,
  *     fixed azimuths, transmission), not from a failed run.
- *   - Two consistent solutions "disagree" when at least one of them
- *     predicts an intensity error above tolerance at the best solution's
- *     optimum; agreeing solutions need no measurement to tell them apart.
+ *   - Two consistent solutions "disagree" when at least one of them is
+ *     not served by the best solution's optimum: it predicts an error
+ *     above tolerance there and other setpoints (its own optimum) would do
+ *     better for it. Agreeing solutions need no measurement to tell them
+ *     apart, also when the target is out of reach for them.
  *   - A pair's distance at a move is between their predicted traces there,
  *     in sigmas of the trace noise (sqrt of the chi2 left after the best
  *     amplitude and background, averaged both ways), capped at
@@ -123,7 +125,10 @@ typedef enum {
   SHP_DECIDE_NONE,           /* nothing to do (an error: see reason) */
   SHP_DECIDE_CONVERGED_HERE, /* every solution within tolerance here */
   SHP_DECIDE_OPTIMUM,        /* solutions agree (or none separates): go */
-  SHP_DECIDE_PROBE           /* a move chosen to separate solutions */
+  SHP_DECIDE_PROBE,          /* a move chosen to separate solutions */
+  SHP_DECIDE_AT_BEST         /* some solution cannot reach the tolerance,
+                                and every one is at its own best at the
+                                best solution's optimum: the stack's best */
 } shp_decide_kind;
 
 /* What the loop passes about its lab and diagnostic. */
@@ -141,11 +146,16 @@ typedef struct {
 
 typedef struct {
   shp_decide_kind kind;
+  bool stay;           /* setpoints_c are the current ones: no move (every
+                          CONVERGED_HERE, an AT_BEST already there) */
   size_t crystal_count, solution_count;
   double *setpoints_c; /* crystal_count, owned */
   /* Per solution: predicted intensity error and its 1 sigma at the current
    * and at the chosen setpoints (owned, solution_count each). */
   double *error_now, *sigma_now, *error_next, *sigma_next;
+  /* Per solution: the error at its own optimum (NULL for CONVERGED_HERE,
+   * which computes no optimum). */
+  double *optimum_error;
   double separation_sigma; /* expected separation at the move (sigmas):
                               the median over the disagreeing pairs */
   size_t pairs;            /* disagreeing pairs of solutions */
@@ -158,8 +168,13 @@ typedef struct {
 /* Choose the next setpoints for the consistent solutions of set (a solve
  * of f) at the current setpoints (crystal_count values):
  *   - every solution's error + sigma within tolerance here: CONVERGED_HERE;
- *   - one solution, or all within tolerance at the best's optimum:
- *     OPTIMUM (the best's);
+ *   - every solution within tolerance at the best's optimum: OPTIMUM
+ *     (the best's);
+ *   - every solution either within tolerance there or at its own best
+ *     there (within its sigma plus half a percent, at most 0.02, of the
+ *     error at its own optimum), some not within: AT_BEST (the best's
+ *     optimum; no move makes any solution better, so a loop already there
+ *     stops);
  *   - else the candidate of highest discrimination among each solution's
  *     optimum and single-crystal probes of +-1/4 and +-1/2 phase period
  *     within the limits: PROBE (or OPTIMUM when the winner is the best's
