@@ -15,7 +15,7 @@
 
 /* Starts of the temperature search: a few suffice for a handful of phases
  * (one period each), and the check must stay a second or so. */
-#define REACH_STARTS 12
+#define REACH_STARTS 24
 #define REACH_EXPLORE 40
 #define REACH_POLISH 3
 
