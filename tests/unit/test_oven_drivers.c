@@ -9,9 +9,11 @@
  * ends by writing the script's "end" marker, so a stray write before it (a
  * hold that sends something above all) fails the test too.
  * CASE: covesion-read, covesion-checksum, covesion-silent, mecom-read,
- * mecom-crc, mecom-sequence, mecom-silent. */
+ * mecom-crc, mecom-sequence, mecom-silent, mecom-ramp. */
 #include "shp/error.h"
 #include "shp/hw.h"
+#include "shp/lab.h"
+#include "shp/supervisor.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -126,7 +128,7 @@ static void test_mecom_reads_and_sets_temperature(void **state) {
   const shp_driver *drv;
   shp_device *dev = open_driver("mecom", &drv);
   shp_oven_reading r;
-  assert_null(drv->oven_set_ramp);
+  assert_non_null(drv->oven_set_ramp); /* the controller ramps (3003) */
   assert_int_equal(drv->oven_read(dev, 0, &r), SHP_OK);
   assert_float_equal(r.actual_c, 40.25, 1e-9);
   assert_float_equal(r.setpoint_c, 40.0, 1e-9);
@@ -161,6 +163,53 @@ static void test_mecom_silence_times_out(void **state) {
   read_times_out("mecom");
 }
 
+typedef struct {
+  int setpoints, faults;
+  char fault[256];
+} event_log;
+
+static void log_event(const shp_sup_event *ev, void *user) {
+  event_log *l = user;
+  if (ev->kind == SHP_SUP_SETPOINT)
+    l->setpoints++;
+  if (ev->kind == SHP_SUP_FAULT) {
+    l->faults++;
+    snprintf(l->fault, sizeof l->fault, "%s", ev->message);
+  }
+}
+
+/* Through the supervisor: each move writes the target once, after the
+ * controller's ramp is brought down to the lab's limit (never up); the
+ * script pins every byte, so a software ramp step or a ramp write while
+ * the controller's ramp is already slower fails the case. The third
+ * move's target write meets device error 9, which is named. */
+static void test_mecom_target_written_once_per_move(void **state) {
+  script_begin(PORT);
+  shp_lab *lab = shp_lab_load(SHP_TEST_DATADIR "/umockdev/mecom-lab.yml");
+  if (lab == NULL)
+    fail_msg("lab: %s", shp_error_detail());
+  shp_clock *clock = shp_clock_new_sim(0);
+  event_log log = {0};
+  shp_supervisor *s = shp_supervisor_open(lab, clock, log_event, &log);
+  if (s == NULL)
+    fail_msg("supervisor: %s", shp_error_detail());
+  assert_int_equal(shp_supervisor_request(s, 0, 45.0), SHP_OK);
+  assert_int_equal(log.setpoints, 1);
+  shp_clock_sleep_s(clock, 60.0);
+  assert_int_equal(shp_supervisor_step(s), SHP_OK);
+  assert_int_equal(log.setpoints, 1);
+  assert_int_equal(shp_supervisor_request(s, 0, 50.0), SHP_OK);
+  assert_int_equal(log.setpoints, 2);
+  assert_int_equal(shp_supervisor_request(s, 0, 55.0), SHP_ERR_PROTOCOL);
+  assert_int_equal(log.setpoints, 2);
+  assert_int_equal(log.faults, 1);
+  assert_non_null(strstr(log.fault, "device error 9: parameter general error"));
+  shp_supervisor_close(s);
+  shp_clock_free(clock);
+  shp_lab_free(lab);
+  script_end();
+}
+
 int main(int argc, char **argv) {
   static const struct {
     const char *name;
@@ -176,6 +225,7 @@ int main(int argc, char **argv) {
       {"mecom-sequence",
        cmocka_unit_test(test_mecom_ack_out_of_step_is_protocol_error)},
       {"mecom-silent", cmocka_unit_test(test_mecom_silence_times_out)},
+      {"mecom-ramp", cmocka_unit_test(test_mecom_target_written_once_per_move)},
   };
   for (size_t i = 0; argc == 2 && i < sizeof cases / sizeof cases[0]; i++)
     if (strcmp(argv[1], cases[i].name) == 0) {
@@ -184,6 +234,6 @@ int main(int argc, char **argv) {
     }
   fprintf(stderr, "usage: test_oven_drivers CASE (under umockdev-run with "
                   "the matching script; CASE: covesion-read|checksum|silent, "
-                  "mecom-read|crc|sequence|silent)\n");
+                  "mecom-read|crc|sequence|silent|ramp)\n");
   return 2;
 }

@@ -342,6 +342,14 @@ static void test_mecom_device_error_is_reported(void **state) {
   assert_int_equal(shp_proto_mecom_decode_ack(r, (size_t)n, 1, 5, 0),
                    SHP_ERR_PROTOCOL);
   free(r);
+  /* Error 9, the last of pyMeCom's table (ERR_PAR_GENERAL_FAILURE). */
+  n = shp_proto_mecom_encode_frame(ans, sizeof ans, '!', 1, 6, "+09", 3);
+  r = dup_exact(ans, (size_t)n);
+  assert_int_equal(shp_proto_mecom_decode_ack(r, (size_t)n, 1, 6, 0),
+                   SHP_ERR_PROTOCOL);
+  assert_string_equal(shp_error_detail(),
+                      "mecom: device error 9: parameter general error");
+  free(r);
 }
 
 static void test_mecom_malformed_frames_are_protocol_errors(void **s) {
