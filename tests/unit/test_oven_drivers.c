@@ -8,8 +8,9 @@
  * (umockdev-run aborts on a write the script does not expect). Each case
  * ends by writing the script's "end" marker, so a stray write before it (a
  * hold that sends something above all) fails the test too.
- * CASE: covesion-read, covesion-checksum, covesion-silent, mecom-read,
- * mecom-crc, mecom-sequence, mecom-silent, mecom-ramp. */
+ * CASE: covesion-read, covesion-checksum, covesion-silent, covesion-alarm,
+ * covesion-nolab (no script needed), mecom-read, mecom-crc, mecom-sequence,
+ * mecom-silent, mecom-ramp. */
 #include "shp/error.h"
 #include "shp/hw.h"
 #include "shp/lab.h"
@@ -40,14 +41,23 @@ static double now_s(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* The driver's default baud rate (baud 0) is used. */
+/* The lab the supervisor would hand the driver: one oven on the port, whose
+ * ramp limit (2 K/min) the Covesion set points must carry. The driver's
+ * default baud rate (baud 0) is used. */
+static shp_lab_oven lab_oven;
+static shp_lab lab_one_oven;
+
 static shp_device *open_driver(const char *name, const shp_driver **drv) {
-  static const shp_connection tty = {
-      .kind = "tty", .port = PORT, .timeout_s = TIMEOUT_S};
   script_begin(PORT);
   *drv = shp_hw_driver_find(name);
   assert_non_null(*drv);
-  shp_device_config cfg = {.connection = &tty};
+  lab_oven = (shp_lab_oven){
+      .driver = *drv,
+      .connection = {.kind = "tty", .port = PORT, .timeout_s = TIMEOUT_S},
+      .max_ramp_k_per_min = 2.0};
+  lab_one_oven = (shp_lab){.ovens = &lab_oven, .oven_count = 1};
+  shp_device_config cfg = {.connection = &lab_oven.connection,
+                           .lab = &lab_one_oven};
   shp_device *dev = NULL;
   if ((*drv)->open(&cfg, &dev) != SHP_OK)
     fail_msg("open: %s", shp_error_detail());
@@ -86,13 +96,14 @@ static void test_covesion_reads_and_sets_temperature(void **state) {
   const shp_driver *drv;
   shp_device *dev = open_driver("covesion", &drv);
   shp_oven_reading r;
-  assert_null(drv->oven_set_ramp); /* no ramp field known: software ramp */
+  assert_null(drv->oven_set_ramp); /* the supervisor ramps in software */
   assert_int_equal(drv->oven_read(dev, 0, &r), SHP_OK);
   assert_float_equal(r.actual_c, 40.312, 1e-9);
   assert_float_equal(r.setpoint_c, 40.0, 1e-9);
   assert_true(r.output_on);
   assert_false(r.has_ramp);
   assert_false(r.fault);
+  /* The script pins the frame: the lab's ramp, the oven's other fields. */
   assert_int_equal(drv->oven_set(dev, 0, 45.0), SHP_OK);
   assert_int_equal(drv->oven_read(dev, 0, &r), SHP_OK);
   assert_float_equal(r.actual_c, 40.48, 1e-9);
@@ -103,7 +114,9 @@ static void test_covesion_reads_and_sets_temperature(void **state) {
   assert_int_equal(drv->oven_read(dev, 0, &r), SHP_OK);
   assert_false(r.output_on);
   assert_true(r.fault);
-  assert_non_null(strstr(r.fault_text, "sensor fault"));
+  assert_string_equal(r.fault_text, "faults 0x08 (sensor fault)");
+  /* An oven already ramping slower than the lab allows keeps its ramp. */
+  assert_int_equal(drv->oven_set(dev, 0, 46.5), SHP_OK);
   /* Refused before anything is sent: the script has no line for them. */
   assert_int_equal(drv->oven_set(dev, 0, 250.0), SHP_ERR_RANGE);
   assert_int_equal(drv->oven_read(dev, 1, &r), SHP_ERR_INVALID);
@@ -111,6 +124,43 @@ static void test_covesion_reads_and_sets_temperature(void **state) {
   assert_int_equal(drv->oven_hold(dev, 0), SHP_OK);
   drv->close(dev);
   script_end();
+}
+
+/* An enabled alarm is a fault only while its threshold is crossed: the
+ * status's alarm field says which alarms are configured, not whether one
+ * is active. */
+static void test_covesion_alarm_configuration_is_not_a_fault(void **state) {
+  const shp_driver *drv;
+  shp_device *dev = open_driver("covesion", &drv);
+  shp_oven_reading r;
+  assert_int_equal(drv->oven_read(dev, 0, &r), SHP_OK);
+  assert_false(r.fault);
+  assert_int_equal(drv->oven_read(dev, 0, &r), SHP_OK);
+  assert_true(r.fault);
+  assert_string_equal(r.fault_text,
+                      "alarm: 40.000 C below the alarm minimum 41.000 C");
+  assert_int_equal(drv->oven_read(dev, 0, &r), SHP_OK);
+  assert_true(r.fault);
+  assert_string_equal(r.fault_text,
+                      "alarm: 61.000 C above the alarm maximum 60.000 C");
+  assert_int_equal(drv->oven_read(dev, 0, &r), SHP_OK);
+  assert_false(r.fault);
+  assert_float_equal(r.actual_c, 14.0, 0);
+  drv->close(dev);
+  script_end();
+}
+
+/* Without the lab's ramp limit no set point could be built: refused at
+ * open, before the port is touched. */
+static void test_covesion_needs_the_lab_ramp_limit(void **state) {
+  static const shp_connection tty = {
+      .kind = "tty", .port = PORT, .timeout_s = TIMEOUT_S};
+  const shp_driver *drv = shp_hw_driver_find("covesion");
+  shp_device_config cfg = {.connection = &tty};
+  shp_device *dev = NULL;
+  assert_int_equal(drv->open(&cfg, &dev), SHP_ERR_INVALID);
+  assert_null(dev);
+  assert_non_null(strstr(shp_error_detail(), "ramp limit"));
 }
 
 static void test_covesion_bad_checksum_is_protocol_error(void **state) {
@@ -220,6 +270,10 @@ int main(int argc, char **argv) {
       {"covesion-checksum",
        cmocka_unit_test(test_covesion_bad_checksum_is_protocol_error)},
       {"covesion-silent", cmocka_unit_test(test_covesion_silence_times_out)},
+      {"covesion-alarm",
+       cmocka_unit_test(test_covesion_alarm_configuration_is_not_a_fault)},
+      {"covesion-nolab",
+       cmocka_unit_test(test_covesion_needs_the_lab_ramp_limit)},
       {"mecom-read", cmocka_unit_test(test_mecom_reads_and_sets_temperature)},
       {"mecom-crc", cmocka_unit_test(test_mecom_bad_crc_is_protocol_error)},
       {"mecom-sequence",
@@ -233,7 +287,8 @@ int main(int argc, char **argv) {
       return cmocka_run_group_tests_name(cases[i].name, one, NULL, NULL);
     }
   fprintf(stderr, "usage: test_oven_drivers CASE (under umockdev-run with "
-                  "the matching script; CASE: covesion-read|checksum|silent, "
+                  "the matching script; CASE: "
+                  "covesion-read|checksum|silent|alarm|nolab, "
                   "mecom-read|crc|sequence|silent|ramp)\n");
   return 2;
 }
