@@ -107,6 +107,49 @@ static void test_tc200_reply_strips_echo_and_prompt(void **state) {
   assert_true(st.output_enabled);
   assert_int_equal(shp_proto_tc200_decode_status("54", 2, &st), SHP_OK);
   assert_false(st.output_enabled);
+  /* Bit 6 (0x40) is the sensor alarm (QMI's MASK_ALARM), in hexadecimal. */
+  assert_true(st.sensor_alarm);
+  assert_false(st.raw == 54);
+  assert_int_equal(shp_proto_tc200_decode_status("41", 2, &st), SHP_OK);
+  assert_true(st.output_enabled);
+  assert_true(st.sensor_alarm);
+  assert_int_equal(shp_proto_tc200_decode_status("b1", 2, &st), SHP_OK);
+  assert_false(st.sensor_alarm); /* 0xB1: cycle paused, C, output on */
+}
+
+/* Set points go out as the TC200 shows them, 0.1 C, rounded from the exact
+ * binary value with ties to even, as QMI's "{:.1f}" does (and glibc's
+ * printf): 40.25 is an exact tie and goes to 40.2; 40.05 is a little below
+ * its tie in binary and goes to 40.0, although 40.05 * 10 rounds to 400.5
+ * in double and a naive round would send 40.1. */
+static void test_tc200_set_points_round_half_to_even(void **state) {
+  static const struct {
+    double in;
+    const char *sent;
+  } cases[] = {{40.25, "tset=40.2\r"},   {40.75, "tset=40.8\r"},
+               {40.05, "tset=40.0\r"},   {40.15, "tset=40.1\r"},
+               {20.05, "tset=20.1\r"},   {40.35, "tset=40.4\r"},
+               {199.95, "tset=199.9\r"}, {41.26, "tset=41.3\r"}};
+  char buf[32], ref[32];
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    assert_true(shp_proto_tc200_encode_set_temperature(buf, sizeof buf,
+                                                       cases[i].in) > 0);
+    assert_string_equal(buf, cases[i].sent);
+  }
+  /* Every 0.005 C step and its binary neighbours agree with printf. */
+  for (int k = 0; k <= 36000; k++) {
+    double t0 = 20.0 + k * 0.005;
+    double t[3] = {t0, nextafter(t0, 0.0), nextafter(t0, 1e3)};
+    for (int j = 0; j < 3; j++) {
+      if (t[j] < 20.0 || t[j] > 200.0)
+        continue;
+      assert_true(
+          shp_proto_tc200_encode_set_temperature(buf, sizeof buf, t[j]) > 0);
+      snprintf(ref, sizeof ref, "tset=%.1f\r", t[j]);
+      if (strcmp(buf, ref) != 0)
+        fail_msg("%.17g: sent %s, printf %s", t[j], buf, ref);
+    }
+  }
 }
 
 static void test_tc200_temperature_units_convert_to_celsius(void **s) {
@@ -869,6 +912,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_tc200_encoders_write_documented_commands),
       cmocka_unit_test(test_tc200_encoders_refuse_range_and_small_buffers),
+      cmocka_unit_test(test_tc200_set_points_round_half_to_even),
       cmocka_unit_test(test_tc200_reply_strips_echo_and_prompt),
       cmocka_unit_test(test_tc200_temperature_units_convert_to_celsius),
       cmocka_unit_test(test_tc200_malformed_replies_are_protocol_errors),
