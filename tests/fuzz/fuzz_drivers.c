@@ -29,6 +29,7 @@
 #include "drivers.h"
 #include "shp/error.h"
 #include "shp/hw.h"
+#include "shp/lab.h"
 #include "shp/usbtmc.h"
 #include "transport-private.h"
 
@@ -389,8 +390,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                          .product = 0x8048,
                          .timeout_s = FUZZ_TIMEOUT_S};
   shp_yaml *y = options_yaml[which];
+  /* The lab the supervisor hands over: one oven on this connection, with a
+   * ramp limit (the covesion driver sends it with every set point). */
+  shp_lab_oven lab_oven = {
+      .driver = d, .connection = conn, .max_ramp_k_per_min = 2.0};
+  shp_lab lab = {.ovens = &lab_oven, .oven_count = 1};
   shp_device_config cfg = {
-      .connection = &conn,
+      .connection = &lab_oven.connection,
+      .lab = &lab,
       .clock = clock_,
       .yaml = y,
       .options = y ? shp_yaml_get(y, shp_yaml_root(y), "options") : NULL,

@@ -19,6 +19,7 @@
 #include "shp/proto/usbtmc.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -106,6 +107,49 @@ static void test_tc200_reply_strips_echo_and_prompt(void **state) {
   assert_true(st.output_enabled);
   assert_int_equal(shp_proto_tc200_decode_status("54", 2, &st), SHP_OK);
   assert_false(st.output_enabled);
+  /* Bit 6 (0x40) is the sensor alarm (QMI's MASK_ALARM), in hexadecimal. */
+  assert_true(st.sensor_alarm);
+  assert_false(st.raw == 54);
+  assert_int_equal(shp_proto_tc200_decode_status("41", 2, &st), SHP_OK);
+  assert_true(st.output_enabled);
+  assert_true(st.sensor_alarm);
+  assert_int_equal(shp_proto_tc200_decode_status("b1", 2, &st), SHP_OK);
+  assert_false(st.sensor_alarm); /* 0xB1: cycle paused, C, output on */
+}
+
+/* Set points go out as the TC200 shows them, 0.1 C, rounded from the exact
+ * binary value with ties to even, as QMI's "{:.1f}" does (and glibc's
+ * printf): 40.25 is an exact tie and goes to 40.2; 40.05 is a little below
+ * its tie in binary and goes to 40.0, although 40.05 * 10 rounds to 400.5
+ * in double and a naive round would send 40.1. */
+static void test_tc200_set_points_round_half_to_even(void **state) {
+  static const struct {
+    double in;
+    const char *sent;
+  } cases[] = {{40.25, "tset=40.2\r"},   {40.75, "tset=40.8\r"},
+               {40.05, "tset=40.0\r"},   {40.15, "tset=40.1\r"},
+               {20.05, "tset=20.1\r"},   {40.35, "tset=40.4\r"},
+               {199.95, "tset=199.9\r"}, {41.26, "tset=41.3\r"}};
+  char buf[32], ref[32];
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    assert_true(shp_proto_tc200_encode_set_temperature(buf, sizeof buf,
+                                                       cases[i].in) > 0);
+    assert_string_equal(buf, cases[i].sent);
+  }
+  /* Every 0.005 C step and its binary neighbours agree with printf. */
+  for (int k = 0; k <= 36000; k++) {
+    double t0 = 20.0 + k * 0.005;
+    double t[3] = {t0, nextafter(t0, 0.0), nextafter(t0, 1e3)};
+    for (int j = 0; j < 3; j++) {
+      if (t[j] < 20.0 || t[j] > 200.0)
+        continue;
+      assert_true(
+          shp_proto_tc200_encode_set_temperature(buf, sizeof buf, t[j]) > 0);
+      snprintf(ref, sizeof ref, "tset=%.1f\r", t[j]);
+      if (strcmp(buf, ref) != 0)
+        fail_msg("%.17g: sent %s, printf %s", t[j], buf, ref);
+    }
+  }
 }
 
 static void test_tc200_temperature_units_convert_to_celsius(void **s) {
@@ -174,27 +218,158 @@ static void test_covesion_checksum_matches_published_frames(void **state) {
   assert_int_equal(shp_proto_covesion_checksum("\x01j00", 4), 0xCB);
 }
 
-static void test_covesion_set_temperature_round_trips(void **state) {
-  char buf[80];
+/* The 'q' answer's fields, as an oven reports its set-point parameters. */
+static shp_proto_covesion_setpoint oven_setpoint(const char *fields) {
+  shp_proto_covesion_setpoint sp;
+  if (shp_proto_covesion_decode_setpoint(fields, strlen(fields), &sp) != SHP_OK)
+    fail_msg("%s", shp_error_detail());
+  return sp;
+}
+
+/* Field i (0-based) of a set-point frame's data, NUL-terminated. */
+static const char *frame_field(const char *frame, int n, int i) {
+  static char out[32];
   const char *data;
-  size_t dlen;
+  size_t dlen, start = 0;
   char cmd;
-  int n = shp_proto_covesion_encode_set_temperature(buf, sizeof buf, 40.0);
-  assert_true(n > 0);
-  assert_memory_equal(buf, "\x01i371;40.000;", 13);
-  char *r = dup_exact(buf, (size_t)n);
+  char *r = dup_exact(frame, (size_t)n);
   assert_int_equal(shp_proto_covesion_decode(r, (size_t)n, &cmd, &data, &dlen),
                    SHP_OK);
   assert_int_equal(cmd, 'i');
-  assert_int_equal(dlen, 37);
-  assert_memory_equal(data, "1;40.000;25.000;0.000;25;100.00;0.00;", 37);
+  for (int k = 0; k < i; k++)
+    start += strcspn(data + start, ";") + 1;
+  size_t len = strcspn(data + start, ";");
+  assert_true(start + len < dlen && len < sizeof out);
+  memcpy(out, data + start, len);
+  out[len] = '\0';
   free(r);
-  assert_int_equal(shp_proto_covesion_encode_set_temperature(buf, 80, 19.0),
+  return out;
+}
+
+/* Each field of the 'i' frame and what it means (protocol README, "Set
+ * point"; public OC1/OC2/OC3 clients): only the source, the temperature and
+ * the ramp rate are the driver's to choose; the analogue input's scaling
+ * goes back as the oven reported it. */
+static void test_covesion_setpoint_frame_fields_have_stated_meanings(void **s) {
+  char buf[80];
+  /* An oven whose ramp (25 C/s) is faster than a 2 K/min lab allows. */
+  shp_proto_covesion_setpoint oven =
+      oven_setpoint("0;40.000;25.000;0.000;25;100.00;0.00;");
+  assert_float_equal(oven.ramp_c_per_s, 25.0, 0);
+  int n = shp_proto_covesion_encode_set_temperature(buf, sizeof buf, 45.0,
+                                                    2.0 / 60.0, &oven);
+  assert_true(n > 0);
+  /* 0: set-point source, 1 = the value in this frame (0 = potentiometer) */
+  assert_string_equal(frame_field(buf, n, 0), "1");
+  /* 1: the set temperature, C, three decimals */
+  assert_string_equal(frame_field(buf, n, 1), "45.000");
+  /* 2: potentiometer range of the analogue set-point input, as the oven had */
+  assert_string_equal(frame_field(buf, n, 2), "25.000");
+  /* 3: potentiometer offset of that input, as the oven had it */
+  assert_string_equal(frame_field(buf, n, 3), "0.000");
+  /* 4: ramp rate, C/s: the lab's 2 K/min = 0.0333 C/s rounded down */
+  assert_string_equal(frame_field(buf, n, 4), "0.033");
+  /* 5: the input's linear coefficient (deg/V), as the oven had it */
+  assert_string_equal(frame_field(buf, n, 5), "100.00");
+  /* 6: the input's constant coefficient (deg), as the oven had it */
+  assert_string_equal(frame_field(buf, n, 6), "0.00");
+  assert_int_equal(n, 46); /* checksum recomputed by hand: sum mod 256 */
+  assert_memory_equal(buf, "\x01i401;45.000;25.000;0.000;0.033;100.00;0.00;A7",
+                      46);
+  /* An oven already ramping slower than the lab allows keeps its rate, in
+   * its own text, and the vendor example's other fields come back too. */
+  oven = oven_setpoint("1;45.000;100;0;0.0100;1;0;");
+  n = shp_proto_covesion_encode_set_temperature(buf, sizeof buf, 46.5,
+                                                2.0 / 60.0, &oven);
+  assert_int_equal(n, 32);
+  assert_memory_equal(buf, "\x01i261;46.500;100;0;0.0100;1;0;0E", 32);
+  /* Refused: temperature out of range, a small buffer, a limit that
+   * rounds to nothing, a field that is not a number. */
+  assert_int_equal(shp_proto_covesion_encode_set_temperature(
+                       buf, sizeof buf, 19.0, 2.0 / 60.0, &oven),
                    SHP_ERR_RANGE);
-  assert_int_equal(shp_proto_covesion_encode_set_temperature(buf, 20, 40.0),
+  assert_int_equal(shp_proto_covesion_encode_set_temperature(buf, 20, 40.0,
+                                                             2.0 / 60.0, &oven),
                    SHP_ERR_RANGE);
+  oven.ramp_c_per_s = 0.0;
+  assert_int_equal(shp_proto_covesion_encode_set_temperature(
+                       buf, sizeof buf, 40.0, 0.03 / 60.0, &oven),
+                   SHP_ERR_RANGE);
+  assert_non_null(strstr(shp_error_detail(), "slowest"));
+  strcpy(oven.text[5], "1;2");
+  assert_int_equal(shp_proto_covesion_encode_set_temperature(
+                       buf, sizeof buf, 40.0, 2.0 / 60.0, &oven),
+                   SHP_ERR_INVALID);
+  assert_int_equal(
+      shp_proto_covesion_decode_setpoint("1;40;25;0;x;1;0;", 16, &oven),
+      SHP_ERR_PROTOCOL);
+  assert_int_equal(
+      shp_proto_covesion_decode_setpoint("1;40;25;0;1;", 12, &oven),
+      SHP_ERR_PROTOCOL);
   assert_int_equal(shp_proto_covesion_encode(buf, 80, '1', "", 0),
                    SHP_ERR_INVALID);
+}
+
+/* Over the lab file's whole range of ramp limits (0.01..100 K/min), and
+ * whatever the oven had, no set point carries a ramp faster than the
+ * limit, and none is slower than one step (0.001 C/s) below it; a limit
+ * under one step is refused rather than sent as 0. */
+static void test_covesion_no_set_point_ramps_faster_than_the_lab(void **s) {
+  static const char *const had[] = {"25", "100.000", "0", "-1", "0.0005"};
+  char buf[80];
+  int sent = 0, refused = 0;
+  for (int i = 0; i <= 4000; i++) {
+    double k_per_min = 0.01 * pow(1e4, i / 4000.0);
+    if (i % 400 == 0) /* whole and decimal values too: 0.06, 0.6, 6, 60 */
+      k_per_min = 0.06 * pow(10.0, i / 1000);
+    double limit = k_per_min / 60.0;
+    for (size_t h = 0; h < sizeof had / sizeof had[0]; h++) {
+      char fields[64];
+      snprintf(fields, sizeof fields, "1;40.000;25.000;0.000;%s;100.00;0.00;",
+               had[h]);
+      shp_proto_covesion_setpoint oven = oven_setpoint(fields);
+      int n = shp_proto_covesion_encode_set_temperature(buf, sizeof buf, 40.0,
+                                                        limit, &oven);
+      if (limit < 0.001 &&
+          !(oven.ramp_c_per_s > 0 && oven.ramp_c_per_s <= limit)) {
+        assert_int_equal(n, SHP_ERR_RANGE);
+        refused++;
+        continue;
+      }
+      assert_true(n > 0);
+      double rate = strtod(frame_field(buf, n, 4), NULL);
+      if (!(rate > 0.0 && rate <= limit))
+        fail_msg("limit %.17g C/s (%g K/min), oven had %s: sent %.17g", limit,
+                 k_per_min, had[h], rate);
+      if (oven.ramp_c_per_s > limit || !(oven.ramp_c_per_s > 0))
+        assert_true(rate > limit - 0.001);
+      sent++;
+    }
+  }
+  assert_true(sent > 15000);
+  assert_true(refused > 0);
+}
+
+/* The status's alarm field is the configuration (0 off, 1 min, 2 max, 3
+ * both); an alarm is active only when an enabled threshold is crossed. */
+static void test_covesion_alarm_configuration_is_not_an_alarm(void **s) {
+  shp_proto_covesion_alarms al;
+  const char *d = "3;15.000;60.000;-1.000;1.000;20.000;200.000;";
+  assert_int_equal(shp_proto_covesion_decode_alarms(d, strlen(d), &al), SHP_OK);
+  assert_int_equal(al.mode, 3);
+  assert_float_equal(al.alarm_min_c, 15.0, 0);
+  assert_float_equal(al.alarm_max_c, 60.0, 0);
+  for (int mode = 0; mode <= 3; mode++) {
+    al.mode = mode;
+    assert_false(shp_proto_covesion_alarm_active(&al, 40.0));
+    assert_int_equal(shp_proto_covesion_alarm_active(&al, 14.9), mode & 1);
+    assert_int_equal(shp_proto_covesion_alarm_active(&al, 60.1),
+                     (mode & 2) != 0);
+  }
+  assert_int_equal(shp_proto_covesion_decode_alarms("4;15;60;", 8, &al),
+                   SHP_ERR_PROTOCOL);
+  assert_int_equal(shp_proto_covesion_decode_alarms("1;15;", 5, &al),
+                   SHP_ERR_PROTOCOL);
 }
 
 static void test_covesion_status_reply_decodes(void **state) {
@@ -341,6 +516,14 @@ static void test_mecom_device_error_is_reported(void **state) {
   assert_non_null(strstr(shp_error_detail(), "parameter not available"));
   assert_int_equal(shp_proto_mecom_decode_ack(r, (size_t)n, 1, 5, 0),
                    SHP_ERR_PROTOCOL);
+  free(r);
+  /* Error 9, the last of pyMeCom's table (ERR_PAR_GENERAL_FAILURE). */
+  n = shp_proto_mecom_encode_frame(ans, sizeof ans, '!', 1, 6, "+09", 3);
+  r = dup_exact(ans, (size_t)n);
+  assert_int_equal(shp_proto_mecom_decode_ack(r, (size_t)n, 1, 6, 0),
+                   SHP_ERR_PROTOCOL);
+  assert_string_equal(shp_error_detail(),
+                      "mecom: device error 9: parameter general error");
   free(r);
 }
 
@@ -729,11 +912,15 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_tc200_encoders_write_documented_commands),
       cmocka_unit_test(test_tc200_encoders_refuse_range_and_small_buffers),
+      cmocka_unit_test(test_tc200_set_points_round_half_to_even),
       cmocka_unit_test(test_tc200_reply_strips_echo_and_prompt),
       cmocka_unit_test(test_tc200_temperature_units_convert_to_celsius),
       cmocka_unit_test(test_tc200_malformed_replies_are_protocol_errors),
       cmocka_unit_test(test_covesion_checksum_matches_published_frames),
-      cmocka_unit_test(test_covesion_set_temperature_round_trips),
+      cmocka_unit_test(
+          test_covesion_setpoint_frame_fields_have_stated_meanings),
+      cmocka_unit_test(test_covesion_no_set_point_ramps_faster_than_the_lab),
+      cmocka_unit_test(test_covesion_alarm_configuration_is_not_an_alarm),
       cmocka_unit_test(test_covesion_status_reply_decodes),
       cmocka_unit_test(test_covesion_malformed_frames_are_protocol_errors),
       cmocka_unit_test(test_mecom_crc_check_value),

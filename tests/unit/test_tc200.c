@@ -69,6 +69,14 @@ static void test_tc200_reads_and_sets_temperature(void **state) {
   assert_int_equal(drv->oven_read(dev, 0, &r), SHP_OK);
   assert_float_equal(r.actual_c, 40.4, 1e-9);
   assert_float_equal(r.setpoint_c, 45.0, 1e-9);
+  assert_false(r.fault);
+  /* 45.25 is a tie: sent as 45.2, half to even (the script pins it). */
+  assert_int_equal(drv->oven_set(dev, 0, 45.25), SHP_OK);
+  /* Status 0x41: output on, sensor alarm. */
+  assert_int_equal(drv->oven_read(dev, 0, &r), SHP_OK);
+  assert_true(r.output_on);
+  assert_true(r.fault);
+  assert_string_equal(r.fault_text, "sensor alarm (status 0x41)");
   /* Refused before anything is sent: the script has no line for them. */
   assert_int_equal(drv->oven_set(dev, 0, 250.0), SHP_ERR_RANGE);
   assert_int_equal(drv->oven_read(dev, 1, &r), SHP_ERR_INVALID);

@@ -141,6 +141,52 @@ static void test_ted4000_refuses_another_instrument(void **state) {
   scpi_fake_done(&f);
 }
 
+/* Some units do not answer the first command: *IDN? is sent again after a
+ * silent one (and after a garbled one), and the open goes on as usual. */
+static void test_ted4000_first_idn_unanswered_is_retried(void **state) {
+  static const scpi_step steps[] = {
+      {"*IDN?\n", NULL, 0, LIBUSB_ERROR_TIMEOUT},
+      {"*IDN?\n", "\xff\xfe", 0, 0}, /* not an answer at all */
+      OPEN_STEPS,
+  };
+  scpi_fake f;
+  shp_device *dev = NULL;
+  shp_usbtmc *c =
+      scpi_fake_open(&f, steps, sizeof steps / sizeof steps[0], NAME, 0.1);
+  if (ted4000_device_new(c, &dev) != SHP_OK)
+    fail_msg("open: %s", shp_error_detail());
+  assert_int_equal(f.n_writes, 3 + 3); /* three *IDN?, *CLS, UNIT, SYST:ERR? */
+  scpi_fake_done(&f);
+  ted4000_device_free(dev);
+}
+
+/* Bounded: four silent *IDN? and the open fails with a message that says
+ * so, within four timeouts (plus the aborts, answered at once). */
+static void test_ted4000_idn_retries_are_bounded(void **state) {
+  static const scpi_step steps[] = {
+      {"*IDN?\n", NULL, 0, LIBUSB_ERROR_TIMEOUT},
+      {"*IDN?\n", NULL, 0, LIBUSB_ERROR_TIMEOUT},
+      {"*IDN?\n", NULL, 0, LIBUSB_ERROR_TIMEOUT},
+      {"*IDN?\n", NULL, 0, LIBUSB_ERROR_TIMEOUT},
+  };
+  scpi_fake f;
+  shp_device *dev = NULL;
+  const double timeout_s = 0.1;
+  shp_usbtmc *c = scpi_fake_open(&f, steps, sizeof steps / sizeof steps[0],
+                                 NAME, timeout_s);
+  double t0 = now_s();
+  assert_int_equal(ted4000_device_new(c, &dev), SHP_ERR_TIMEOUT);
+  double took = now_s() - t0;
+  assert_true(took >= 4 * timeout_s - 0.02);
+  assert_true(took < 4 * timeout_s + 0.5);
+  assert_error_has(SHP_ERR_TIMEOUT,
+                   NAME ": *IDN? got no usable answer in 4 attempts; the "
+                        "last: " NAME ": reading a reply: no answer");
+  assert_null(dev);
+  assert_int_equal(f.n_writes, 4);
+  scpi_fake_done(&f);
+}
+
 static void test_ted4000_scpi_error_at_open_is_protocol(void **state) {
   static const scpi_step steps[] = {
       {"*IDN?\n", IDN, 0, 0},
@@ -285,6 +331,8 @@ int main(void) {
       cmocka_unit_test(test_ted4000_reads_sets_and_holds),
       cmocka_unit_test(test_ted4000_condition_faults_are_reported),
       cmocka_unit_test(test_ted4000_refuses_another_instrument),
+      cmocka_unit_test(test_ted4000_first_idn_unanswered_is_retried),
+      cmocka_unit_test(test_ted4000_idn_retries_are_bounded),
       cmocka_unit_test(test_ted4000_scpi_error_at_open_is_protocol),
       cmocka_unit_test(test_ted4000_refused_setpoint_is_protocol),
       cmocka_unit_test(test_ted4000_unreadable_answers_are_protocol),

@@ -33,13 +33,14 @@ static int read_frame(shp_device *d, const char **frame, size_t *len) {
   return SHP_OK;
 }
 
-int covesion_read_status(shp_device *d, shp_proto_covesion_status *st) {
+int covesion_request(shp_device *d, char letter, const char **data,
+                     size_t *data_len) {
   const char *port = shp_transport_name(d->io);
   char query[8];
-  const char *frame, *data;
-  size_t len, data_len;
-  char letter;
-  int n = shp_proto_covesion_encode_status_query(query, sizeof query);
+  const char *frame;
+  size_t len;
+  char got;
+  int n = shp_proto_covesion_encode_query(query, sizeof query, letter);
   if (n < 0)
     return n;
   int rc = covesion_send(d, query, (size_t)n);
@@ -51,15 +52,21 @@ int covesion_read_status(shp_device *d, shp_proto_covesion_status *st) {
     rc = read_frame(d, &frame, &len);
   if (rc != SHP_OK)
     return rc;
-  if (shp_proto_covesion_decode(frame, len, &letter, &data, &data_len) !=
-      SHP_OK)
+  if (shp_proto_covesion_decode(frame, len, &got, data, data_len) != SHP_OK)
     return shp_error_prefix("%s: ", port);
-  if (letter != 'j')
+  if (got != letter)
     return shp_error_set(SHP_ERR_PROTOCOL,
-                         "%s: covesion: answer '%c' to the status request, "
-                         "expected 'j'",
-                         port, letter);
-  if (shp_proto_covesion_decode_status(data, data_len, st) != SHP_OK)
-    return shp_error_prefix("%s: ", port);
+                         "%s: covesion: answer '%c' to the '%c' request, "
+                         "expected '%c'",
+                         port, got, letter, letter);
   return SHP_OK;
+}
+
+int covesion_read_status(shp_device *d, shp_proto_covesion_status *st) {
+  const char *data;
+  size_t len;
+  int rc = covesion_request(d, 'j', &data, &len);
+  if (rc == SHP_OK && shp_proto_covesion_decode_status(data, len, st) != SHP_OK)
+    return shp_error_prefix("%s: ", shp_transport_name(d->io));
+  return rc;
 }

@@ -19,8 +19,15 @@
 
 struct shp_device {
   shp_transport *io;
+  double max_ramp_k_per_min; /* the lab file's limit for this oven */
   char reply[COVESION_REPLY_MAX];
 };
+
+/* Send the data-less request for `letter` after dropping any stale input
+ * and check the answer frame, which must carry the same letter; its data
+ * span points into d->reply. Errors as covesion_read_status. */
+int covesion_request(shp_device *d, char letter, const char **data,
+                     size_t *data_len);
 
 /* Send the status request after dropping any stale input and decode the
  * 'j' answer (one CR-ended frame; a leading LF of the last frame's CR LF

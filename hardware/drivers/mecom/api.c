@@ -18,10 +18,12 @@ static const struct {
   uint16_t object_temperature;        /* FLOAT32, C, read */
   uint16_t target_object_temperature; /* FLOAT32, C, read and set */
   uint16_t device_status;             /* INT32, read */
+  uint16_t coarse_temp_ramp;          /* FLOAT32, K/s, read and set */
 } par = {
     .object_temperature = SHP_PROTO_MECOM_PAR_OBJECT_TEMPERATURE,
     .target_object_temperature = SHP_PROTO_MECOM_PAR_TARGET_OBJECT_TEMPERATURE,
     .device_status = SHP_PROTO_MECOM_PAR_DEVICE_STATUS,
+    .coarse_temp_ramp = SHP_PROTO_MECOM_PAR_COARSE_TEMP_RAMP,
 };
 /* Device status values (README, D2). */
 enum { MECOM_STATUS_RUN = 2, MECOM_STATUS_ERROR = 3 };
@@ -131,6 +133,39 @@ static int mecom_oven_set(shp_device *d, int channel, double setpoint_c) {
                          (float)setpoint_c);
 }
 
+/* The controller's own ramp of the target temperature (3003, Coarse Temp
+ * Ramp, K/s) set to the lab file's limit, so the supervisor writes the
+ * target once per move instead of at every software ramp step: TEC firmware
+ * before 6.00 saves every parameter write to flash unless parameter 108
+ * says otherwise, and a software ramp writes the target every poll.
+ * Parameter 108 is left alone: it is a device-wide setting that outlives
+ * this session, and its meaning depends on the firmware (README).
+ *
+ * The ramp is read first and written only when it is faster than the lab
+ * allows (or not positive): a slower ramp the operator configured stays,
+ * and an unchanged ramp costs no flash write. The value sent is rounded
+ * toward zero in FLOAT32, so it is never faster than the lab's. */
+static int mecom_oven_set_ramp(shp_device *d, int channel, double k_per_min) {
+  uint8_t instance = 0;
+  uint32_t raw;
+  int rc = instance_of(d, channel, &instance);
+  if (rc != SHP_OK)
+    return rc;
+  if (!(k_per_min > 0.0) || !isfinite(k_per_min))
+    return shp_error_set(SHP_ERR_RANGE, "%s: ramp %g K/min refused",
+                         shp_transport_name(d->io), k_per_min);
+  double limit_k_per_s = k_per_min / 60.0;
+  if ((rc = mecom_read_raw(d, par.coarse_temp_ramp, instance, &raw)) != SHP_OK)
+    return rc;
+  float now = shp_proto_mecom_as_float(raw);
+  if (isfinite(now) && now > 0.0f && (double)now <= limit_k_per_s)
+    return SHP_OK;
+  float send = (float)limit_k_per_s;
+  if ((double)send > limit_k_per_s)
+    send = nextafterf(send, 0.0f);
+  return mecom_set_float(d, par.coarse_temp_ramp, instance, send);
+}
+
 /* Holding sends nothing: the controller keeps its target temperature and
  * output stage state by itself, and nothing here switches the output.
  * Nothing is read either: the link may be what failed. */
@@ -147,7 +182,7 @@ const shp_driver shp_driver_mecom = {
     .close = mecom_close,
     .oven_read = mecom_oven_read,
     .oven_set = mecom_oven_set,
-    .oven_set_ramp = NULL, /* ramp parameters not used: the supervisor ramps */
+    .oven_set_ramp = mecom_oven_set_ramp,
     .oven_hold = mecom_oven_hold,
     .acquire = NULL,
 };

@@ -7,6 +7,7 @@
 #include "shp/proto/tc200.h"
 #include "shp/yamlfile.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,10 +40,10 @@ static int check_channel(shp_device *d, int channel) {
   return shp_serial_single_channel(d->io, "TC200", channel);
 }
 
-/* Three queries: actual and target temperature, then the status byte for
- * the output state. The TC200 has no ramp of its own, and only bit 0 of the
- * status is trusted (protocols/tc200/README.md, A1), so no fault is ever
- * read from it: the supervisor judges the temperatures itself. */
+/* Three queries: actual and target temperature, then the status byte:
+ * bit 0 the output state, bit 6 the sensor alarm, reported as the
+ * instrument's fault (protocols/tc200/README.md, A1). The TC200 has no ramp
+ * of its own. */
 static int tc200_oven_read(shp_device *d, int channel, shp_oven_reading *r) {
   char cmd[16];
   const char *body;
@@ -64,11 +65,17 @@ static int tc200_oven_read(shp_device *d, int channel, shp_oven_reading *r) {
   if (shp_proto_tc200_decode_status(body, body_len, &st) != SHP_OK)
     return shp_error_prefix("%s: stat?: ", shp_transport_name(d->io));
   got.output_on = st.output_enabled;
+  if (st.sensor_alarm) {
+    got.fault = true;
+    snprintf(got.fault_text, sizeof got.fault_text,
+             "sensor alarm (status 0x%02X)", st.raw);
+  }
   *r = got;
   return SHP_OK;
 }
 
-/* "tset=" with one decimal (the instrument's resolution); a setter answers
+/* "tset=" rounded to the instrument's 0.1 C, half to even (codec); a
+ * setter answers
  * nothing but the echo and the prompt, so any text is refused. */
 static int tc200_oven_set(shp_device *d, int channel, double setpoint_c) {
   char cmd[32];

@@ -44,9 +44,13 @@ int ted4000_check_errors(shp_usbtmc *c, const char *after) {
   return shp_usb_scpi_check_errors(c, after);
 }
 
-int ted4000_identify(shp_usbtmc *c) {
+/* One *IDN? and its check: SHP_ERR_PROTOCOL with "not a Thorlabs ..." for
+ * any other answer; *wrong tells an identification of another instrument
+ * apart from noise and from a failed exchange. */
+static int identify_once(shp_usbtmc *c, bool *wrong) {
   char reply[TED4000_REPLY_MAX], ex[80];
   size_t len = 0;
+  *wrong = false;
   int rc = shp_usb_scpi_query(c, "*IDN?", reply, sizeof reply, &len);
   if (rc != SHP_OK)
     return rc;
@@ -57,12 +61,44 @@ int ted4000_identify(shp_usbtmc *c) {
             strncasecmp(reply, "THORLABS", 8) == 0 &&
             len - (size_t)(comma + 1 - reply) >= 4 &&
             strncasecmp(comma + 1, "TED4", 4) == 0;
-  if (!ok)
+  if (!ok) {
+    /* Printable text with a comma is an identification, of another
+     * instrument: final. Anything else is noise, worth another try. */
+    size_t end = len;
+    while (end > 0 && (reply[end - 1] == '\n' || reply[end - 1] == '\r'))
+      end--;
+    bool text = comma != NULL;
+    for (size_t i = 0; i < end && text; i++)
+      text = reply[i] >= 0x20 && reply[i] <= 0x7e;
+    *wrong = text;
     return shp_error_set(SHP_ERR_PROTOCOL,
                          "%s: *IDN? answered \"%s\": not a Thorlabs "
                          "TED4000-series controller",
                          shp_usbtmc_name(c), shp_usb_excerpt(ex, reply, len));
+  }
   return SHP_OK;
+}
+
+int ted4000_identify(shp_usbtmc *c) {
+  char last[160];
+  bool wrong = false;
+  int rc = SHP_OK;
+  /* Some units do not answer the first command after the connection is
+   * opened (SweepMe!'s Series 4000 driver tries *IDN? four times for that
+   * reason), so a silent or garbled exchange is tried again, a bounded
+   * number of times. A clear answer naming another instrument, or a
+   * device that is gone, is final at once. */
+  for (int attempt = 1; attempt <= TED4000_IDN_ATTEMPTS; attempt++) {
+    rc = identify_once(c, &wrong);
+    if (rc == SHP_OK || wrong ||
+        (rc != SHP_ERR_TIMEOUT && rc != SHP_ERR_PROTOCOL))
+      return rc;
+  }
+  snprintf(last, sizeof last, "%s", shp_error_detail());
+  return shp_error_set(rc,
+                       "%s: *IDN? got no usable answer in %d attempts; the "
+                       "last: %s",
+                       shp_usbtmc_name(c), TED4000_IDN_ATTEMPTS, last);
 }
 
 int ted4000_device_new(shp_usbtmc *io, shp_device **out) {

@@ -13,6 +13,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* How many times *IDN? is sent at open before giving up (README). */
+#define TED4000_IDN_ATTEMPTS 4
+
 /* Longest answer taken: *IDN? is under 100 bytes, a number or an error
  * message a few dozen. */
 #define TED4000_REPLY_MAX 256
@@ -51,7 +54,11 @@ int ted4000_device_new(shp_usbtmc *io, shp_device **out);
 void ted4000_device_free(shp_device *d);
 
 /* *IDN? must name THORLABS and a TED4xxx model; anything else is
- * SHP_ERR_PROTOCOL (an ITC4000 speaks the same tree with other suffixes). */
+ * SHP_ERR_PROTOCOL (an ITC4000 speaks the same tree with other suffixes).
+ * A timed-out or garbled exchange is retried, TED4000_IDN_ATTEMPTS in all;
+ * when every one fails, the error of the last with "*IDN? got no usable
+ * answer in 4 attempts". A wrong identity or another error is not
+ * retried. */
 int ted4000_identify(shp_usbtmc *c);
 
 /* SOUR:TEMP?, MEAS:TEMP?, OUTP? (0 or 1) and STAT:MEAS:COND?. */

@@ -60,10 +60,53 @@ int shp_proto_covesion_encode_status_query(char *buf, size_t size) {
   return shp_proto_covesion_encode(buf, size, 'j', "", 0);
 }
 
-int shp_proto_covesion_encode_set_temperature(char *buf, size_t size,
-                                              double temperature_c) {
-  static const char tail[] = ";25.000;0.000;25;100.00;0.00;";
-  char data[64], num[24];
+int shp_proto_covesion_encode_query(char *buf, size_t size, char command) {
+  return shp_proto_covesion_encode(buf, size, command, "", 0);
+}
+
+/* A field of the set-point frame taken from the controller's own answer:
+ * it must still be a plain number (digits, sign, point), so nothing else
+ * can be smuggled into the frame. */
+static bool plain_number(const char *s) {
+  size_t n = strlen(s);
+  if (n == 0 || n >= SHP_PROTO_COVESION_FIELD_MAX)
+    return false;
+  for (size_t i = 0; i < n; i++)
+    if (!((s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == '-' ||
+          s[i] == '+'))
+      return false;
+  return true;
+}
+
+/* The ramp-rate field: the controller's own value when it is already no
+ * faster than the limit (sent back as it came), else the limit rounded
+ * down to the field's three decimals. */
+static int ramp_field(char *out, size_t size, double max_c_per_s,
+                      const shp_proto_covesion_setpoint *keep) {
+  if (keep->ramp_c_per_s > 0.0 && keep->ramp_c_per_s <= max_c_per_s) {
+    size_t n = strlen(keep->text[4]);
+    memcpy(out, keep->text[4], n + 1);
+    return (int)n;
+  }
+  double steps = floor(max_c_per_s * 1000.0);
+  /* The product may round up across a whole step: the value sent must
+   * never exceed the limit, so step back until it does not. */
+  while (steps >= 1.0 && steps / 1000.0 > max_c_per_s)
+    steps -= 1.0;
+  if (!(steps >= 1.0))
+    return shp_error_set(SHP_ERR_RANGE,
+                         "covesion: ramp limit %g C/s (%g K/min) is below "
+                         "the slowest the set-point frame can carry, "
+                         "%g C/s",
+                         max_c_per_s, max_c_per_s * 60.0,
+                         SHP_PROTO_COVESION_RAMP_STEP_C_PER_S);
+  return shp_proto_format_fixed(out, size, steps / 1000.0, 3);
+}
+
+int shp_proto_covesion_encode_set_temperature(
+    char *buf, size_t size, double temperature_c, double max_ramp_c_per_s,
+    const shp_proto_covesion_setpoint *keep) {
+  char data[SHP_PROTO_COVESION_DATA_MAX + 1], num[24], rate[24];
   size_t pos = 0;
   if (!isfinite(temperature_c) ||
       temperature_c < SHP_PROTO_COVESION_TSET_MIN_C ||
@@ -73,11 +116,28 @@ int shp_proto_covesion_encode_set_temperature(char *buf, size_t size,
                          "%.1f..%.1f C",
                          temperature_c, SHP_PROTO_COVESION_TSET_MIN_C,
                          SHP_PROTO_COVESION_TSET_MAX_C);
+  if (!(max_ramp_c_per_s < 1e6)) /* also NaN */
+    return shp_error_set(SHP_ERR_RANGE, "covesion: ramp limit %g C/s",
+                         max_ramp_c_per_s);
+  for (int k = 0; k < SHP_PROTO_COVESION_SETPOINT_FIELDS; k++)
+    if (k != 0 && k != 1 && !plain_number(keep->text[k]))
+      return shp_error_set(SHP_ERR_INVALID,
+                           "covesion: set-point field %d to send back is "
+                           "not a plain number",
+                           k);
   int n = shp_proto_format_fixed(num, sizeof num, temperature_c, 3);
-  if (n < 0 || !shp_proto_append(data, sizeof data, &pos, "1;", 2) ||
-      !shp_proto_append(data, sizeof data, &pos, num, (size_t)n) ||
-      !shp_proto_append(data, sizeof data, &pos, tail, sizeof tail - 1))
-    return shp_error_set(SHP_ERR_RANGE, "covesion: set-point data too long");
+  int nr = ramp_field(rate, sizeof rate, max_ramp_c_per_s, keep);
+  if (n < 0 || nr < 0)
+    return n < 0 ? n : nr;
+  /* Field 0 "1": the set point is the value given, not the potentiometer. */
+  const char *field[SHP_PROTO_COVESION_SETPOINT_FIELDS] = {
+      "1",  num,           keep->text[2], keep->text[3],
+      rate, keep->text[5], keep->text[6]};
+  for (int k = 0; k < SHP_PROTO_COVESION_SETPOINT_FIELDS; k++)
+    if (!shp_proto_append(data, sizeof data, &pos, field[k],
+                          strlen(field[k])) ||
+        !shp_proto_append(data, sizeof data, &pos, ";", 1))
+      return shp_error_set(SHP_ERR_RANGE, "covesion: set-point data too long");
   return shp_proto_covesion_encode(buf, size, 'i', data, pos);
 }
 
@@ -189,4 +249,61 @@ int shp_proto_covesion_decode_status(const char *data, size_t len,
   status->temperature_ok = v[6] != 0.0;
   status->supply_v = v[7];
   return SHP_OK;
+}
+
+int shp_proto_covesion_decode_setpoint(const char *data, size_t len,
+                                       shp_proto_covesion_setpoint *sp) {
+  static const char *const names[SHP_PROTO_COVESION_SETPOINT_FIELDS] = {
+      "covesion set point: source",    "covesion set point: temperature",
+      "covesion set point: field 2",   "covesion set point: field 3",
+      "covesion set point: ramp rate", "covesion set point: field 5",
+      "covesion set point: field 6"};
+  size_t pos = 0, start, flen;
+  double v[SHP_PROTO_COVESION_SETPOINT_FIELDS];
+  for (int k = 0; k < SHP_PROTO_COVESION_SETPOINT_FIELDS; k++) {
+    if (!next_field(data, len, &pos, &start, &flen))
+      return shp_error_set(SHP_ERR_PROTOCOL,
+                           "covesion set point: %d fields, expected 7", k);
+    if (flen >= SHP_PROTO_COVESION_FIELD_MAX)
+      return shp_error_set(SHP_ERR_PROTOCOL, "%s: %zu bytes, at most %d",
+                           names[k], flen, SHP_PROTO_COVESION_FIELD_MAX - 1);
+    int rc = field_number(data + start, flen, names[k], &v[k]);
+    if (rc != SHP_OK)
+      return rc;
+    memcpy(sp->text[k], data + start, flen);
+    sp->text[k][flen] = '\0';
+  }
+  sp->ramp_c_per_s = v[4];
+  return SHP_OK;
+}
+
+int shp_proto_covesion_decode_alarms(const char *data, size_t len,
+                                     shp_proto_covesion_alarms *alarms) {
+  static const char *const names[3] = {"covesion alarms: mode",
+                                       "covesion alarms: minimum",
+                                       "covesion alarms: maximum"};
+  size_t pos = 0, start, flen;
+  double v[3];
+  for (int k = 0; k < 3; k++) {
+    if (!next_field(data, len, &pos, &start, &flen))
+      return shp_error_set(SHP_ERR_PROTOCOL,
+                           "covesion alarms: %d fields, expected at least 3",
+                           k);
+    int rc = field_number(data + start, flen, names[k], &v[k]);
+    if (rc != SHP_OK)
+      return rc;
+  }
+  if (v[0] != floor(v[0]) || v[0] < 0.0 || v[0] > 3.0)
+    return shp_error_set(SHP_ERR_PROTOCOL,
+                         "covesion alarms: mode %g is not 0..3", v[0]);
+  alarms->mode = (int)v[0];
+  alarms->alarm_min_c = v[1];
+  alarms->alarm_max_c = v[2];
+  return SHP_OK;
+}
+
+bool shp_proto_covesion_alarm_active(const shp_proto_covesion_alarms *alarms,
+                                     double temperature_c) {
+  return ((alarms->mode & 1) && temperature_c < alarms->alarm_min_c) ||
+         ((alarms->mode & 2) && temperature_c > alarms->alarm_max_c);
 }

@@ -267,6 +267,7 @@ const char *shp_proto_mecom_error_text(unsigned code) {
       "parameter is read only",
       "value out of range",
       "parameter instance not available",
+      "parameter general error",
   };
   return code < sizeof text / sizeof text[0] ? text[code] : text[0];
 }

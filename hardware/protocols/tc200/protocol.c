@@ -11,6 +11,21 @@ static bool is_space(char c) {
   return c == ' ' || c == '\r' || c == '\n' || c == '\t';
 }
 
+double shp_proto_tc200_round_setpoint(double temperature_c) {
+  if (!isfinite(temperature_c) || fabs(temperature_c) > 1e12)
+    return temperature_c;
+  double q = nearbyint(temperature_c * 10.0);
+  /* temperature_c * 10 - q exactly: a single rounding in fma, and the
+   * difference is a multiple of temperature_c's ulp below 1, so it fits. A
+   * product that rounded onto a tie or across one is decided here. */
+  double r = fma(temperature_c, 10.0, -q);
+  if (r > 0.5 || (r == 0.5 && fmod(q, 2.0) != 0.0))
+    q += 1.0;
+  else if (r < -0.5 || (r == -0.5 && fmod(q, 2.0) != 0.0))
+    q -= 1.0;
+  return q / 10.0;
+}
+
 int shp_proto_tc200_encode_set_temperature(char *buf, size_t size,
                                            double temperature_c) {
   char num[24];
@@ -20,7 +35,8 @@ int shp_proto_tc200_encode_set_temperature(char *buf, size_t size,
     return shp_error_set(
         SHP_ERR_RANGE, "tc200: set temperature %g C outside %.1f..%.1f C",
         temperature_c, SHP_PROTO_TC200_TSET_MIN_C, SHP_PROTO_TC200_TSET_MAX_C);
-  int n = shp_proto_format_fixed(num, sizeof num, temperature_c, 1);
+  int n = shp_proto_format_fixed(
+      num, sizeof num, shp_proto_tc200_round_setpoint(temperature_c), 1);
   if (n < 0 || !shp_proto_append(buf, size, &pos, "tset=", 5) ||
       !shp_proto_append(buf, size, &pos, num, (size_t)n) ||
       !shp_proto_append(buf, size, &pos, "\r", 1))
@@ -183,6 +199,7 @@ int shp_proto_tc200_decode_status(const char *body, size_t len,
                          "tc200 status: expected 1..4 hex digits, got '%s'",
                          shp_proto_excerpt(ex, body, len));
   status->raw = v;
-  status->output_enabled = (v & 1u) != 0;
+  status->output_enabled = (v & 0x01u) != 0;
+  status->sensor_alarm = (v & 0x40u) != 0;
   return SHP_OK;
 }

@@ -22,6 +22,8 @@ extern "C" {
 #define SHP_PROTO_MECOM_PAR_DEVICE_STATUS 104
 #define SHP_PROTO_MECOM_PAR_OBJECT_TEMPERATURE 1000
 #define SHP_PROTO_MECOM_PAR_TARGET_OBJECT_TEMPERATURE 3000
+/* FLOAT32, K/s: the controller's ramp of the target temperature. */
+#define SHP_PROTO_MECOM_PAR_COARSE_TEMP_RAMP 3003
 
 /* A checked frame; payload points into the buffer it was decoded from. */
 typedef struct {
@@ -83,7 +85,7 @@ int shp_proto_mecom_request_crc(const char *request, size_t len, uint16_t *crc);
 float shp_proto_mecom_as_float(uint32_t raw);
 int32_t shp_proto_mecom_as_int(uint32_t raw);
 
-/* The meaning of a device error code (1..8), "unknown error" otherwise. */
+/* The meaning of a device error code (1..9), "unknown error" otherwise. */
 const char *shp_proto_mecom_error_text(unsigned code);
 
 #ifdef __cplusplus

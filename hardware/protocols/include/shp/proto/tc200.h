@@ -20,15 +20,22 @@ extern "C" {
 #define SHP_PROTO_TC200_TSET_MIN_C 20.0
 #define SHP_PROTO_TC200_TSET_MAX_C 200.0
 
-/* The status byte of "stat?". Only bit 0 is relied upon (see README). */
+/* The status byte of "stat?" (hexadecimal; bit layout: README). */
 typedef struct {
   unsigned raw;        /* the number as sent, read as hexadecimal */
-  bool output_enabled; /* bit 0: the heater output is on */
+  bool output_enabled; /* bit 0 (0x01): the heater output is on */
+  bool sensor_alarm;   /* bit 6 (0x40): the sensor alarm is set */
 } shp_proto_tc200_status;
 
-/* "tset=<t>\r" with one decimal. Returns the length written (without a
- * terminating NUL, which is written when room allows), SHP_ERR_RANGE when
- * temperature_c is outside [MIN, MAX] or not finite, or buf is too small. */
+/* The set point as the instrument shows it: temperature_c rounded to
+ * 0.1 C, correctly rounded from its exact binary value and half to even
+ * (as QMI's "{:.1f}" formats it; README). */
+double shp_proto_tc200_round_setpoint(double temperature_c);
+
+/* "tset=<t>\r" with t = shp_proto_tc200_round_setpoint(temperature_c), one
+ * decimal. Returns the length written (without a terminating NUL, which is
+ * written when room allows), SHP_ERR_RANGE when temperature_c is outside
+ * [MIN, MAX] or not finite, or buf is too small. */
 int shp_proto_tc200_encode_set_temperature(char *buf, size_t size,
                                            double temperature_c);
 
