@@ -43,6 +43,13 @@ struct shp_device {
   double *volts, *sum; /* SCOPE_AC_POINTS_MAX each */
 };
 
+/* The lab file's options mapping (README, "Options") into *o, defaults
+ * filled in (format: WORD on a Keysight, BYTE on a Rigol); ctx names the
+ * mapping in messages. Errors (SHP_ERR_PARSE, SHP_ERR_RANGE) name the
+ * file, line and key. Unknown keys are refused before, by shp_usb_check. */
+int scope_ac_read_options(const shp_device_config *cfg, const char *ctx,
+                          scope_ac_options *o);
+
 /* A device on an open connection, which it takes over (closed on failure
  * too): checks *IDN? against the flavour, sets up the waveform transfer
  * (source, format, byte order, point mode, acquisition type) and checks
