@@ -645,6 +645,29 @@ static void umockdev_disconnect(void **s) {
                        "reading a reply: device unplugged", NULL);
 }
 
+/* Through libusb, on the ids the device has (1ab1:04ce, the emulated
+ * data/umockdev/usbtmc-rigol.umockdev): the DS1000Z's header-less block
+ * continuation of data/umockdev/usbtmc-rigol-block.ioctl is assembled. */
+static void umockdev_rigol_block(void **s) {
+  uint8_t block[111], reply[256];
+  rigol_block(block);
+  shp_usbtmc *c = NULL;
+  int rc = shp_usbtmc_open(0x1ab1, 0x04ce, NULL, 1.0, &c);
+  if (rc != SHP_OK)
+    print_error("open: %s\n", shp_error_detail());
+  assert_int_equal(rc, SHP_OK);
+  assert_string_equal(shp_usbtmc_name(c), "usbtmc 1ab1:04ce DS1ZA000000001");
+  size_t n = 0;
+  assert_int_equal(shp_usbtmc_write(c, ":WAV:DATA?\n", 11), SHP_OK);
+  rc = shp_usbtmc_read(c, reply, sizeof reply, &n);
+  if (rc != SHP_OK)
+    print_error("read: %s\n", shp_error_detail());
+  assert_int_equal(rc, SHP_OK);
+  assert_int_equal(n, 111);
+  assert_memory_equal(reply, block, 111);
+  shp_usbtmc_close(c);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest unit[] = {
       cmocka_unit_test(test_query_concatenates_transfers_until_eom),
@@ -667,6 +690,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(umockdev_wrong_btag),
       cmocka_unit_test(umockdev_garbled),
       cmocka_unit_test(umockdev_disconnect),
+      cmocka_unit_test(umockdev_rigol_block),
   };
   if (argc < 2)
     return cmocka_run_group_tests(unit, NULL, NULL);
