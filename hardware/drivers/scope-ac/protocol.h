@@ -64,7 +64,8 @@ void scope_ac_device_free(shp_device *d);
  * in volts. Errors: SHP_ERR_PROTOCOL (a garbled, short or inconsistent
  * block or preamble, a time base that changed between scans, an
  * instrument error in SYST:ERR?), SHP_ERR_RANGE (more samples than the
- * trace holds), SHP_ERR_TIMEOUT (no trigger within the timeout),
+ * trace holds), SHP_ERR_TIMEOUT (no trigger within the timeout, or a
+ * Rigol whose trigger status never left STOP after :SING),
  * SHP_ERR_DISCONNECTED, SHP_ERR_IO; messages start with the device. */
 int scope_ac_acquire(shp_device *d, size_t averages, shp_trace *trace);
 
