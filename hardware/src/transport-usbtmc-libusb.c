@@ -374,6 +374,7 @@ int shp_usbtmc_open(unsigned vendor, unsigned product, const char *serial,
   }
   c->io = &usb_io;
   c->user = c;
+  usbtmc_apply_quirks(c, vendor, product);
   c->ctx = ctx;
   c->handle = h;
   /* Linux binds the usbtmc kernel driver to the interface; libusb then

@@ -201,11 +201,39 @@ static int write_message(shp_usbtmc *c, const void *msg, size_t len,
   return send_out(c, (size_t)rc, btag, deadline, "writing a message");
 }
 
+static size_t block_length(const uint8_t *buf, size_t n);
+
+/* A DS1000Z's first transfer of a block announces less than the block; when
+ * the same read brought more, the block's own length (at most what arrived
+ * and max_len) is taken as the announced one and bytes past the block are
+ * dropped; the header is otherwise checked as for any device. (python-usbtmc
+ * cuts the first read at the announced size instead, which would lose such
+ * bytes; taking them is this code's choice.) Returns the bytes of the read
+ * that count. */
+static size_t rigol_block_size(shp_usbtmc *c, size_t got, size_t max_len) {
+  if (got <= SHP_PROTO_USBTMC_HEADER_SIZE)
+    return got;
+  uint8_t *h = c->buf;
+  size_t data = got - SHP_PROTO_USBTMC_HEADER_SIZE;
+  size_t n = (size_t)h[4] | (size_t)h[5] << 8 | (size_t)h[6] << 16 |
+             (size_t)h[7] << 24;
+  size_t block = block_length(h + SHP_PROTO_USBTMC_HEADER_SIZE, data);
+  if (data <= n + 3 || block <= n)
+    return got;
+  n = block < data ? block : data;
+  n = n < max_len ? n : max_len;
+  for (int i = 0; i < 4; i++)
+    h[4 + i] = (uint8_t)(n >> (8 * i));
+  return SHP_PROTO_USBTMC_HEADER_SIZE + n;
+}
+
 /* One REQUEST_DEV_DEP_MSG_IN for at most max_len bytes, and its answer
  * appended to out at *total. */
 static int read_transfer(shp_usbtmc *c, uint8_t *out, size_t max_len,
-                         size_t *total, bool *eom, double deadline) {
+                         size_t *total, bool *eom, uint8_t *tag,
+                         double deadline) {
   uint8_t btag = shp_proto_usbtmc_tag_next(&c->tag);
+  *tag = btag;
   int rc = ensure_buffer(c, SHP_PROTO_USBTMC_HEADER_SIZE);
   if (rc != SHP_OK)
     return rc;
@@ -235,6 +263,8 @@ static int read_transfer(shp_usbtmc *c, uint8_t *out, size_t max_len,
   if (r < 0)
     return transfer_failed(c, true, btag, r, "reading a reply");
 
+  if (c->rigol_block_quirk && *total == 0)
+    got = (int)rigol_block_size(c, (size_t)got, max_len);
   shp_proto_usbtmc_in in;
   rc = shp_proto_usbtmc_decode_in(c->buf, (size_t)got, btag, &in);
   if (rc == SHP_OK && in.data_len > max_len)
@@ -259,16 +289,103 @@ static int read_transfer(shp_usbtmc *c, uint8_t *out, size_t max_len,
   return SHP_OK;
 }
 
+/* ---- the Rigol DS1000Z block quirk ---------------------------------------
+ *
+ * python-usbtmc (python-ivi/python-usbtmc, usbtmc/usbtmc.py: RIGOL_QUIRK_PIDS,
+ * rigol_quirk, rigol_quirk_ieee_block) reads Rigol 1ab1:04ce (DS1000Z) and
+ * 1ab1:0588 thus: one REQUEST_DEV_DEP_MSG_IN per message ("if the rigol sees
+ * this again, it will restart the transfer"); only the first transfer has a
+ * header, and "they lie about whether the transaction is complete"; on the
+ * 04ce an IEEE 488.2 block's TransferSize is less than the block, whose own
+ * header gives its length ("#", a digit n, n digits), and reading goes on
+ * without header until that many bytes are in; the rest is dropped. Only the
+ * 04ce's block part is taken here, for that id only: every other device, and
+ * a 04ce answer that is not a block, is read to USBTMC 1.0. */
+
+enum { RIGOL_VENDOR = 0x1ab1, RIGOL_DS1000Z = 0x04ce };
+
+void usbtmc_apply_quirks(shp_usbtmc *c, unsigned vendor, unsigned product) {
+  if (c)
+    c->rigol_block_quirk = vendor == RIGOL_VENDOR && product == RIGOL_DS1000Z;
+}
+
+/* The whole length of the IEEE 488.2 definite-length block that buf[0..n)
+ * starts with, or 0 when it starts with none (or its header is cut). */
+static size_t block_length(const uint8_t *buf, size_t n) {
+  if (n < 2 || buf[0] != '#' || buf[1] < '1' || buf[1] > '9')
+    return 0;
+  size_t digits = (size_t)(buf[1] - '0'), len = 0;
+  if (n < 2 + digits)
+    return 0;
+  for (size_t i = 0; i < digits; i++) {
+    if (buf[2 + i] < '0' || buf[2 + i] > '9')
+      return 0;
+    len = len * 10 + (size_t)(buf[2 + i] - '0');
+  }
+  return 2 + digits + len;
+}
+
+/* After the first transfer of a DS1000Z answer (*total bytes in buf, its
+ * bTag btag): when it starts a block longer than it announced, the rest of
+ * the block, read bulk-IN without header or request, bytes past the block
+ * dropped. */
+static int rigol_block_rest(shp_usbtmc *c, uint8_t *buf, size_t size,
+                            size_t *total, bool *eom, uint8_t btag,
+                            double deadline) {
+  size_t want_total = block_length(buf, *total);
+  if (want_total == 0)
+    return SHP_OK; /* not a block: read to USBTMC 1.0 */
+  if (want_total <= *total) {
+    /* The whole block is in, whatever the EOM bit says: a second request
+     * would restart the answer. */
+    *eom = true;
+    return SHP_OK;
+  }
+  if (want_total > size) {
+    char note[256] = "";
+    abort_transfer(c, true, btag, note, sizeof note);
+    return shp_error_set(SHP_ERR_RANGE,
+                         "%s: a block of %zu bytes does not fit in %zu (%s)",
+                         c->name, want_total, size, note);
+  }
+  size_t mps = c->ep.bulk_in_max_packet ? c->ep.bulk_in_max_packet : 64;
+  while (*total < want_total) {
+    size_t left = want_total - *total;
+    size_t want = (left + mps - 1) / mps * mps;
+    int rc = ensure_buffer(c, want);
+    if (rc != SHP_OK)
+      return rc;
+    memset(c->buf, 0, want);
+    unsigned ms = usbtmc_left_ms(deadline);
+    if (ms == 0)
+      return transfer_failed(c, true, btag, LIBUSB_ERROR_TIMEOUT,
+                             "reading the rest of a block");
+    int got = 0;
+    int r = c->io->bulk(c->user, c->ep.bulk_in, c->buf, (int)want, &got, ms);
+    if (r < 0)
+      return transfer_failed(c, true, btag, r, "reading the rest of a block");
+    size_t n = (size_t)got < left ? (size_t)got : left;
+    memcpy(buf + *total, c->buf, n);
+    *total += n;
+  }
+  *eom = true;
+  return SHP_OK;
+}
+
 static int read_message(shp_usbtmc *c, uint8_t *buf, size_t size, size_t *len,
                         double deadline) {
   size_t total = 0;
   bool eom = false;
+  uint8_t btag = 0;
   *len = 0;
   while (!eom && total < size) {
     size_t max_len = size - total;
     if (max_len > MAX_IN_CHUNK)
       max_len = MAX_IN_CHUNK;
-    int rc = read_transfer(c, buf, max_len, &total, &eom, deadline);
+    bool first = total == 0;
+    int rc = read_transfer(c, buf, max_len, &total, &eom, &btag, deadline);
+    if (rc == SHP_OK && first && c->rigol_block_quirk)
+      rc = rigol_block_rest(c, buf, size, &total, &eom, btag, deadline);
     if (rc != SHP_OK)
       return rc;
   }
@@ -279,7 +396,8 @@ static int read_message(shp_usbtmc *c, uint8_t *buf, size_t size, size_t *len,
    * so the next exchange starts at a message boundary. */
   size_t dropped = 0;
   while (!eom) {
-    int rc = read_transfer(c, NULL, MAX_IN_CHUNK, &dropped, &eom, deadline);
+    int rc =
+        read_transfer(c, NULL, MAX_IN_CHUNK, &dropped, &eom, &btag, deadline);
     if (rc != SHP_OK)
       return rc;
   }

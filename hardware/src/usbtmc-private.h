@@ -39,7 +39,11 @@ struct shp_usbtmc {
   double timeout_s;
   shp_proto_usbtmc_tag tag;
   bool unusable; /* a transfer libusb could not take back is in flight */
-  uint8_t *buf;  /* transfer buffer */
+  /* A Rigol DS1000Z (1ab1:04ce): an IEEE 488.2 block's first transfer
+   * announces less than the block, the rest follows with no header and no
+   * new request (usbtmc_apply_quirks). */
+  bool rigol_block_quirk;
+  uint8_t *buf; /* transfer buffer */
   size_t cap;
   /* The libusb implementation of the seam (NULL with new_with_io). */
   libusb_context *ctx;
@@ -52,6 +56,10 @@ double usbtmc_now_s(void);
 unsigned usbtmc_left_ms(double deadline);
 /* The SHP_ERR_* code of a libusb error. */
 int usbtmc_code_of(int usb_error);
+/* Sets what the device with these USB ids needs beyond USBTMC 1.0 (only
+ * the Rigol DS1000Z block quirk so far); every other device is held to the
+ * specification. Called on open; tests call it on a seam connection. */
+void usbtmc_apply_quirks(shp_usbtmc *c, unsigned vendor, unsigned product);
 /* A connection on the given endpoints, or NULL with the reason recorded. */
 shp_usbtmc *usbtmc_connection_new(const shp_usbtmc_endpoints *ep,
                                   const char *name, double timeout_s);

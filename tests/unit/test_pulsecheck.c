@@ -252,6 +252,38 @@ static void test_pulsecheck_ascii_signal_with_scan_range(void **state) {
   rig_close(&r);
 }
 
+/* NUL bytes in text answers are dropped, as A.P.E's example client does
+ * (ape_device.py, receive()): a scan range ended C-style, a NUL arriving
+ * before the next answer, NULs inside and after an ASCII trace. Before,
+ * each was a protocol error ("expected a number"). */
+static void test_pulsecheck_nul_bytes_in_text_answers_are_ignored(void **s) {
+  static const char range[] = "15000\0\n";
+  static const char trace1[] = "\0"
+                               "0.0,1.0,\0"
+                               "4.0,1.0,0.0\0\n";
+  static const char trace2[] = "0,3,6,3,2\n\0";
+  scpi_peer_step steps[] = {
+      {"*IDN?\n", IDN_REPLY, 0, SCPI_PEER_ANSWER},
+      {":MOTOR:SCANRANGE?\n", range, sizeof range - 1, SCPI_PEER_ANSWER},
+      {":ACF:TRACE?\n", trace1, sizeof trace1 - 1, SCPI_PEER_ANSWER},
+      {":ACF:TRACE?\n", trace2, sizeof trace2 - 1, SCPI_PEER_ANSWER},
+  };
+  rig r;
+  open_ok(&r, steps, N_OF(steps),
+          "{trace_query: ':ACF:TRACE?', trace_format: ascii, layout: signal, "
+          "scan_range_query: ':MOTOR:SCANRANGE?', line_end: lf, "
+          "scan_interval_s: 0}");
+  assert_int_equal(driver()->acquire(r.dev, 2, &r.trace), SHP_OK);
+  assert_int_equal(r.trace.count, 5);
+  static const double delay[5] = {-7.5, -3.75, 0, 3.75, 7.5};
+  static const double mean[5] = {0, 2, 5, 2, 1};
+  for (int k = 0; k < 5; k++) {
+    assert_close(r.delay[k], delay[k], 1e-12);
+    assert_close(r.signal[k], mean[k], 1e-12);
+  }
+  rig_close(&r);
+}
+
 /* A fixed scan range instead of a query, and a trace of more points than
  * the caller has room for (SHP_ERR_RANGE). */
 static void test_pulsecheck_fixed_scan_range_and_capacity(void **state) {
@@ -721,6 +753,7 @@ int main(void) {
       cmocka_unit_test(test_pulsecheck_pulselink_instrument_averages_once),
       cmocka_unit_test(test_pulsecheck_big_endian_block_and_own_query),
       cmocka_unit_test(test_pulsecheck_ascii_signal_with_scan_range),
+      cmocka_unit_test(test_pulsecheck_nul_bytes_in_text_answers_are_ignored),
       cmocka_unit_test(test_pulsecheck_fixed_scan_range_and_capacity),
       cmocka_unit_test(test_pulsecheck_scpi_error_after_a_trace),
       cmocka_unit_test(test_pulsecheck_scpi_error_instead_of_a_trace),

@@ -105,7 +105,10 @@ static double now_s(void) {
 }
 
 /* Rigol, BYTE, channel 2, two scans averaged by the driver. Each scan arms
- * with :SING and polls :TRIG:STAT? on the lab clock until STOP. Volts by
+ * with :SING and polls :TRIG:STAT? on the lab clock until it has left STOP
+ * and come back to it: the second scan's first STOP is the previous
+ * acquisition's and is not taken. :WAV:STAR 1 and :WAV:STOP <points> set
+ * the range :WAV:DATA? sends to the preamble's count. Volts by
  * Rigol's formula (code - yorigin - yreference) * yincrement =
  * (code - 130) * 0.02; time (i - 0) * 1e-4 s - 2e-4 s, so at 10 ps/ms the
  * delays are -2, -1, 0, 1, 2 ps. */
@@ -127,10 +130,16 @@ static void test_rigol_scans_are_polled_scaled_and_averaged(void **state) {
       {":TRIG:STAT?\n", "TD\n", 0, 0},
       {":TRIG:STAT?\n", "STOP\n", 0, 0},
       {":WAV:PRE?\n", pre, 0, 0},
+      {":WAV:STAR 1\n", NULL, 0, 0},
+      {":WAV:STOP 5\n", NULL, 0, 0},
       {":WAV:DATA?\n", b1.bytes, b1.len, 0},
       {":SING\n", NULL, 0, 0},
       {":TRIG:STAT?\n", "STOP\n", 0, 0},
+      {":TRIG:STAT?\n", "WAIT\n", 0, 0},
+      {":TRIG:STAT?\n", "STOP\n", 0, 0},
       {":WAV:PRE?\n", pre, 0, 0},
+      {":WAV:STAR 1\n", NULL, 0, 0},
+      {":WAV:STOP 5\n", NULL, 0, 0},
       {":WAV:DATA?\n", b2.bytes, b2.len, 0},
       {"SYST:ERR?\n", "0,\"No error\"\n", 0, 0},
   };
@@ -152,8 +161,9 @@ static void test_rigol_scans_are_polled_scaled_and_averaged(void **state) {
     assert_close(t.delay[i], delay[i], 1e-9);
     assert_close(t.signal[i], volts[i], 1e-12);
   }
-  /* Two sleeps of SCOPE_AC_POLL_S on the lab clock while WAIT and TD. */
-  assert_close(shp_clock_now_s(clock), 2 * SCOPE_AC_POLL_S, 1e-12);
+  /* Sleeps of SCOPE_AC_POLL_S on the lab clock: after WAIT and TD, then
+   * after the stale STOP and WAIT. */
+  assert_close(shp_clock_now_s(clock), 4 * SCOPE_AC_POLL_S, 1e-12);
   scpi_fake_done(&f);
   driver()->close(dev);
   shp_clock_free(clock);
@@ -337,7 +347,7 @@ static void test_no_trigger_times_out(void **state) {
       {"*IDN?\n", RIGOL_IDN, 0, 0},
       {":WAV:SOUR CHAN1\n", NULL, 0, 0},
       {":WAV:MODE NORM\n", NULL, 0, 0},
-      {":WAV:FORM WORD\n", NULL, 0, 0},
+      {":WAV:FORM BYTE\n", NULL, 0, 0},
       {":ACQ:TYPE NORM\n", NULL, 0, 0},
       {"SYST:ERR?\n", "0,\"No error\"\n", 0, 0},
       {":SING\n", NULL, 0, 0},
@@ -349,7 +359,7 @@ static void test_no_trigger_times_out(void **state) {
   };
   scope_ac_options opt = {.flavour = SHP_PROTO_SCPI_WAVEFORM_RIGOL,
                           .channel = 1,
-                          .format = 1,
+                          .format = 0,
                           .delay_ps_per_ms = 1.0};
   dev = open_on(&f, rigol, sizeof rigol / sizeof rigol[0], clock, 0.05, opt);
   assert_int_equal(driver()->acquire(dev, 1, &t.t), SHP_ERR_TIMEOUT);
@@ -358,6 +368,79 @@ static void test_no_trigger_times_out(void **state) {
                        "status WAIT)");
   scpi_fake_done(&f);
   driver()->close(dev);
+  shp_clock_free(clock);
+}
+
+/* A Rigol whose trigger status never leaves STOP after :SING did not arm:
+ * the STOP is the previous acquisition's, so nothing is read and averaged;
+ * the error names the scope. Before, the first STOP was taken as the new
+ * scan's end and the old record was read without an error. */
+static void test_rigol_that_never_arms_is_an_error(void **state) {
+  const scpi_step rigol[] = {
+      {"*IDN?\n", RIGOL_IDN, 0, 0},
+      {":WAV:SOUR CHAN1\n", NULL, 0, 0},
+      {":WAV:MODE NORM\n", NULL, 0, 0},
+      {":WAV:FORM BYTE\n", NULL, 0, 0},
+      {":ACQ:TYPE NORM\n", NULL, 0, 0},
+      {"SYST:ERR?\n", "0,\"No error\"\n", 0, 0},
+      {":SING\n", NULL, 0, 0},
+      /* Polls at 0, 0.02, 0.04 and 0.06 s of the lab clock. */
+      {":TRIG:STAT?\n", "STOP\n", 0, 0},
+      {":TRIG:STAT?\n", "STOP\n", 0, 0},
+      {":TRIG:STAT?\n", "STOP\n", 0, 0},
+      {":TRIG:STAT?\n", "STOP\n", 0, 0},
+  };
+  scope_ac_options opt = {.flavour = SHP_PROTO_SCPI_WAVEFORM_RIGOL,
+                          .channel = 1,
+                          .format = 0,
+                          .delay_ps_per_ms = 1.0};
+  shp_clock *clock = shp_clock_new_sim(0);
+  scpi_fake f;
+  shp_device *dev =
+      open_on(&f, rigol, sizeof rigol / sizeof rigol[0], clock, 0.05, opt);
+  trace_buf t;
+  trace_init(&t, 16);
+  assert_int_equal(driver()->acquire(dev, 1, &t.t), SHP_ERR_TIMEOUT);
+  assert_error_is(SHP_ERR_TIMEOUT,
+                  NAME ": the trigger status stayed STOP for 0.05 s after "
+                       ":SING (the scope did not arm; no new acquisition)");
+  assert_int_equal(t.t.count, 0);
+  scpi_fake_done(&f);
+  driver()->close(dev);
+  shp_clock_free(clock);
+}
+
+/* The format's default follows the flavour: WORD on a Keysight, BYTE on a
+ * Rigol (a DS1000Z digitises 8 bits), where WORD is refused both in the
+ * lab file and by the device itself. */
+static void test_format_defaults_to_byte_on_a_rigol(void **state) {
+  static const char *const text[2] = {
+      "options: {flavour: keysight, delay_ps_per_ms: 5}\n",
+      "options: {flavour: rigol, delay_ps_per_ms: 5}\n"};
+  for (int k = 0; k < 2; k++) {
+    shp_yaml *y = shp_yaml_load_string("lab.yml", text[k], strlen(text[k]));
+    assert_non_null(y);
+    shp_device_config cfg = {
+        .yaml = y, .options = shp_yaml_get(y, shp_yaml_root(y), "options")};
+    scope_ac_options o;
+    assert_int_equal(scope_ac_read_options(&cfg, "autocorrelator", &o), SHP_OK);
+    assert_int_equal(o.format, k == 0 ? 1 : 0);
+    shp_yaml_free(y);
+  }
+  scope_ac_options word = {.flavour = SHP_PROTO_SCPI_WAVEFORM_RIGOL,
+                           .channel = 1,
+                           .format = 1,
+                           .delay_ps_per_ms = 1.0};
+  scpi_fake f;
+  shp_usbtmc *c = scpi_fake_open(&f, NULL, 0, NAME, 1.0);
+  shp_clock *clock = shp_clock_new_sim(0);
+  shp_device *dev = NULL;
+  assert_int_equal(scope_ac_device_new(c, clock, 1.0, &word, &dev),
+                   SHP_ERR_INVALID);
+  assert_error_is(SHP_ERR_INVALID,
+                  "scope-ac: a Rigol is read in BYTE only (README, A5)");
+  assert_null(dev);
+  assert_int_equal(f.n_writes, 0);
   shp_clock_free(clock);
 }
 
@@ -435,6 +518,11 @@ static void test_option_errors_name_file_line_and_key(void **state) {
                SHP_ERR_PARSE,
                "lab.yml:5: autocorrelator.options.format: expected word or "
                "byte, got \"ascii\"");
+  options_fail("    flavour: rigol\n    format: word\n"
+               "    delay_ps_per_ms: 5\n",
+               SHP_ERR_PARSE,
+               "lab.yml:5: autocorrelator.options.format: word is not offered "
+               "with flavour rigol: its ADC has 8 bits (README, A5)");
   options_fail("    flavour: rigol\n    averaging: scope\n"
                "    delay_ps_per_ms: 5\n",
                SHP_ERR_PARSE,
@@ -512,6 +600,8 @@ int main(void) {
       cmocka_unit_test(test_malformed_blocks_are_protocol_errors),
       cmocka_unit_test(test_inconsistent_preambles_are_refused),
       cmocka_unit_test(test_no_trigger_times_out),
+      cmocka_unit_test(test_rigol_that_never_arms_is_an_error),
+      cmocka_unit_test(test_format_defaults_to_byte_on_a_rigol),
       cmocka_unit_test(test_wrong_make_is_refused),
       cmocka_unit_test(test_option_errors_name_file_line_and_key),
       cmocka_unit_test(test_missing_options_and_wrong_connection),

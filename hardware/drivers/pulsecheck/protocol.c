@@ -15,6 +15,18 @@ static const char *port(const shp_device *d) {
 
 static bool is_blank(uint8_t c) { return c == '\r' || c == '\n' || c == ' '; }
 
+/* A.P.E's example client (ape_device.py, receive()) drops every NUL byte of
+ * a text answer, so an instrument or pulseLink that ends its strings C-style
+ * works with it; a text answer here is taken the same way. Block data stays
+ * binary and untouched. Returns the new length. */
+static size_t drop_nuls(char *s, size_t len) {
+  size_t k = 0;
+  for (size_t i = 0; i < len; i++)
+    if (s[i] != '\0')
+      s[k++] = s[i];
+  return k;
+}
+
 /* Up to 40 bytes of an answer for a message, unprintable bytes as '.'. */
 static const char *excerpt(char out[48], const char *s, size_t len) {
   size_t n = len < 40 ? len : 40;
@@ -55,7 +67,8 @@ int pulsecheck_send(shp_device *d, const char *command) {
   return rc < 0 ? io_fail(d, command) : SHP_OK;
 }
 
-/* The first byte of an answer, after up to PULSECHECK_MAX_BLANKS blanks. */
+/* The first byte of an answer, after up to PULSECHECK_MAX_BLANKS blank or
+ * NUL bytes (a NUL ending the previous answer may arrive late). */
 static int first_byte(shp_device *d, const char *query, uint8_t *c) {
   for (int blanks = 0;; blanks++) {
     int rc = shp_transport_read_exact(d->io, c, 1);
@@ -64,7 +77,7 @@ static int first_byte(shp_device *d, const char *query, uint8_t *c) {
                            shp_transport_timeout_s(d->io));
     if (rc != SHP_OK)
       return io_fail(d, query);
-    if (!is_blank(*c))
+    if (!is_blank(*c) && *c != '\0')
       return SHP_OK;
     if (blanks == PULSECHECK_MAX_BLANKS)
       return shp_error_set(SHP_ERR_PROTOCOL,
@@ -117,7 +130,7 @@ static int line_rest(shp_device *d, const char *query, uint8_t c, char *buf,
   shp_transport_set_timeout_s(d->io, timeout_s);
   if (rc != SHP_OK)
     return io_fail(d, query);
-  n++;
+  n = drop_nuls(buf, n + 1);
   while (n > 0 && is_blank((uint8_t)buf[n - 1]))
     n--;
   buf[n] = '\0';
@@ -137,6 +150,8 @@ int pulsecheck_query_line(shp_device *d, const char *query, size_t *len) {
    * otherwise, so a text answer may come either way. */
   if (c == '#') {
     rc = block_rest(d, query, (uint8_t *)d->line, sizeof d->line - 1, &n);
+    if (rc == SHP_OK)
+      n = drop_nuls(d->line, n);
     while (rc == SHP_OK && n > 0 && is_blank((uint8_t)d->line[n - 1]))
       n--;
     d->line[rc == SHP_OK ? n : 0] = '\0';

@@ -38,8 +38,8 @@ static int choice(const shp_device_config *cfg, const char *ctx,
 /* The options mapping (README, "Options"): flavour and delay_ps_per_ms are
  * required, as no default could be right for both makes or for any scan
  * calibration. Messages name the file, line and key. */
-static int read_options(const shp_device_config *cfg, const char *ctx,
-                        scope_ac_options *o) {
+int scope_ac_read_options(const shp_device_config *cfg, const char *ctx,
+                          scope_ac_options *o) {
   bool keysight = true, word = true, driver_avg = true, has_channel = false;
   double channel = 1;
   *o = (scope_ac_options){0};
@@ -51,8 +51,17 @@ static int read_options(const shp_device_config *cfg, const char *ctx,
                          cfg->yaml ? ": " : "", ctx);
   /* shp_usb_check has refused unknown keys already. */
   int rc = choice(cfg, ctx, "flavour", "keysight", "rigol", true, &keysight);
+  /* WORD by default on a Keysight (its averaged records have more than 8
+   * bits); a DS1000Z's ADC has 8 bits, so BYTE there, and only BYTE. */
+  word = keysight;
   if (rc == SHP_OK)
     rc = choice(cfg, ctx, "format", "word", "byte", false, &word);
+  if (rc == SHP_OK && word && !keysight)
+    rc = shp_yaml_fail(cfg->yaml,
+                       shp_yaml_get(cfg->yaml, cfg->options, "format"), ctx,
+                       "format",
+                       "word is not offered with flavour rigol: its ADC has "
+                       "8 bits (README, A5)");
   if (rc == SHP_OK)
     rc = choice(cfg, ctx, "averaging", "driver", "scope", false, &driver_avg);
   if (rc == SHP_OK)
@@ -99,7 +108,7 @@ static int scope_ac_open(const shp_device_config *cfg, shp_device **out) {
   shp_usbtmc *io = NULL;
   int rc = shp_usb_check(cfg, "scope-ac", option_keys, ctx, sizeof ctx);
   if (rc == SHP_OK)
-    rc = read_options(cfg, ctx, &opt);
+    rc = scope_ac_read_options(cfg, ctx, &opt);
   if (rc == SHP_OK && cfg->clock == NULL)
     rc = shp_error_set(SHP_ERR_INVALID, "scope-ac: needs the lab's clock");
   if (rc == SHP_OK)

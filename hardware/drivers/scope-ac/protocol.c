@@ -17,6 +17,11 @@
  * final LF, and room to spare. */
 #define RAW_CAP (2u * SCOPE_AC_POINTS_MAX + 16u)
 
+/* A DS1000Z sends at most 250000 BYTE points per :WAV:DATA? (ds1054z's
+ * max_byte_len; the DS1000Z-E guide's batch example, 125000 WORD points). */
+_Static_assert(SCOPE_AC_POINTS_MAX <= 250000,
+               "a Rigol scan must fit one :WAV:DATA? read");
+
 static const char *name_of(const shp_device *d) {
   return shp_usbtmc_name(d->io);
 }
@@ -56,8 +61,9 @@ static int identify(shp_device *d) {
 }
 
 /* The waveform transfer, once: source channel, BYTE or WORD, unsigned
- * samples most significant byte first (Keysight; a Rigol sends WORD least
- * significant byte first and has no setting for it), the screen record
+ * samples most significant byte first (Keysight; a Rigol is read in BYTE
+ * only: its ADC has 8 bits and no source read here settles the byte order
+ * of its WORD), the screen record
  * (:WAV:POIN:MODE NORM, :WAV:MODE NORM) and, unless the scope averages,
  * single-shot acquisitions (:ACQ:TYPE NORM). */
 static int setup(shp_device *d) {
@@ -90,6 +96,12 @@ int scope_ac_device_new(shp_usbtmc *io, shp_clock *clock, double timeout_s,
   if (d == NULL) {
     shp_usbtmc_close(io);
     return shp_error_set(SHP_ERR_NOMEM, "scope-ac: out of memory");
+  }
+  if (opt->flavour == SHP_PROTO_SCPI_WAVEFORM_RIGOL && opt->format != 0) {
+    shp_usbtmc_close(io);
+    free(d);
+    return shp_error_set(SHP_ERR_INVALID,
+                         "scope-ac: a Rigol is read in BYTE only (README, A5)");
   }
   d->io = io;
   d->clock = clock;
@@ -148,40 +160,63 @@ static int digitize_keysight(shp_device *d) {
   return SHP_OK;
 }
 
+/* Rigol: one :TRIG:STAT? answer, line end stripped, into reply; *stop is
+ * set when it is STOP. Any answer but STOP, TD, WAIT, RUN and AUTO is a
+ * protocol error. */
+static int trigger_status(shp_device *d, char *reply, size_t size, bool *stop) {
+  static const char *const running[] = {"TD", "WAIT", "RUN", "AUTO", NULL};
+  char ex[80];
+  size_t len = 0;
+  int rc = shp_usb_scpi_query(d->io, ":TRIG:STAT?", reply, size, &len);
+  if (rc != SHP_OK)
+    return rc;
+  while (len > 0 && (reply[len - 1] == '\n' || reply[len - 1] == '\r'))
+    reply[--len] = '\0';
+  *stop = strcmp(reply, "STOP") == 0;
+  bool known = *stop;
+  for (const char *const *w = running; *w; w++)
+    known = known || strcmp(reply, *w) == 0;
+  if (!known)
+    return shp_error_set(SHP_ERR_PROTOCOL,
+                         "%s: :TRIG:STAT? answered \"%s\", expected STOP, "
+                         "TD, WAIT, RUN or AUTO",
+                         name_of(d), shp_usb_excerpt(ex, reply, len));
+  return SHP_OK;
+}
+
 /* Rigol: :SINGle arms one acquisition; :TRIGger:STATus? reads STOP once it
- * is complete (TD, WAIT, RUN or AUTO before). Polled on the lab clock for at
- * most the connection's timeout. */
+ * is complete (TD, WAIT, RUN or AUTO before). The status may still read
+ * STOP from the previous acquisition right after :SING (a public DS1000Z
+ * script waits a moment after :SINGle before polling), so the driver first
+ * waits for it to leave STOP, then for STOP again: a STOP that never leaves
+ * is an error, never the previous record taken for a new one. Both phases
+ * poll on the lab clock every SCOPE_AC_POLL_S within one timeout. */
 static int single_rigol(shp_device *d) {
-  static const char *const waiting[] = {"TD", "WAIT", "RUN", "AUTO", NULL};
-  char reply[SCOPE_AC_REPLY_MAX], ex[80];
+  char reply[SCOPE_AC_REPLY_MAX];
+  bool stop = true, armed = false;
   int rc = shp_usb_scpi_write(d->io, ":SING");
   if (rc != SHP_OK)
     return rc;
   double deadline = shp_clock_now_s(d->clock) + d->timeout_s;
   for (;;) {
-    size_t len = 0;
-    if ((rc = shp_usb_scpi_query(d->io, ":TRIG:STAT?", reply, sizeof reply,
-                                 &len)) != SHP_OK)
+    if ((rc = trigger_status(d, reply, sizeof reply, &stop)) != SHP_OK)
       return rc;
-    while (len > 0 && (reply[len - 1] == '\n' || reply[len - 1] == '\r'))
-      reply[--len] = '\0';
-    if (strcmp(reply, "STOP") == 0)
+    armed = armed || !stop;
+    if (armed && stop)
       return SHP_OK;
-    bool known = false;
-    for (const char *const *w = waiting; *w; w++)
-      known = known || strcmp(reply, *w) == 0;
-    if (!known)
-      return shp_error_set(SHP_ERR_PROTOCOL,
-                           "%s: :TRIG:STAT? answered \"%s\", expected STOP, "
-                           "TD, WAIT, RUN or AUTO",
-                           name_of(d), shp_usb_excerpt(ex, reply, len));
     if (shp_clock_now_s(d->clock) >= deadline)
-      return shp_error_set(SHP_ERR_TIMEOUT,
-                           "%s: no complete acquisition within %g s (trigger "
-                           "status %s)",
-                           name_of(d), d->timeout_s, reply);
+      break;
     shp_clock_sleep_s(d->clock, SCOPE_AC_POLL_S);
   }
+  if (!armed)
+    return shp_error_set(SHP_ERR_TIMEOUT,
+                         "%s: the trigger status stayed STOP for %g s after "
+                         ":SING (the scope did not arm; no new acquisition)",
+                         name_of(d), d->timeout_s);
+  return shp_error_set(SHP_ERR_TIMEOUT,
+                       "%s: no complete acquisition within %g s (trigger "
+                       "status %s)",
+                       name_of(d), d->timeout_s, reply);
 }
 
 static int read_preamble(shp_device *d, shp_proto_scpi_preamble *pre) {
@@ -223,11 +258,24 @@ static int check_preamble(shp_device *d, const shp_proto_scpi_preamble *pre,
 }
 
 /* :WAV:DATA?: one definite-length block, with at most a final LF after it,
- * holding exactly the preamble's points. */
+ * holding exactly the preamble's points. A Rigol reads the points from
+ * :WAV:STAR to :WAV:STOP, which need not be the whole record (they stay as
+ * last set, by another program too), so both are set to the preamble's
+ * count first, as ds1054z does; one read suffices (SCOPE_AC_POINTS_MAX is
+ * below the 250000 BYTE points a DS1000Z sends at most per read). */
 static int read_block(shp_device *d, const shp_proto_scpi_preamble *pre,
                       const uint8_t **data, size_t *data_len) {
   size_t len = 0, consumed;
-  int rc = shp_usb_scpi_write(d->io, ":WAV:DATA?");
+  int rc = SHP_OK;
+  if (d->opt.flavour == SHP_PROTO_SCPI_WAVEFORM_RIGOL) {
+    char cmd[32];
+    snprintf(cmd, sizeof cmd, ":WAV:STOP %u", (unsigned)pre->points);
+    rc = shp_usb_scpi_write(d->io, ":WAV:STAR 1");
+    if (rc == SHP_OK)
+      rc = shp_usb_scpi_write(d->io, cmd);
+  }
+  if (rc == SHP_OK)
+    rc = shp_usb_scpi_write(d->io, ":WAV:DATA?");
   if (rc == SHP_OK)
     rc = shp_usbtmc_read(d->io, d->raw, d->raw_cap, &len);
   if (rc != SHP_OK)
@@ -263,8 +311,8 @@ static int scan(shp_device *d, size_t averages, shp_proto_scpi_preamble *pre) {
     rc = read_block(d, pre, &data, &data_len);
   if (rc != SHP_OK)
     return rc;
-  /* Keysight: unsigned, most significant byte first as set up; Rigol: least
-   * significant first, fixed. */
+  /* Keysight: unsigned, most significant byte first as set up; a Rigol is
+   * read in BYTE only (the flag is then unused). */
   bool msb_first = d->opt.flavour == SHP_PROTO_SCPI_WAVEFORM_KEYSIGHT;
   if (shp_proto_scpi_scale_samples(pre, d->opt.flavour, msb_first, data,
                                    data_len, d->volts,

@@ -43,6 +43,13 @@ struct shp_device {
   double *volts, *sum; /* SCOPE_AC_POINTS_MAX each */
 };
 
+/* The lab file's options mapping (README, "Options") into *o, defaults
+ * filled in (format: WORD on a Keysight, BYTE on a Rigol); ctx names the
+ * mapping in messages. Errors (SHP_ERR_PARSE, SHP_ERR_RANGE) name the
+ * file, line and key. Unknown keys are refused before, by shp_usb_check. */
+int scope_ac_read_options(const shp_device_config *cfg, const char *ctx,
+                          scope_ac_options *o);
+
 /* A device on an open connection, which it takes over (closed on failure
  * too): checks *IDN? against the flavour, sets up the waveform transfer
  * (source, format, byte order, point mode, acquisition type) and checks
@@ -57,7 +64,8 @@ void scope_ac_device_free(shp_device *d);
  * in volts. Errors: SHP_ERR_PROTOCOL (a garbled, short or inconsistent
  * block or preamble, a time base that changed between scans, an
  * instrument error in SYST:ERR?), SHP_ERR_RANGE (more samples than the
- * trace holds), SHP_ERR_TIMEOUT (no trigger within the timeout),
+ * trace holds), SHP_ERR_TIMEOUT (no trigger within the timeout, or a
+ * Rigol whose trigger status never left STOP after :SING),
  * SHP_ERR_DISCONNECTED, SHP_ERR_IO; messages start with the device. */
 int scope_ac_acquire(shp_device *d, size_t averages, shp_trace *trace);
 

@@ -7,7 +7,9 @@
  * protocol with the header codecs of shp/proto/usbtmc.h: a write is one
  * DEV_DEP_MSG_OUT with EOM; a read sends REQUEST_DEV_DEP_MSG_IN and takes
  * DEV_DEP_MSG_IN transfers, checking each header against the request's bTag,
- * until one carries EOM.
+ * until one carries EOM. One device is read otherwise: a Rigol DS1000Z
+ * (1ab1:04ce) sends the rest of an IEEE 488.2 block without header after a
+ * first transfer that announces less (see transport-usbtmc.c).
  *
  * Every call is bounded by the connection's timeout: the whole exchange, not
  * each transfer, must finish within it. When a transfer times out or the
