@@ -83,4 +83,14 @@ int run_move_ovens(shp_supervisor *sup, size_t nc, const double *x,
 /* run.c, for the journal's replay */
 void run_emit(run_ctx *c, shp_run_event_kind kind, const char *fmt, ...);
 
+/* run.c, for the model mode: acquire a trace (or replay the journal's),
+ * journal and score it; move to x (or replay the journal's plan), the
+ * plan journalled first, and wait until the ovens settle. */
+int run_measure(run_ctx *c);
+int run_move(run_ctx *c, const double *x, double predicted, const char *reason);
+
+/* run-model.c: the model mode's loop, to a clean end (c->status) or an
+ * error. */
+int run_model_loop(run_ctx *c);
+
 #endif

@@ -452,6 +452,40 @@ static void test_twins(void **state) {
   assert_true(d3.minutes == 0);
   shp_decision_clear(&d3);
 
+  /* A tolerance below what the stack can do (half the best error any
+   * solution predicts at its optimum): there, the decision is the stack's
+   * best and stays; from a quarter period off it moves back there. */
+  shp_decide_lab tight = lab;
+  tight.tolerance = 0.5 * d2.error_next[0];
+  for (size_t k = 1; k < set2.count; k++)
+    tight.tolerance = fmin(tight.tolerance, 0.5 * d2.error_next[k]);
+  assert_int_equal(shp_decide_next(f, &set2, d2.setpoints_c, &tg, &tight, &d3),
+                   SHP_OK);
+  printf("decide there, tolerance %.4f: %s\n", tight.tolerance, d3.reason);
+  assert_int_equal(d3.kind, SHP_DECIDE_AT_BEST);
+  assert_true(d3.stay);
+  assert_memory_equal(d3.setpoints_c, d2.setpoints_c, nc * sizeof(double));
+  for (size_t k = 0; k < set2.count; k++) {
+    assert_true(d3.optimum_error[k] > tight.tolerance);
+    assert_true(d3.error_now[k] <= d3.optimum_error[k] + 0.02);
+  }
+  assert_non_null(strstr(d3.reason, "cannot reach"));
+  shp_decision_clear(&d3);
+  /* A quarter period off on the first crystal: not the best any more. */
+  double away[MAXC];
+  memcpy(away, d2.setpoints_c, nc * sizeof(double));
+  away[0] += 0.25 * mp.full_wave_temperature_k;
+  assert_int_equal(shp_decide_next(f, &set2, away, &tg, &tight, &d3), SHP_OK);
+  printf("decide a quarter period off, tolerance %.4f: %s\n", tight.tolerance,
+         d3.reason);
+  assert_int_equal(d3.kind, SHP_DECIDE_AT_BEST);
+  assert_false(d3.stay);
+  assert_true(d3.minutes > 0);
+  for (size_t k = 0; k < set2.count; k++)
+    assert_true(d3.error_next[k] <= d3.optimum_error[k] + 0.02 &&
+                d3.error_next[k] < d3.error_now[k]);
+  shp_decision_clear(&d3);
+
   /* Bad arguments: an error and a decision that says so. */
   shp_decide_lab bad = lab;
   bad.ramp_k_per_min = 0;
