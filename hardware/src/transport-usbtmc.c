@@ -227,6 +227,25 @@ static size_t rigol_block_size(shp_usbtmc *c, size_t got, size_t max_len) {
   return SHP_PROTO_USBTMC_HEADER_SIZE + n;
 }
 
+/* One bulk-IN read of at least n bytes into c->buf (zeroed first), asked
+ * for in whole packets so a device that sends its padding or a zero-length
+ * packet never overflows the transfer; what names the read in errors. */
+static int bulk_in(shp_usbtmc *c, size_t n, uint8_t btag, double deadline,
+                   const char *what, int *got) {
+  size_t mps = c->ep.bulk_in_max_packet ? c->ep.bulk_in_max_packet : 64;
+  size_t want = (n + mps - 1) / mps * mps;
+  int rc = ensure_buffer(c, want);
+  if (rc != SHP_OK)
+    return rc;
+  memset(c->buf, 0, want);
+  unsigned ms = usbtmc_left_ms(deadline);
+  if (ms == 0)
+    return transfer_failed(c, true, btag, LIBUSB_ERROR_TIMEOUT, what);
+  *got = 0;
+  int r = c->io->bulk(c->user, c->ep.bulk_in, c->buf, (int)want, got, ms);
+  return r < 0 ? transfer_failed(c, true, btag, r, what) : SHP_OK;
+}
+
 /* One REQUEST_DEV_DEP_MSG_IN for at most max_len bytes, and its answer
  * appended to out at *total. */
 static int read_transfer(shp_usbtmc *c, uint8_t *out, size_t max_len,
@@ -245,23 +264,11 @@ static int read_transfer(shp_usbtmc *c, uint8_t *out, size_t max_len,
   if (rc != SHP_OK)
     return rc;
 
-  /* Ask for whole packets, so a device that sends its padding or a
-   * zero-length packet never overflows the transfer. */
-  size_t mps = c->ep.bulk_in_max_packet ? c->ep.bulk_in_max_packet : 64;
-  size_t want = SHP_PROTO_USBTMC_HEADER_SIZE + max_len + 3;
-  want = (want + mps - 1) / mps * mps;
-  rc = ensure_buffer(c, want);
+  int got = 0;
+  rc = bulk_in(c, SHP_PROTO_USBTMC_HEADER_SIZE + max_len + 3, btag, deadline,
+               "reading a reply", &got);
   if (rc != SHP_OK)
     return rc;
-  memset(c->buf, 0, want);
-  unsigned ms = usbtmc_left_ms(deadline);
-  if (ms == 0)
-    return transfer_failed(c, true, btag, LIBUSB_ERROR_TIMEOUT,
-                           "reading a reply");
-  int got = 0;
-  int r = c->io->bulk(c->user, c->ep.bulk_in, c->buf, (int)want, &got, ms);
-  if (r < 0)
-    return transfer_failed(c, true, btag, r, "reading a reply");
 
   if (c->rigol_block_quirk && *total == 0)
     got = (int)rigol_block_size(c, (size_t)got, max_len);
@@ -348,22 +355,13 @@ static int rigol_block_rest(shp_usbtmc *c, uint8_t *buf, size_t size,
                          "%s: a block of %zu bytes does not fit in %zu (%s)",
                          c->name, want_total, size, note);
   }
-  size_t mps = c->ep.bulk_in_max_packet ? c->ep.bulk_in_max_packet : 64;
   while (*total < want_total) {
     size_t left = want_total - *total;
-    size_t want = (left + mps - 1) / mps * mps;
-    int rc = ensure_buffer(c, want);
+    int got = 0;
+    int rc =
+        bulk_in(c, left, btag, deadline, "reading the rest of a block", &got);
     if (rc != SHP_OK)
       return rc;
-    memset(c->buf, 0, want);
-    unsigned ms = usbtmc_left_ms(deadline);
-    if (ms == 0)
-      return transfer_failed(c, true, btag, LIBUSB_ERROR_TIMEOUT,
-                             "reading the rest of a block");
-    int got = 0;
-    int r = c->io->bulk(c->user, c->ep.bulk_in, c->buf, (int)want, &got, ms);
-    if (r < 0)
-      return transfer_failed(c, true, btag, r, "reading the rest of a block");
     size_t n = (size_t)got < left ? (size_t)got : left;
     memcpy(buf + *total, c->buf, n);
     *total += n;

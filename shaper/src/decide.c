@@ -100,6 +100,17 @@ static bool at_own_best(double e, double s, double best) {
   return isfinite(e) && isfinite(best) && e <= best + margin;
 }
 
+/* A decision to stay at the current setpoints: what is predicted next is
+ * what is predicted now. */
+static void stay_here(shp_decision *d, shp_decide_kind kind,
+                      const double *current_c) {
+  d->kind = kind;
+  d->stay = true;
+  memcpy(d->setpoints_c, current_c, d->crystal_count * sizeof(double));
+  memcpy(d->error_next, d->error_now, d->solution_count * sizeof(double));
+  memcpy(d->sigma_next, d->sigma_now, d->solution_count * sizeof(double));
+}
+
 /* The reason of an AT_BEST decision: short counts the solutions that
  * cannot reach tol; here, whether the current setpoints are the best. */
 static void at_best_reason(shp_decision *d, size_t short_of, double tol,
@@ -210,11 +221,7 @@ int shp_decide_next(shp_fit *f, const shp_fit_set *set, const double *current_c,
     worst_now = fmax(worst_now, d->error_now[k]);
   }
   if (ok_now == S) {
-    d->kind = SHP_DECIDE_CONVERGED_HERE;
-    d->stay = true;
-    memcpy(d->setpoints_c, current_c, nc * sizeof(double));
-    memcpy(d->error_next, d->error_now, S * sizeof(double));
-    memcpy(d->sigma_next, d->sigma_now, S * sizeof(double));
+    stay_here(d, SHP_DECIDE_CONVERGED_HERE, current_c);
     shp_snprintf(d->reason, sizeof d->reason,
                  "%s within %.3g here (worst %.3g): no move",
                  S == 1 ? "the one consistent solution predicts an error"
@@ -226,9 +233,8 @@ int shp_decide_next(shp_fit *f, const shp_fit_set *set, const double *current_c,
   /* Every solution's own optimum (the candidates' first S entries), and the
    * errors every solution predicts at the best solution's. */
   for (size_t k = 0; k < S; k++) {
-    rc = shp_decide_optimum(f, &set->solutions[k], target, lab->lo_c,
-                            lab->hi_c, lab->seed, cand[k].temps,
-                            &d->optimum_error[k]);
+    rc = shp_decide_optimum(f, &set->solutions[k], target, lab->lo_c, lab->hi_c,
+                            lab->seed, cand[k].temps, &d->optimum_error[k]);
     if (rc != SHP_OK)
       goto done;
     cand[k].crystal = -1;
@@ -240,15 +246,11 @@ int shp_decide_next(shp_fit *f, const shp_fit_set *set, const double *current_c,
    * or at its own best here (not all within: that converged above). */
   size_t served_now = 0;
   for (size_t k = 0; k < S; k++)
-    served_now += within(d->error_now[k], d->sigma_now[k], tol) ||
-                  at_own_best(d->error_now[k], d->sigma_now[k],
-                              d->optimum_error[k]);
+    served_now +=
+        within(d->error_now[k], d->sigma_now[k], tol) ||
+        at_own_best(d->error_now[k], d->sigma_now[k], d->optimum_error[k]);
   if (served_now == S) {
-    d->kind = SHP_DECIDE_AT_BEST;
-    d->stay = true;
-    memcpy(d->setpoints_c, current_c, nc * sizeof(double));
-    memcpy(d->error_next, d->error_now, S * sizeof(double));
-    memcpy(d->sigma_next, d->sigma_now, S * sizeof(double));
+    stay_here(d, SHP_DECIDE_AT_BEST, current_c);
     at_best_reason(d, S - ok_now, tol, true);
     goto done;
   }
