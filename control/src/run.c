@@ -7,6 +7,7 @@
 #include "shp/gsl-guard.h"
 #include "shp/optimize.h"
 #include "shp/problem.h"
+#include "shp/units.h"
 
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_multimin.h>
@@ -73,6 +74,36 @@ static int ctx_alloc(run_ctx *c) {
 }
 
 /* The ovens' present setpoints (the first device reads) and the model. */
+/* A calibration is knowledge: the fit's priors narrow to what it
+ * measured (the widest crystal's sigma, three times over for the drift
+ * since and never below CAL_PHASE_FLOOR_RAD, as ovens and mounts are never
+ * quite where they were), and they count in which solutions stay. The
+ * means are the calibrated stack's own (applied to the model). */
+#define CAL_PHASE_FLOOR_RAD 0.05
+#define CAL_INFLATE 3.0
+
+static void calibrated_priors(const shp_calibration *cal, shp_fit_opts *mo) {
+  double ph = CAL_PHASE_FLOOR_RAD, az = 0, len = 0;
+  bool errors = cal->crystal_count > 0;
+  for (size_t i = 0; i < cal->crystal_count; i++) {
+    const shp_calibration_crystal *k = &cal->crystals[i];
+    if (isfinite(k->phase_offset_sigma_rad))
+      ph = fmax(ph, CAL_INFLATE * k->phase_offset_sigma_rad);
+    errors = errors && k->has_errors;
+    if (k->has_errors) {
+      az = fmax(az, CAL_INFLATE * k->azimuth_error_sigma_deg);
+      len = fmax(len, CAL_INFLATE * k->length_error_sigma_um);
+    }
+  }
+  mo->phase_sigma_rad = fmin(ph, SHP_PI);
+  /* Only where every crystal's errors were fitted; else the defaults. */
+  if (errors && az > 0 && isfinite(az))
+    mo->azimuth_sigma_deg = fmin(az, 0.3);
+  if (errors && len > 0 && isfinite(len))
+    mo->length_sigma_um = fmin(len, 2.0);
+  mo->prior_informative = true;
+}
+
 static int ctx_init(run_ctx *c) {
   c->acted = true;
   for (size_t i = 0; i < c->nc; i++) {
@@ -96,6 +127,8 @@ static int ctx_init(run_ctx *c) {
   if ((c->fit = shp_acfit_new(c->model, &fo)) == NULL)
     return shp_error_last();
   shp_fit_opts mo = {.starts = c->nc >= 8 ? 12 : 8, .seed = c->spec->seed};
+  if (c->spec->calibration != NULL)
+    calibrated_priors(c->spec->calibration, &mo);
   if (c->spec->mode == SHP_RUN_MODEL &&
       (c->mfit = shp_fit_new(c->model, &mo)) == NULL)
     return shp_error_last();

@@ -327,9 +327,15 @@ int shp_fit_solve_seeded(shp_fit *f, const shp_fit_set *seeds,
     cand[k] = t;
   }
   qsort(cand, polished, sizeof *cand, cmp_cost);
+  /* Informative priors (a calibration's) are knowledge the traces add to:
+   * a solution must then be consistent with both, by its cost. The cost
+   * is sorted, so the least is the first polished. */
+  double cost_min = polished > 0 ? cand[0].cost : INFINITY;
   size_t keep = 0;
   for (size_t k = 0; k < polished; k++) {
     if (!(cand[k].chi2 <= chi2_min + ALLOW))
+      continue;
+    if (f->opts.prior_informative && !(cand[k].cost <= cost_min + ALLOW))
       continue;
     bool merged = false;
     for (size_t e = 0; e < keep && !merged; e++)

@@ -160,6 +160,12 @@ typedef struct {
    * out by the rest of the scan, and each set costs an LM run over every
    * trace. */
   size_t twin_sets;
+  /* The priors are knowledge (a calibration's), not only what makes the
+   * fit well posed: a solution is then kept only when its cost (chi2 +
+   * prior) too is within the allowance of the least cost, so a twin the
+   * traces cannot tell apart but the calibration rules out is dropped.
+   * Off, the rule is on chi2 alone (default priors are wide on purpose). */
+  bool prior_informative;
 } shp_fit_opts;
 
 /* ---- results ------------------------------------------------------------ */
