@@ -3,7 +3,6 @@
 #ifndef SHP_RUN_PRIVATE_H
 #define SHP_RUN_PRIVATE_H
 
-#include "shp/acfit.h"
 #include "shp/decide.h"
 #include "shp/fit.h"
 #include "shp/journal.h"
@@ -21,8 +20,6 @@ typedef struct {
   void *user;
   size_t nc;
   shp_stack *model; /* the lab's stack, loaded afresh: the model's values */
-  shp_acfit *fit;
-  shp_acfit_result fitres;
   bool have_fit;
   shp_journal *journal;
   json_t *replay; /* records of a resumed journal, or NULL */

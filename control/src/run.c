@@ -40,14 +40,10 @@ void run_emit(run_ctx *c, shp_run_event_kind kind, const char *fmt, ...) {
     e.trace = &tr;
     e.target_ac = c->target_ac;
   }
-  if (kind == SHP_RUN_EV_FITTED)
-    e.fit = &c->fitres;
   if (kind == SHP_RUN_EV_DECIDED)
     e.predicted_error = c->predicted;
   if (shp_run_event_terminal(kind))
     e.code = c->result->code;
-  if (kind == SHP_RUN_EV_FITTED && c->mfit != NULL)
-    e.fit = NULL; /* the model mode's fit is the set (journal "fit") */
   c->progress(&e, c->user);
 }
 
@@ -121,16 +117,12 @@ static int ctx_init(run_ctx *c) {
     if (rc != SHP_OK)
       return rc;
   }
-  /* The autocorrelation fit only computes the target's autocorrelation on
-   * the trace's delays; the model is the measurement-model fit. */
-  shp_acfit_opts fo = {.seed = c->spec->seed};
-  if ((c->fit = shp_acfit_new(c->model, &fo)) == NULL)
-    return shp_error_last();
+  /* The measurement-model fit: the model mode's, and in either mode what
+   * gives the target's autocorrelation on the trace's delays. */
   shp_fit_opts mo = {.starts = c->nc >= 8 ? 12 : 8, .seed = c->spec->seed};
   if (c->spec->calibration != NULL)
     calibrated_priors(c->spec->calibration, &mo);
-  if (c->spec->mode == SHP_RUN_MODEL &&
-      (c->mfit = shp_fit_new(c->model, &mo)) == NULL)
+  if ((c->mfit = shp_fit_new(c->model, &mo)) == NULL)
     return shp_error_last();
   return SHP_OK;
 }
@@ -138,8 +130,6 @@ static int ctx_init(run_ctx *c) {
 static void ctx_clear(run_ctx *c) {
   shp_journal_close(c->journal);
   json_decref(c->replay);
-  shp_acfit_result_clear(&c->fitres);
-  shp_acfit_free(c->fit);
   shp_fit_set_clear(&c->set);
   shp_fit_free(c->mfit);
   shp_stack_free(c->model);
@@ -245,21 +235,16 @@ static int check_trace(run_ctx *c) {
 
 /* The target's autocorrelation on the trace's delays and the error. */
 static int score_trace(run_ctx *c) {
-  shp_acfit *f = c->fit;
-  shp_acfit *own = NULL;
   if (c->trace_count < 8)
     return shp_error_set(SHP_ERR_RANGE, "a trace of %zu points is too short",
                          c->trace_count);
-  if (f == NULL && (f = own = shp_acfit_new(c->model, NULL)) == NULL)
-    return shp_error_last();
-  int rc = shp_acfit_target_ac(f, NULL, c->spec->target, c->delay,
-                               c->trace_count, c->target_ac);
-  shp_acfit_free(own);
+  int rc = shp_fit_target_trace(c->mfit, &shp_fit_model_ac, c->spec->target,
+                                c->delay, c->trace_count, c->target_ac);
   if (rc == SHP_OK)
     rc = check_trace(c);
   if (rc != SHP_OK)
     return rc;
-  c->error = shp_ac_error(c->signal, c->target_ac, c->trace_count);
+  c->error = shp_trace_error(c->signal, c->target_ac, c->trace_count);
   if (!isfinite(c->error))
     return shp_error_set(SHP_ERR_NUMERIC,
                          "the measured autocorrelation error is not finite "

@@ -189,3 +189,73 @@ int shp_fit_predict_trace(shp_fit *f, const shp_fit_solution *sol,
   free(basis);
   return rc;
 }
+
+int shp_fit_target_trace(shp_fit *f, const shp_fit_model *model,
+                         const shp_target *target, const double *axis,
+                         size_t count, double *values) {
+  if (f == NULL || model == NULL || model->predict == NULL || target == NULL ||
+      axis == NULL || values == NULL || count == 0)
+    return shp_error_set(SHP_ERR_INVALID,
+                         "a target trace needs a fit, a model, a target and "
+                         "an axis");
+  size_t n = f->grid.n, L = model->linear_count > 0 ? model->linear_count : 1;
+  size_t need = model->workspace_doubles ? model->workspace_doubles(n) : 0;
+  double *intensity = malloc(n * sizeof *intensity);
+  double *work = need > 0 ? malloc(need * sizeof *work) : NULL;
+  double *basis = malloc(count * L * sizeof *basis);
+  int rc = SHP_OK;
+  if (intensity == NULL || (need > 0 && work == NULL) || basis == NULL) {
+    rc = shp_error_set(SHP_ERR_NOMEM, "out of memory");
+    goto done;
+  }
+  double mp[SHP_FIT_MAX_MODEL_PARAMS];
+  for (size_t j = 0; j < model->param_count; j++)
+    mp[j] = model->params[j].prior_mean;
+  rc = shp_target_sample(target, &f->grid, intensity, NULL);
+  if (rc != SHP_OK)
+    goto done;
+  shp_fit_output out = {&f->grid, NULL, intensity, f->diag, work};
+  rc = model->predict(&out, mp, axis, count, basis);
+  if (rc != SHP_OK)
+    goto done;
+  double peak = 0;
+  for (size_t k = 0; k < count; k++)
+    peak = fmax(peak, basis[k]);
+  if (!(peak > 0 && isfinite(peak))) {
+    rc = shp_error_set(SHP_ERR_RANGE,
+                       "the target's %s is zero on the trace's axis (%g to "
+                       "%g)",
+                       model->name, axis[0], axis[count - 1]);
+    goto done;
+  }
+  for (size_t k = 0; k < count; k++)
+    values[k] = basis[k] / peak;
+done:
+  free(intensity);
+  free(work);
+  free(basis);
+  return rc;
+}
+
+double shp_trace_error(const double *measured, const double *reference,
+                       size_t count) {
+  if (measured == NULL || reference == NULL || count < 2)
+    return NAN;
+  double sx = 0, sy = 0, sxx = 0, sxy = 0, nn = (double)count;
+  for (size_t k = 0; k < count; k++) {
+    sx += measured[k];
+    sy += reference[k];
+    sxx += measured[k] * measured[k];
+    sxy += measured[k] * reference[k];
+  }
+  double det = nn * sxx - sx * sx;
+  double a = fabs(det) >= 1e-300 ? (nn * sxy - sx * sy) / det : 0;
+  double b = (sy - a * sx) / nn;
+  double peak = 0, sum = 0;
+  for (size_t k = 0; k < count; k++) {
+    double d = a * measured[k] + b - reference[k];
+    sum += d * d;
+    peak = fmax(peak, fabs(reference[k]));
+  }
+  return peak > 0 ? sqrt(sum / nn) / peak : NAN;
+}

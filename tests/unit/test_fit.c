@@ -583,6 +583,68 @@ static void test_residuals_allocate_nothing(void **state) {
   shp_stack_free(s);
 }
 
+/* The target's trace: a single Gaussian of FWHM w has a Gaussian
+ * intensity autocorrelation of FWHM sqrt(2) w (e.g. Trebino, Frequency-
+ * Resolved Optical Gating, 2000, ch. 3); a rising and a falling ramp share
+ * one (the autocorrelation is blind to time's direction); and the trace
+ * error ignores the instrument's amplitude and background. */
+static void test_target_trace(void **state) {
+  (void)state;
+  shp_stack *s = load(EXAMPLES "fan4.yml");
+  shp_fit_opts o = {.starts = 1};
+  shp_fit *f = shp_fit_new(s, &o);
+  assert_non_null(f);
+  enum { N = 241 };
+  double axis[N], y[N], y2[N];
+  for (size_t k = 0; k < N; k++)
+    axis[k] = -6.0 + 0.05 * (double)k;
+  shp_target g = {.shape = SHP_TARGET_GAUSSIAN_TRAIN,
+                  .count = 1,
+                  .spacing_ps = 0,
+                  .pulse_fwhm_ps = 1.5,
+                  .duration_ps = 1.5};
+  assert_int_equal(shp_fit_target_trace(f, &shp_fit_model_ac, &g, axis, N, y),
+                   SHP_OK);
+  double worst = 0, w = 1.5 * sqrt(2.0);
+  for (size_t k = 0; k < N; k++) {
+    double want = exp(-4 * log(2.0) * axis[k] * axis[k] / (w * w));
+    worst = fmax(worst, fabs(y[k] - want));
+  }
+  printf("gaussian target's autocorrelation: worst difference %.2e\n", worst);
+  assert_true(worst < 1e-3);
+  shp_target up = {
+      .shape = SHP_TARGET_RAMP, .duration_ps = 5.0, .rise_time_ps = 2.0};
+  shp_target down = up;
+  down.falling = true;
+  assert_int_equal(shp_fit_target_trace(f, &shp_fit_model_ac, &up, axis, N, y),
+                   SHP_OK);
+  assert_int_equal(
+      shp_fit_target_trace(f, &shp_fit_model_ac, &down, axis, N, y2), SHP_OK);
+  double peak = 0, mirror = 0;
+  for (size_t k = 0; k < N; k++) {
+    mirror = fmax(mirror, fabs(y[k] - y2[k]));
+    peak = fmax(peak, y[k]);
+  }
+  printf("rising vs falling ramp's autocorrelation: %.2e\n", mirror);
+  assert_true(mirror < 1e-4);
+  assert_true(fabs(peak - 1.0) < 1e-12);
+  /* The error: 0 under any amplitude and background; a flat measurement
+   * leaves the reference's RMS about its mean, over its peak. */
+  double m[N], flat[N], mean = 0, ss = 0;
+  for (size_t k = 0; k < N; k++) {
+    m[k] = 3.0 * y[k] + 0.5;
+    flat[k] = 0.25;
+    mean += y[k] / N;
+  }
+  for (size_t k = 0; k < N; k++)
+    ss += (y[k] - mean) * (y[k] - mean);
+  assert_true(shp_trace_error(m, y, N) < 1e-12);
+  assert_true(fabs(shp_trace_error(flat, y, N) - sqrt(ss / N)) < 1e-12);
+  assert_true(isnan(shp_trace_error(m, y, 1)));
+  shp_fit_free(f);
+  shp_stack_free(s);
+}
+
 int main(void) {
   /* Measured plans differ from run to run in their last bits, and a
    * search follows them: estimate, so every run takes the same path. */
@@ -595,6 +657,7 @@ int main(void) {
       cmocka_unit_test(test_invalid_inputs),
       cmocka_unit_test(test_eight_plates),
       cmocka_unit_test(test_residuals_allocate_nothing),
+      cmocka_unit_test(test_target_trace),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

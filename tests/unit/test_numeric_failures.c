@@ -17,8 +17,8 @@
 
 #include "../../shaper/src/optimize-private.h"
 
-#include "shp/acfit.h"
 #include "shp/error.h"
+#include "shp/fit.h"
 #include "shp/generate.h"
 #include "shp/optimize.h"
 
@@ -296,7 +296,7 @@ static void test_levenberg_marquardt_search_recovers_a_detuning(void **state) {
   unload(&s);
 }
 
-/* ---- the autocorrelation fit -------------------------------------------- */
+/* ---- the measurement-model fit ------------------------------------------ */
 
 /* A trace of finite samples whose sum and span are beyond the range of
  * doubles (+-1.7e308): every residual is NaN. The fit says so, naming the
@@ -304,8 +304,8 @@ static void test_levenberg_marquardt_search_recovers_a_detuning(void **state) {
 static void test_fit_with_non_finite_residual_is_an_error(void **state) {
   shp_stack *stack = shp_stack_load(EXAMPLES "/stacks/fan4.yml");
   assert_non_null(stack);
-  shp_acfit_opts o = {.starts = 3, .max_iterations = 5};
-  shp_acfit *f = shp_acfit_new(stack, &o);
+  shp_fit_opts o = {.starts = 3, .max_iterations = 5};
+  shp_fit *f = shp_fit_new(stack, &o);
   assert_non_null(f);
   enum { N = 32 };
   double delay[N], signal[N], temps[4];
@@ -315,18 +315,24 @@ static void test_fit_with_non_finite_residual_is_an_error(void **state) {
   }
   for (size_t i = 0; i < 4; i++)
     temps[i] = stack->crystals[i].temperature_c;
-  shp_ac_measurement m = {
-      .temperatures_c = temps, .count = N, .delay_ps = delay, .signal = signal};
-  assert_int_equal(shp_acfit_add(f, &m), SHP_OK);
-  shp_acfit_result r;
-  memset(&r, 0, sizeof r);
-  assert_int_equal(shp_acfit_solve(f, &r), SHP_ERR_NUMERIC);
+  shp_fit_trace t = {.model = &shp_fit_model_ac,
+                     .temperatures_c = temps,
+                     .crystal_count = 4,
+                     .axis = delay,
+                     .values = signal,
+                     .count = N,
+                     .noise = 0.01};
+  int rc = shp_fit_add(f, &t);
+  shp_fit_set set = {0};
+  if (rc == SHP_OK)
+    rc = shp_fit_solve(f, &set);
+  assert_int_equal(rc, SHP_ERR_NUMERIC);
   assert_string_equal(shp_error_detail(),
                       "the model fit found no solution: the residual of "
                       "trace 1, sample 1 is not finite from every one of 3 "
-                      "starts (a trace beyond the range of doubles?)");
-  shp_acfit_result_clear(&r);
-  shp_acfit_free(f);
+                      "starts");
+  shp_fit_set_clear(&set);
+  shp_fit_free(f);
   shp_stack_free(stack);
 }
 

@@ -29,7 +29,6 @@
 #ifndef SHP_RUN_H
 #define SHP_RUN_H
 
-#include "shp/acfit.h"
 #include "shp/calibration.h"
 #include "shp/supervisor.h"
 #include "shp/target.h"
@@ -103,8 +102,6 @@ typedef struct {
   size_t crystal_count;
   const shp_trace *trace;      /* MEASURED: calibrated */
   const double *target_ac;     /* MEASURED: the target's AC on trace's axis */
-  const shp_acfit_result *fit; /* FITTED: NULL (the model mode journals its
-                                  solutions in the "fit" record) */
   size_t polls;                /* MOVING: polls of this move so far */
   int code;                    /* terminal: SHP_OK or why it stopped */
   const char *message;         /* a line for people */

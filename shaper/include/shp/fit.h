@@ -294,6 +294,23 @@ int shp_fit_predict_trace(shp_fit *f, const shp_fit_solution *sol,
                           const double *temperatures_c, const double *axis,
                           size_t count, double *values);
 
+/* The trace the target's intensity would give on diagnostic model at its
+ * prior (nominal) parameters, on axis, peak-normalised: what a measured
+ * trace is compared with when the pulse is on target. The model's predict
+ * sees the target's intensity and no field (a target has no phase): a
+ * model that needs the field refuses (SHP_ERR_INVALID). */
+int shp_fit_target_trace(shp_fit *f, const shp_fit_model *model,
+                         const shp_target *target, const double *axis,
+                         size_t count, double *values);
+
+/* A measured trace against a reference one on the same axis: the RMS of
+ * reference - (a measured + b), a and b by least squares, relative to the
+ * reference's peak (amplitude and background of a measurement are the
+ * instrument's, not the pulse's). NAN for fewer than 2 points or a zero
+ * reference. */
+double shp_trace_error(const double *measured, const double *reference,
+                       size_t count);
+
 /* The grid of the model. */
 const shp_grid *shp_fit_grid(const shp_fit *f);
 
