@@ -670,103 +670,59 @@ static int calibrate_body(shp_supervisor *sup,
  */
 
 struct shp_calibration_run {
-  stepper *steps;
-  shp_supervisor *sup;
+  machine m; /* the caller's side (stepper.h) */
   shp_calibrate_spec spec;
   shp_calibration *out;
-  shp_run_event event;
-  bool started, terminal;
-  char message[512];
 };
 
-static void cal_machine_event(const shp_run_event *e, void *user) {
-  shp_calibration_run *m = user;
-  m->event = *e;
-  stepper_yield(m->steps);
-}
-
 static int cal_machine_body(stepper *st, void *user) {
-  shp_calibration_run *m = user;
-  return calibrate_body(m->sup, &m->spec, cal_machine_event, m, &m->out);
+  (void)st;
+  shp_calibration_run *c = user;
+  return calibrate_body(c->m.sup, &c->spec, machine_event, &c->m, &c->out);
 }
 
 shp_calibration_run *
 shp_calibration_run_new_sup(shp_supervisor *sup,
                             const shp_calibrate_spec *spec) {
-  shp_calibration_run *m = calloc(1, sizeof *m);
-  if (m == NULL) {
+  shp_calibration_run *c = calloc(1, sizeof *c);
+  if (c == NULL) {
     shp_error_set(SHP_ERR_NOMEM, "out of memory");
     return NULL;
   }
-  m->sup = sup;
-  m->spec = *spec;
-  if ((m->steps = stepper_new(cal_machine_body, m)) == NULL) {
-    free(m);
+  c->spec = *spec;
+  if (!machine_init(&c->m, sup, cal_machine_body, c)) {
+    free(c);
     return NULL;
   }
-  return m;
+  return c;
 }
 
-shp_run_event_kind shp_calibration_run_step(shp_calibration_run *m,
+shp_run_event_kind shp_calibration_run_step(shp_calibration_run *c,
                                             shp_run_event *ev) {
-  if (!m->terminal) {
-    m->started = true;
-    if (!stepper_resume(m->steps)) {
-      /* Ended before its first event (a spec refused): stopped. */
-      int rc = stepper_code(m->steps);
-      snprintf(m->message, sizeof m->message, "%s", shp_error_detail());
-      m->event = (shp_run_event){.kind = SHP_RUN_EV_STOPPED,
-                                 .error = NAN,
-                                 .predicted_error = NAN,
-                                 .code = rc,
-                                 .message = m->message};
-    }
-    if (shp_run_event_terminal(m->event.kind)) {
-      m->terminal = true;
-      if (m->event.message != m->message)
-        snprintf(m->message, sizeof m->message, "%s", m->event.message);
-    }
-  }
-  if (m->terminal && stepper_finished(m->steps))
-    m->event = (shp_run_event){.kind = m->event.kind,
-                               .iteration = m->event.iteration,
-                               .error = NAN,
-                               .predicted_error = NAN,
-                               .crystal_count = m->event.crystal_count,
-                               .code = m->event.code,
-                               .message = m->message};
-  *ev = m->event;
-  return ev->kind;
+  return machine_step(&c->m, ev);
 }
 
-void shp_calibration_run_cancel(shp_calibration_run *m) {
-  shp_supervisor_cancel(m->sup);
+void shp_calibration_run_cancel(shp_calibration_run *c) {
+  shp_supervisor_cancel(c->m.sup);
 }
 
-int shp_calibration_run_take_result(shp_calibration_run *m,
+int shp_calibration_run_take_result(shp_calibration_run *c,
                                     shp_calibration **out) {
   *out = NULL;
-  if (!m->terminal)
+  if (!c->m.terminal)
     return shp_error_set(SHP_ERR_INVALID, "the calibration has not ended");
-  while (stepper_resume(m->steps))
-    ;
-  *out = m->out;
-  m->out = NULL;
-  return stepper_code(m->steps);
+  int rc = machine_finish(&c->m);
+  *out = c->out;
+  c->out = NULL;
+  return rc;
 }
 
-void shp_calibration_run_free(shp_calibration_run *m) {
-  if (m == NULL)
+void shp_calibration_run_free(shp_calibration_run *c) {
+  if (c == NULL)
     return;
-  if (m->started && !m->terminal) {
-    shp_calibration_run_cancel(m);
-    shp_run_event ev;
-    while (!shp_run_event_terminal(shp_calibration_run_step(m, &ev)))
-      ;
-  }
-  stepper_free(m->steps);
-  shp_calibration_free(m->out);
-  free(m);
+  machine_free(&c->m);
+  shp_calibration_free(c->out);
+  free(c);
 }
 
 int shp_calibrate(shp_supervisor *sup, const shp_calibrate_spec *spec,

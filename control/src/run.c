@@ -658,114 +658,62 @@ static int run_body(shp_supervisor *sup, const shp_run_spec *spec,
  */
 
 struct shp_run_machine {
-  stepper *steps;
-  shp_supervisor *sup;
+  machine m; /* the caller's side (stepper.h) */
   shp_run_spec spec;
   shp_run_result result;
-  int code;
-  shp_run_event event; /* the last, as the body reported it */
-  bool started, terminal;
-  char message[512]; /* a terminal event's, kept past the body's end */
 };
 
-/* On the machine's thread: hand each event to the stepping caller. */
-static void machine_event(const shp_run_event *e, void *user) {
-  shp_run_machine *m = user;
-  m->event = *e;
-  stepper_yield(m->steps);
-}
-
 static int machine_body(stepper *st, void *user) {
-  shp_run_machine *m = user;
-  return run_body(m->sup, &m->spec, machine_event, m, &m->result);
+  (void)st;
+  shp_run_machine *r = user;
+  return run_body(r->m.sup, &r->spec, machine_event, &r->m, &r->result);
 }
 
 shp_run_machine *shp_run_new_sup(shp_supervisor *sup,
                                  const shp_run_spec *spec) {
-  shp_run_machine *m = calloc(1, sizeof *m);
-  if (m == NULL) {
+  shp_run_machine *r = calloc(1, sizeof *r);
+  if (r == NULL) {
     shp_error_set(SHP_ERR_NOMEM, "out of memory");
     return NULL;
   }
-  m->sup = sup;
-  m->spec = *spec;
-  m->result.final_error = NAN;
-  if ((m->steps = stepper_new(machine_body, m)) == NULL) {
-    free(m);
+  r->spec = *spec;
+  r->result.final_error = NAN;
+  if (!machine_init(&r->m, sup, machine_body, r)) {
+    free(r);
     return NULL;
   }
-  return m;
+  return r;
 }
 
-shp_run_event_kind shp_run_step(shp_run_machine *m, shp_run_event *ev) {
-  if (!m->terminal) {
-    m->started = true;
-    if (!stepper_resume(m->steps)) {
-      /* The body ended without a terminal event: cannot happen, but the
-       * caller must still see an end. */
-      m->event = (shp_run_event){.kind = SHP_RUN_EV_STOPPED,
-                                 .code = stepper_code(m->steps),
-                                 .message = m->result.message};
-    }
-    if (shp_run_event_terminal(m->event.kind)) {
-      m->terminal = true;
-      snprintf(m->message, sizeof m->message, "%s",
-               m->event.message ? m->event.message : "");
-    }
-  }
-  if (m->terminal) {
-    /* Nothing of the body's is pointed to once it has ended. */
-    shp_run_event t = {.kind = m->event.kind,
-                       .iteration = m->event.iteration,
-                       .error = m->event.error,
-                       .predicted_error = m->event.predicted_error,
-                       .crystal_count = m->event.crystal_count,
-                       .code = m->event.code,
-                       .message = m->message};
-    if (stepper_finished(m->steps))
-      m->event = t;
-    else
-      t = m->event; /* the body waits in its terminal yield: still valid */
-    *ev = t;
-    return t.kind;
-  }
-  *ev = m->event;
-  return ev->kind;
+shp_run_event_kind shp_run_step(shp_run_machine *r, shp_run_event *ev) {
+  return machine_step(&r->m, ev);
 }
 
-void shp_run_cancel(shp_run_machine *m) {
+void shp_run_cancel(shp_run_machine *r) {
   /* The supervisor's flag is all a signal handler may touch; the next step
    * that polls or requests sees it. */
-  shp_supervisor_cancel(m->sup);
+  shp_supervisor_cancel(r->m.sup);
 }
 
-int shp_run_take_result(shp_run_machine *m, shp_run_result *result) {
-  if (!m->terminal) {
+int shp_run_take_result(shp_run_machine *r, shp_run_result *result) {
+  if (!r->m.terminal) {
     memset(result, 0, sizeof *result);
     return shp_error_set(SHP_ERR_INVALID, "the run has not ended");
   }
-  while (stepper_resume(m->steps))
-    ;
-  int rc = stepper_code(m->steps);
-  *result = m->result;
-  memset(&m->result, 0, sizeof m->result);
+  int rc = machine_finish(&r->m);
+  *result = r->result;
+  memset(&r->result, 0, sizeof r->result);
   return rc;
 }
 
-void shp_run_free(shp_run_machine *m) {
-  if (m == NULL)
+void shp_run_free(shp_run_machine *r) {
+  if (r == NULL)
     return;
-  /* Started: cancelled and stepped to its end (which comes at the next
-   * step that touches the lab); never started: nothing runs at all. */
-  if (m->started && !m->terminal) {
-    shp_run_cancel(m);
-    shp_run_event ev;
-    while (!shp_run_event_terminal(shp_run_step(m, &ev)))
-      ;
-  }
-  stepper_free(m->steps);
-  shp_run_result_clear(&m->result);
-  free(m);
+  /* Started: cancelled and stepped to its end; never started: nothing
+   * runs at all. */
+  machine_free(&r->m);
+  shp_run_result_clear(&r->result);
+  free(r);
 }
 
 int shp_run(shp_supervisor *sup, const shp_run_spec *spec,

@@ -4,6 +4,7 @@
 
 #include "shp/error.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,4 +105,77 @@ void stepper_free(stepper *s) {
   pthread_cond_destroy(&s->turn_changed);
   pthread_mutex_destroy(&s->lock);
   free(s);
+}
+
+/* ---- the machine ---------------------------------------------------------
+ */
+
+bool machine_init(machine *m, shp_supervisor *sup, stepper_body body,
+                  void *user) {
+  m->sup = sup;
+  m->steps = stepper_new(body, user);
+  return m->steps != NULL;
+}
+
+void machine_event(const shp_run_event *e, void *user) {
+  machine *m = user;
+  m->event = *e;
+  stepper_yield(m->steps);
+}
+
+shp_run_event_kind machine_step(machine *m, shp_run_event *ev) {
+  if (!m->terminal) {
+    m->started = true;
+    if (!stepper_resume(m->steps)) {
+      /* Ended before a terminal event (a spec refused): stopped. */
+      int rc = stepper_code(m->steps);
+      snprintf(m->message, sizeof m->message, "%s", shp_error_detail());
+      m->event = (shp_run_event){.kind = SHP_RUN_EV_STOPPED,
+                                 .error = NAN,
+                                 .predicted_error = NAN,
+                                 .code = rc,
+                                 .message = m->message};
+    }
+    if (shp_run_event_terminal(m->event.kind)) {
+      m->terminal = true;
+      if (m->event.message != m->message)
+        snprintf(m->message, sizeof m->message, "%s",
+                 m->event.message ? m->event.message : "");
+    }
+  }
+  if (m->terminal) {
+    /* Nothing of the body's is pointed to once it has ended. */
+    shp_run_event t = {.kind = m->event.kind,
+                       .iteration = m->event.iteration,
+                       .error = m->event.error,
+                       .predicted_error = m->event.predicted_error,
+                       .crystal_count = m->event.crystal_count,
+                       .code = m->event.code,
+                       .message = m->message};
+    if (stepper_finished(m->steps))
+      m->event = t;
+    else
+      t = m->event; /* the body waits in its terminal yield: still valid */
+    *ev = t;
+    return t.kind;
+  }
+  *ev = m->event;
+  return ev->kind;
+}
+
+int machine_finish(machine *m) {
+  while (stepper_resume(m->steps))
+    ;
+  return stepper_code(m->steps);
+}
+
+void machine_free(machine *m) {
+  if (m->started && !m->terminal) {
+    shp_supervisor_cancel(m->sup);
+    shp_run_event ev;
+    while (!shp_run_event_terminal(machine_step(m, &ev)))
+      ;
+  }
+  stepper_free(m->steps);
+  m->steps = NULL;
 }

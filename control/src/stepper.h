@@ -8,6 +8,9 @@
 #ifndef SHP_STEPPER_H
 #define SHP_STEPPER_H
 
+#include "shp/run.h"
+#include "shp/supervisor.h"
+
 #include <stdbool.h>
 
 typedef struct stepper stepper;
@@ -37,5 +40,35 @@ bool stepper_finished(const stepper *s);
  * must be driven to its end by its owner first (else this resumes it to
  * the end). */
 void stepper_free(stepper *s);
+
+/* ---- a machine: the run's and the calibration's common caller side ---- */
+
+/* A body that reports each event through machine_event(e, machine) and
+ * yields there, and the caller who steps it. */
+typedef struct {
+  stepper *steps;
+  shp_supervisor *sup;
+  shp_run_event event; /* the body's last; while the body waits in its
+                          yield, what it points to is the body's */
+  bool started, terminal;
+  char message[512]; /* a terminal event's, kept past the body's end */
+} machine;
+
+/* body(user) on a new stepper; false (the error set) when it cannot
+ * start. */
+bool machine_init(machine *m, shp_supervisor *sup, stepper_body body,
+                  void *user);
+/* The body's progress callback (user: the machine): keep the event and
+ * hand control back to the caller. */
+void machine_event(const shp_run_event *e, void *user);
+/* One step: the body runs to its next event. A body that ends without a
+ * terminal event ends STOPPED with its code. Once terminal, the event
+ * points to nothing of the body's after the body has ended. */
+shp_run_event_kind machine_step(machine *m, shp_run_event *ev);
+/* After a terminal event: the body run to its end; its code. */
+int machine_finish(machine *m);
+/* Started and not at its end: cancelled and stepped to it (the next step
+ * that touches the lab sees the cancel). Then the stepper is freed. */
+void machine_free(machine *m);
 
 #endif
