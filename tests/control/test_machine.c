@@ -99,6 +99,80 @@ static void remove_journal(char *path) {
   rmdir(path);
 }
 
+/* The target at time t, linear between its samples (0 outside). */
+static double target_at(const shp_run_result *res, double t) {
+  const double *x = res->target_time_ps;
+  size_t n = res->target_count;
+  if (!(t >= x[0] && t <= x[n - 1]))
+    return 0;
+  double dt = x[1] - x[0];
+  size_t j = (size_t)((t - x[0]) / dt);
+  if (j + 1 >= n)
+    return res->target[n - 1];
+  double f = (t - x[j]) / dt;
+  return (1 - f) * res->target[j] + f * res->target[j + 1];
+}
+
+/* What the result shows the operator agrees with what the verdict said:
+ * one prediction per consistent solution (up to the cap), finite, bands
+ * not negative, the lowest and highest error + sigma being the verdict's
+ * best and worst, and each curve drawn where the error measures it: its
+ * relative RMS against the drawn target (peak 1) is its error. The
+ * history has one entry per fit, ending with the result's numbers. */
+static void check_what_the_plot_shows(const shp_run_result *res, size_t fits) {
+  size_t want = res->solution_count < SHP_RUN_MAX_PREDICTIONS
+                    ? res->solution_count
+                    : SHP_RUN_MAX_PREDICTIONS;
+  assert_true(want >= 1);
+  assert_int_equal(res->prediction_count, want);
+  assert_true(res->target_count >= 64);
+  double tpeak = 0;
+  for (size_t j = 0; j < res->target_count; j++)
+    tpeak = fmax(tpeak, res->target[j]);
+  assert_true(tpeak == 1.0);
+  size_t lo = 0, hi = 0;
+  for (size_t k = 0; k < res->prediction_count; k++) {
+    const shp_run_prediction *p = &res->predictions[k];
+    assert_int_equal(p->point_count, res->target_count);
+    double num = 0, den = 0;
+    for (size_t j = 0; j < p->point_count; j++) {
+      assert_true(isfinite(p->time_ps[j]) && isfinite(p->intensity[j]));
+      assert_true(isfinite(p->sigma[j]) && p->sigma[j] >= 0);
+      double t = target_at(res, p->time_ps[j]);
+      num += (p->intensity[j] - t) * (p->intensity[j] - t);
+      den += t * t;
+    }
+    double drawn = sqrt(num / den);
+    if (!(fabs(drawn - p->error) <= 0.05 * p->error + 0.001))
+      fail_msg("solution %zu drawn %g from the target, its error %g", k, drawn,
+               p->error);
+    assert_true(isfinite(p->error_sigma) && p->error_sigma >= 0);
+    const shp_run_prediction *l = &res->predictions[lo];
+    const shp_run_prediction *h = &res->predictions[hi];
+    if (p->error + p->error_sigma < l->error + l->error_sigma)
+      lo = k;
+    if (p->error + p->error_sigma > h->error + h->error_sigma)
+      hi = k;
+  }
+  if (res->solution_count <= SHP_RUN_MAX_PREDICTIONS) {
+    assert_true(res->predictions[lo].error == res->predicted_best);
+    assert_true(res->predictions[lo].error_sigma == res->predicted_best_sigma);
+    assert_true(res->predictions[hi].error == res->predicted_worst);
+    assert_true(res->predictions[hi].error_sigma == res->predicted_worst_sigma);
+  }
+  assert_int_equal(res->history_count, fits);
+  const shp_run_history *last = &res->history[fits - 1];
+  assert_int_equal(last->iteration, res->iterations);
+  assert_true(last->trace_residual == res->trace_residual);
+  assert_true(last->trace_noise == res->trace_noise);
+  assert_true(last->trace_error == res->final_error);
+  assert_true(last->best == res->predicted_best);
+  assert_true(last->worst_sigma == res->predicted_worst_sigma);
+  assert_int_equal(last->solution_count, res->solution_count);
+  for (size_t k = 1; k < fits; k++)
+    assert_true(res->history[k].iteration >= res->history[k - 1].iteration);
+}
+
 /* Stepped event by event on hidden offsets: measure, fit, decide, a move
  * in polls, settle, measure again, ... converged; no step advances the lab
  * clock by more than one poll except an acquisition; the journal's end is
@@ -140,6 +214,13 @@ static void test_run_steps_event_by_event(void **state) {
   assert_int_equal(shp_run_take_result(m, &res), SHP_OK);
   assert_true(res.converged);
   assert_true(res.final_error <= 0.02);
+  size_t fits = 0;
+  for (size_t k = 0; k < n; k++)
+    fits += seq[k] == 'F';
+  check_what_the_plot_shows(&res, fits);
+  for (size_t k = 0; k < res.prediction_count; k++)
+    assert_true(res.predictions[k].error + res.predictions[k].error_sigma <=
+                0.03);
   shp_run_free(m);
   json_t *end = last_record(journal);
   assert_string_equal(json_string_value(json_object_get(end, "type")), "end");
