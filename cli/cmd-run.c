@@ -164,6 +164,11 @@ static shp_simulation *sim_truth_on_target(const cli_lab *h,
   return sim;
 }
 
+/* Palette colours of the solutions: not the target's (1) nor the
+ * truth's (6, black); more solutions than colours repeat them. */
+static const int solution_color[SHP_RUN_MAX_PREDICTIONS] = {0, 2, 3, 4,
+                                                            5, 7, 0, 2};
+
 /* Each solution's band, as the outline a band series fills. */
 static int band_outline(const shp_run_prediction *p, double **x, double **y) {
   size_t n = p->point_count;
@@ -210,18 +215,17 @@ static int plot_run(const char *file, const cli_lab *h,
   /* Bands first, so every line is drawn over them. */
   for (size_t k = 0; k < np; k++) {
     const shp_run_prediction *p = &r->predictions[k];
-    int color = k == 0 ? 0 : (int)k + 1; /* 1 is the target's */
     pulse[ns++] = (shp_plot_series){bx[k], by[k],         2 * p->point_count,
-                                    NULL,  SHP_PLOT_BAND, color};
+                                    NULL,  SHP_PLOT_BAND, solution_color[k]};
   }
   for (size_t k = 0; k < np; k++) {
     const shp_run_prediction *p = &r->predictions[k];
-    int color = k == 0 ? 0 : (int)k + 1;
     snprintf(labels[k], sizeof labels[k],
              "solution %zu: predicted, error %.4f +- %.4f", k + 1, p->error,
              p->error_sigma);
-    pulse[ns++] = (shp_plot_series){p->time_ps, p->intensity,  p->point_count,
-                                    labels[k],  SHP_PLOT_LINE, color};
+    pulse[ns++] =
+        (shp_plot_series){p->time_ps, p->intensity,  p->point_count,
+                          labels[k],  SHP_PLOT_LINE, solution_color[k]};
   }
   if (r->target_count > 0)
     pulse[ns++] =

@@ -12,6 +12,7 @@
 
 #include "labfile.h"
 #include "runlab.h"
+#include "spawn_run.h"
 
 #include "shp/calibrate.h"
 #include "shp/error.h"
@@ -500,9 +501,99 @@ static void test_session_owns_the_lab_and_the_paths(void **state) {
   rmdir(base);
 }
 
+/* How many times needle occurs in the file at path. */
+static size_t count_in_file(const char *path, const char *needle) {
+  FILE *f = fopen(path, "r");
+  assert_non_null(f);
+  char *text = NULL;
+  size_t len = 0;
+  assert_true(getdelim(&text, &len, '\0', f) > 0);
+  fclose(f);
+  size_t n = 0;
+  for (const char *at = strstr(text, needle); at != NULL;
+       at = strstr(at + 1, needle))
+    n++;
+  free(text);
+  return n;
+}
+
+/* The fill of a band in palette colour 0 (solution 1) and 2 (the predicted
+ * error range), as cairo writes it into an SVG. */
+#define BAND_BLUE "fill:rgb(0%,44.705882%,69.803922%);fill-opacity:0.25;"
+#define BAND_GREEN "fill:rgb(0%,61.960784%,45.098039%);fill-opacity:0.25;"
+
+/* The README's demo with --plot: the plot says, and its SVG holds, each
+ * consistent solution's shaded band, the simulated truth and the
+ * convergence per fit; journal show --plot draws the same convergence from
+ * the journal. */
+static void test_cli_plots_show_what_the_loop_knows(void **state) {
+  (void)state;
+  char dir[] = "/tmp/shp-plots-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char svg[128], journal[128], jsvg[128];
+  snprintf(svg, sizeof svg, "%s/run.svg", dir);
+  snprintf(journal, sizeof journal, "%s/run.jsonl", dir);
+  snprintf(jsvg, sizeof jsvg, "%s/journal.svg", dir);
+  const char *a1[] = {
+      "run",       SHP_SOURCE_DATADIR "/examples/labs/sim-flat-top-5ps.yml",
+      "--target",  SHP_SOURCE_DATADIR "/examples/targets/flat-top-5ps.yml",
+      "--plot",    svg,
+      "--journal", journal,
+      "--json",    NULL};
+  spawn_result a = spawn_run(SHAPECTL_PATH, NULL, NULL, a1);
+  assert_true(a.status == 0 || a.status == 3);
+  json_error_t err;
+  json_t *j = json_loads(a.out, 0, &err);
+  assert_non_null(j);
+  size_t solutions =
+      (size_t)json_integer_value(json_object_get(j, "solutions"));
+  size_t moves = (size_t)json_integer_value(json_object_get(j, "iterations"));
+  json_decref(j);
+  assert_true(solutions >= 1);
+  size_t drawn =
+      solutions < SHP_RUN_MAX_PREDICTIONS ? solutions : SHP_RUN_MAX_PREDICTIONS;
+  /* One fit, and one verdict, per trace. */
+  size_t fits = count_in_file(journal, "\"type\":\"fit\"");
+  assert_true(fits >= 1);
+  char said[512];
+  snprintf(said, sizeof said,
+           "shapectl: wrote %s: the predicted intensity with its 1-sigma "
+           "band of %zu consistent solution%s, the simulated lab's truth, "
+           "the target, the measured and the target autocorrelations, "
+           "convergence over %zu fit%s and %zu oven move%s\n",
+           svg, drawn, drawn == 1 ? "" : "s", fits, fits == 1 ? "" : "s", moves,
+           moves == 1 ? "" : "s");
+  assert_contains(a.err, said);
+  /* Each solution's band (no legend swatch: its line carries the label;
+   * solutions 1 and 7 are blue, 2 and 8 green), and the convergence
+   * panel's green band with its legend swatch. */
+  assert_int_equal(count_in_file(svg, BAND_BLUE), 1 + (drawn >= 7));
+  assert_int_equal(count_in_file(svg, BAND_GREEN),
+                   2 + (drawn >= 2) + (drawn >= 8));
+  assert_int_equal(count_in_file(svg, "fill-opacity:0.25;"), drawn + 2);
+  spawn_result_free(&a);
+
+  const char *a2[] = {"journal", "show", journal, "--plot", jsvg, NULL};
+  spawn_result b = spawn_run(SHAPECTL_PATH, NULL, NULL, a2);
+  assert_int_equal(b.status, 0);
+  snprintf(said, sizeof said,
+           "shapectl: wrote %s: convergence over %zu fit%s, measured error "
+           "over %zu trace%s\n",
+           jsvg, fits, fits == 1 ? "" : "s", fits, fits == 1 ? "" : "s");
+  assert_contains(b.err, said);
+  assert_int_equal(count_in_file(jsvg, BAND_GREEN), 2);
+  assert_int_equal(count_in_file(jsvg, "fill-opacity:0.25;"), 2);
+  spawn_result_free(&b);
+  unlink(svg);
+  unlink(jsvg);
+  unlink(journal);
+  rmdir(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_run_steps_event_by_event),
+      cmocka_unit_test(test_cli_plots_show_what_the_loop_knows),
       cmocka_unit_test(test_run_stepped_equals_run),
       cmocka_unit_test(test_run_cancel_between_steps),
       cmocka_unit_test(test_run_free_mid_run),
