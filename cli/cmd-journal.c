@@ -287,7 +287,8 @@ static int show(const char *path, const char *plot, bool json) {
          * the move (a model-free plan predicts nothing). */
         {pit, pred, np, "predicted intensity error at the move",
          SHP_PLOT_DASHED, 1}};
-    shp_plot_panel panels[2] = {conv.panel,
+    shp_plot_panel panels[3] = {conv.predicted,
+                                conv.trace,
                                 {.title = "Measured error",
                                  .xlabel = "oven moves",
                                  .ylabel = "error (relative RMS)",
@@ -296,9 +297,9 @@ static int show(const char *path, const char *plot, bool json) {
                                  .integer_x = true}};
     /* A model-free run fits nothing: its measured error alone. */
     shp_plot_figure fig = {.title = path,
-                           .panels = nh > 0 ? panels : panels + 1,
-                           .panel_count = nh > 0 ? 2 : 1};
-    int prc = shp_plot_save(&fig, plot, 900, nh > 0 ? 900 : 500);
+                           .panels = nh > 0 ? panels : panels + 2,
+                           .panel_count = nh > 0 ? 3 : 1};
+    int prc = shp_plot_save(&fig, plot, 900, nh > 0 ? 1200 : 500);
     if (prc != SHP_OK)
       rc = cli_fail_lib(prc);
     else if (nh > 0)

@@ -224,9 +224,8 @@ static int plot_run(const char *file, const cli_lab *h,
   }
   for (size_t k = 0; k < np; k++) {
     const shp_run_prediction *p = &r->predictions[k];
-    snprintf(labels[k], sizeof labels[k],
-             "solution %zu: predicted, error %.4f +- %.4f", k + 1, p->error,
-             p->error_sigma);
+    snprintf(labels[k], sizeof labels[k], "solution %zu: error %.4f +- %.4f",
+             k + 1, p->error, p->error_sigma);
     pulse[ns++] =
         (shp_plot_series){p->time_ps, p->intensity,  p->point_count,
                           labels[k],  SHP_PLOT_LINE, solution_color[k]};
@@ -258,14 +257,14 @@ static int plot_run(const char *file, const cli_lab *h,
   shp_plot_series ac[] = {
       {t->delay, scaled, t->count, "measured", SHP_PLOT_LINE, 0},
       {t->delay, t->target_ac, t->count, "target", SHP_PLOT_DASHED, 1}};
-  shp_plot_panel panels[3];
+  shp_plot_panel panels[4];
   size_t npanels = 0;
   bool has_pulse = np > 0 || sim != NULL;
   if (has_pulse)
     panels[npanels++] = (shp_plot_panel){
-        .title = np > 0 ? "Output pulse: every consistent solution's "
-                          "prediction (1-sigma band) at the final setpoints"
-                        : "Output pulse at the final setpoints",
+        .title =
+            np > 0 ? "Predicted output pulses (1-sigma bands), final setpoints"
+                   : "Output pulse at the final setpoints",
         .xlabel = "time (ps)",
         .ylabel = "intensity (target peak 1)",
         .series = pulse,
@@ -275,14 +274,18 @@ static int plot_run(const char *file, const cli_lab *h,
                                        .ylabel = "autocorrelation",
                                        .series = ac,
                                        .series_count = 2};
-  if (r->history_count > 0)
-    panels[npanels++] = conv.panel;
+  if (r->history_count > 0) {
+    panels[npanels++] = conv.predicted;
+    panels[npanels++] = conv.trace;
+  }
   char title[600];
   snprintf(title, sizeof title, "%s%s", r->message,
            sim ? "" : " (no simulated truth to show)");
   shp_plot_figure fig = {
       .title = title, .panels = panels, .panel_count = npanels};
-  int prc = shp_plot_save(&fig, file, 1200, 100 + 400 * (double)npanels);
+  /* Four panels are a grid of two by two. */
+  int prc = shp_plot_save(&fig, file, npanels > 3 ? 1600 : 1200,
+                          npanels > 3 ? 1000 : 100 + 400 * (double)npanels);
   if (prc != SHP_OK) {
     rc = cli_fail_lib(prc);
     goto done;

@@ -53,22 +53,22 @@ int cli_load_inputs(const char *stack_path, const char *calibration_path,
  * status after reporting why. */
 int cli_load_calibration(const char *path, shp_calibration **out);
 
-/* The convergence panel of a run (run --plot, journal show --plot): per
- * fit, at its oven-move count, the measured trace's residual against the
- * best solution's trace and the noise the verdict allows it (1.25 times
- * the trace's own), and the predicted intensity error of the consistent
- * solutions as a band from the best's error - 1 sigma to the worst's
- * + 1 sigma with the best and the worst as lines, against the tolerance.
- * The caller fills the count input arrays (NAN where not known) after
- * cli_convergence_alloc, then cli_convergence_panel builds the panel,
- * which points into c. */
+/* The convergence panels of a run (run --plot, journal show --plot), per
+ * fit at its oven-move count: the predicted intensity error of the
+ * consistent solutions, a band from the best's error - 1 sigma to the
+ * worst's + 1 sigma with the best and the worst as lines, against the
+ * tolerance; and the measured trace's residual against the best solution's
+ * trace with the noise the verdict allows it (1.25 times the trace's own),
+ * on a scale of their own. The caller fills the count input arrays (NAN
+ * where not known) after cli_convergence_alloc, then cli_convergence_panel
+ * builds the panels, which point into c. */
 typedef struct {
   size_t count;
   double *moves, *residual, *noise, *best, *best_sigma, *worst, *worst_sigma;
   double *band_x, *band_y, *allowed; /* owned scratch */
   double tol_x[2], tol_y[2];
   shp_plot_series series[6];
-  shp_plot_panel panel;
+  shp_plot_panel predicted, trace;
 } cli_convergence;
 
 int cli_convergence_alloc(cli_convergence *c, size_t count);
