@@ -780,7 +780,8 @@ static int model_loop(run_ctx *c) {
        * stays; a move to them would chase the settle tolerance. */
       bool here = d.stay || largest < NO_MOVE_K;
       c->still = here ? c->still + 1 : 0;
-      if (here && d.kind == SHP_DECIDE_AT_BEST && c->verdict.trace_matches) {
+      if (here && d.kind == SHP_DECIDE_AT_BEST &&
+          c->verdict.trace_matches) {
         /* Already where no setpoints do better for any consistent
          * solution, and the trace says the model is right: more moves
          * cannot bring the pulse closer. */
