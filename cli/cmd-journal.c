@@ -18,8 +18,14 @@ static const char usage[] =
     "Summarises a run journal (shapectl run --journal): the run's inputs,\n"
     "every measured autocorrelation error, fit and oven move, and how it\n"
     "ended (or that it did not: a crash leaves no end record, and `run\n"
-    "--resume` continues it). --plot draws the measured error and the\n"
-    "model's prediction against oven moves.\n"
+    "--resume` continues it). --plot draws, against oven moves, the\n"
+    "convergence from the fit and verdict records (the trace residual and\n"
+    "the noise the verdict allows it, the consistent solutions' predicted\n"
+    "intensity error from the best's - 1 sigma to the worst's + 1 sigma,\n"
+    "the tolerance) and the measured autocorrelation error with each\n"
+    "move's predicted error. The solutions' predicted pulses are not\n"
+    "drawn: the journal keeps only their phases, not the whole fit (`run\n"
+    "--plot` draws them at the end of a run).\n"
     "\n"
     "A calibration journal (shapectl calibrate) shows its inputs, the\n"
     "traces and moves it made, the fit and how it ended; --plot draws every\n"
@@ -27,6 +33,12 @@ static const char usage[] =
     "\n"
     "Both tell what the ovens held at the end (unknown where never read).\n"
     "Exit status: 0 shown; 1 the plot cannot be written; 2 not a journal.\n";
+
+/* A number of a record, NAN where it is missing or null. */
+static double num(json_t *rec, const char *key) {
+  json_t *v = json_object_get(rec, key);
+  return json_is_number(v) ? json_number_value(v) : NAN;
+}
 
 static const char *str(json_t *rec, const char *key) {
   const char *s = json_string_value(json_object_get(rec, key));
@@ -184,6 +196,17 @@ static int show(const char *path, const char *plot, bool json) {
   }
   size_t nm = 0, np = 0, fits = 0, resumes = 0, commands = 0;
   json_t *end = NULL, *fault = NULL;
+  cli_convergence conv = {0};
+  if (cli_convergence_alloc(&conv, n) != CLI_OK) {
+    free(it);
+    free(err);
+    free(pit);
+    free(pred);
+    json_decref(recs);
+    return CLI_FAILURE;
+  }
+  size_t nh = 0;
+  json_t *last_fit = NULL;
   for (size_t k = 0; k < n; k++) {
     json_t *r = json_array_get(recs, k);
     const char *t = str(r, "type");
@@ -202,6 +225,17 @@ static int show(const char *path, const char *plot, bool json) {
       }
     } else if (strcmp(t, "fit") == 0) {
       fits++;
+      last_fit = r;
+    } else if (strcmp(t, "verdict") == 0 && last_fit != NULL) {
+      /* A verdict judges the fit just before it. */
+      conv.moves[nh] = i;
+      conv.residual[nh] = num(last_fit, "trace_residual");
+      conv.noise[nh] = num(last_fit, "noise_level");
+      conv.best[nh] = num(r, "best_error");
+      conv.best_sigma[nh] = num(r, "best_sigma");
+      conv.worst[nh] = num(r, "worst_error");
+      conv.worst_sigma[nh++] = num(r, "worst_sigma");
+      last_fit = NULL;
     } else if (strcmp(t, "resume") == 0) {
       resumes++;
     } else if (strcmp(t, "oven_command") == 0) {
@@ -245,23 +279,39 @@ static int show(const char *path, const char *plot, bool json) {
              path);
   }
   if (rc == CLI_OK && plot != NULL && nm > 0) {
+    conv.count = nh;
+    cli_convergence_panel(&conv, num(start, "tolerance"));
     shp_plot_series s[] = {
         {it, err, nm, "measured autocorrelation error", SHP_PLOT_LINE, 0},
         /* The plans' predictions: the best solution's intensity error at
          * the move (a model-free plan predicts nothing). */
-        {pit, pred, np, "predicted intensity error", SHP_PLOT_DASHED, 1}};
-    shp_plot_panel panel = {.title = "Convergence",
-                            .xlabel = "oven moves",
-                            .ylabel = "error (relative RMS)",
-                            .series = s,
-                            .series_count = np > 0 ? 2 : 1};
-    shp_plot_figure fig = {.title = path, .panels = &panel, .panel_count = 1};
-    int prc = shp_plot_save(&fig, plot, 900, 500);
+        {pit, pred, np, "predicted intensity error at the move",
+         SHP_PLOT_DASHED, 1}};
+    shp_plot_panel panels[3] = {conv.predicted,
+                                conv.trace,
+                                {.title = "Measured error",
+                                 .xlabel = "oven moves",
+                                 .ylabel = "error (relative RMS)",
+                                 .series = s,
+                                 .series_count = np > 0 ? 2 : 1,
+                                 .integer_x = true}};
+    /* A model-free run fits nothing: its measured error alone. */
+    shp_plot_figure fig = {.title = path,
+                           .panels = nh > 0 ? panels : panels + 2,
+                           .panel_count = nh > 0 ? 3 : 1};
+    int prc = shp_plot_save(&fig, plot, 900, nh > 0 ? 1200 : 500);
     if (prc != SHP_OK)
       rc = cli_fail_lib(prc);
+    else if (nh > 0)
+      fprintf(stderr,
+              "shapectl: wrote %s: convergence over %zu fit%s, measured "
+              "error over %zu trace%s\n",
+              plot, nh, nh == 1 ? "" : "s", nm, nm == 1 ? "" : "s");
     else
-      fprintf(stderr, "shapectl: wrote %s\n", plot);
+      fprintf(stderr, "shapectl: wrote %s: measured error over %zu trace%s\n",
+              plot, nm, nm == 1 ? "" : "s");
   }
+  cli_convergence_free(&conv);
   free(it);
   free(err);
   free(pit);

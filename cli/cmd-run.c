@@ -55,8 +55,12 @@ static const char usage[] =
     "Ctrl-C or a fault stops the run with every oven holding (exit 1).\n"
     "Without LAB.yml the simulated lab runs on --stack (default\n"
     "examples/stacks/design-flat-top-5ps.yml), its crystal errors hidden\n"
-    "from the controller. --plot draws the target, the measured and target\n"
-    "autocorrelations and, on a simulated lab, the true output pulse.\n"
+    "from the controller. --plot draws what the loop knows at the end:\n"
+    "each consistent solution's predicted output pulse (up to 8) with its\n"
+    "1-sigma band and predicted error, against the target; the measured\n"
+    "and target autocorrelations; and per fit the trace residual against\n"
+    "its noise and the predicted error range against --tolerance. On the\n"
+    "simulated lab it adds the true output, which the loop never sees.\n"
     "\n"
     "Exit status: 0 converged; 3 the run finished cleanly without\n"
     "converging: status ambiguous, unreachable or unconverged (the JSON's\n"
@@ -134,73 +138,184 @@ static void scale_onto(const last_trace *t, double *out) {
     out[k] = a * t->signal[k] + b;
 }
 
-/* Target and measured autocorrelation; with a simulated lab, the true
- * output pulse at the final setpoints against the target. */
+/* The simulated lab's true output at the final setpoints, moved and scaled
+ * onto the target as its error measures it and divided by the target's
+ * peak: on the footing of the predictions. NULL on a real lab. */
+static shp_simulation *sim_truth_on_target(const cli_lab *h,
+                                           const shp_target *target,
+                                           const shp_run_result *r) {
+  if (shp_lab_sim_speedup(h->lab) < 0)
+    return NULL;
+  shp_stack *truth = shp_lab_sim_truth(h->lab);
+  if (truth == NULL)
+    return NULL;
+  for (size_t i = 0; i < truth->crystal_count && i < r->crystal_count; i++)
+    truth->crystals[i].temperature_c = r->setpoints_c[i];
+  shp_simulation *sim = shp_simulate(truth, target, false);
+  shp_stack_free(truth);
+  if (sim == NULL || sim->target == NULL) {
+    shp_simulation_free(sim);
+    return NULL;
+  }
+  double peak = 0;
+  for (size_t j = 0; j < sim->n; j++)
+    peak = fmax(peak, sim->target[j]);
+  for (size_t j = 0; j < sim->n && peak > 0; j++) {
+    sim->time_ps[j] += sim->metrics.error_shift_ps;
+    sim->intensity[j] *= sim->metrics.error_scale / peak;
+    sim->target[j] /= peak;
+  }
+  return sim;
+}
+
+/* Palette colours of the solutions: not the target's (1) nor the
+ * truth's (6, black); more solutions than colours repeat them. */
+static const int solution_color[SHP_RUN_MAX_PREDICTIONS] = {0, 2, 3, 4,
+                                                            5, 7, 0, 2};
+
+/* Each solution's band, as the outline a band series fills. */
+static int band_outline(const shp_run_prediction *p, double **x, double **y) {
+  size_t n = p->point_count;
+  *x = malloc(2 * n * sizeof **x);
+  *y = malloc(2 * n * sizeof **y);
+  if (*x == NULL || *y == NULL)
+    return shp_error_set(SHP_ERR_NOMEM, "out of memory");
+  for (size_t j = 0; j < n; j++) {
+    (*x)[j] = (*x)[2 * n - 1 - j] = p->time_ps[j];
+    (*y)[j] = p->intensity[j] + p->sigma[j];
+    (*y)[2 * n - 1 - j] = p->intensity[j] - p->sigma[j];
+  }
+  return SHP_OK;
+}
+
+/* The output pulse as the loop knows it: each consistent solution's
+ * predicted intensity with its 1-sigma band and its predicted error, the
+ * target, and on the simulated lab its true output (which the loop never
+ * sees); the measured and the target autocorrelation; the convergence per
+ * fit. */
 static int plot_run(const char *file, const cli_lab *h,
                     const shp_target *target, const shp_run_result *r,
-                    const last_trace *t) {
+                    const last_trace *t, double tolerance) {
   double *scaled = calloc(t->count ? t->count : 1, sizeof *scaled);
-  if (scaled == NULL)
-    return cli_fail_lib(shp_error_set(SHP_ERR_NOMEM, "out of memory"));
-  scale_onto(t, scaled);
+  size_t np = r->prediction_count;
+  double *bx[SHP_RUN_MAX_PREDICTIONS] = {0}, *by[SHP_RUN_MAX_PREDICTIONS] = {0};
+  char labels[SHP_RUN_MAX_PREDICTIONS][96];
+  shp_plot_series pulse[2 * SHP_RUN_MAX_PREDICTIONS + 2];
+  cli_convergence conv = {0};
   shp_simulation *sim = NULL;
-  shp_stack *truth = NULL;
-  if (shp_lab_sim_speedup(h->lab) >= 0 &&
-      (truth = shp_lab_sim_truth(h->lab)) != NULL) {
-    for (size_t i = 0; i < truth->crystal_count; i++)
-      truth->crystals[i].temperature_c = r->setpoints_c[i];
-    sim = shp_simulate(truth, target, false);
+  int rc = scaled ? SHP_OK : shp_error_set(SHP_ERR_NOMEM, "out of memory");
+  for (size_t k = 0; k < np && rc == SHP_OK; k++)
+    rc = band_outline(&r->predictions[k], &bx[k], &by[k]);
+  if (rc != SHP_OK) {
+    rc = cli_fail_lib(rc);
+    goto done;
   }
+  if (r->history_count > 0 &&
+      (rc = cli_convergence_alloc(&conv, r->history_count)) != CLI_OK)
+    goto done;
+  scale_onto(t, scaled);
+  sim = sim_truth_on_target(h, target, r);
+  size_t ns = 0;
+  /* Bands first, so every line is drawn over them. */
+  for (size_t k = 0; k < np; k++) {
+    const shp_run_prediction *p = &r->predictions[k];
+    pulse[ns++] = (shp_plot_series){bx[k], by[k],         2 * p->point_count,
+                                    NULL,  SHP_PLOT_BAND, solution_color[k]};
+  }
+  for (size_t k = 0; k < np; k++) {
+    const shp_run_prediction *p = &r->predictions[k];
+    snprintf(labels[k], sizeof labels[k], "solution %zu: error %.4f +- %.4f",
+             k + 1, p->error, p->error_sigma);
+    pulse[ns++] =
+        (shp_plot_series){p->time_ps, p->intensity,  p->point_count,
+                          labels[k],  SHP_PLOT_LINE, solution_color[k]};
+  }
+  if (r->target_count > 0)
+    pulse[ns++] =
+        (shp_plot_series){r->target_time_ps, r->target,       r->target_count,
+                          "target",          SHP_PLOT_DASHED, 1};
+  else if (sim != NULL)
+    pulse[ns++] = (shp_plot_series){sim->time_ps, sim->target,     sim->n,
+                                    "target",     SHP_PLOT_DASHED, 1};
+  if (sim != NULL)
+    pulse[ns++] = (shp_plot_series){
+        sim->time_ps,    sim->intensity,
+        sim->n,          "truth (simulated lab, unseen by the loop)",
+        SHP_PLOT_DOTTED, 6};
+  for (size_t k = 0; k < r->history_count; k++) {
+    const shp_run_history *e = &r->history[k];
+    conv.moves[k] = (double)e->iteration;
+    conv.residual[k] = e->trace_residual;
+    conv.noise[k] = e->trace_noise;
+    conv.best[k] = e->best;
+    conv.best_sigma[k] = e->best_sigma;
+    conv.worst[k] = e->worst;
+    conv.worst_sigma[k] = e->worst_sigma;
+  }
+  if (r->history_count > 0)
+    cli_convergence_panel(&conv, tolerance);
   shp_plot_series ac[] = {
       {t->delay, scaled, t->count, "measured", SHP_PLOT_LINE, 0},
       {t->delay, t->target_ac, t->count, "target", SHP_PLOT_DASHED, 1}};
-  double *tx = NULL, *ty = NULL;
-  shp_plot_series pulse[2];
-  size_t np = 0;
-  if (sim != NULL && sim->target != NULL) {
-    size_t n = sim->n;
-    tx = malloc(n * sizeof *tx);
-    ty = malloc(n * sizeof *ty);
-    if (tx != NULL && ty != NULL) {
-      for (size_t j = 0; j < n; j++) {
-        tx[j] = sim->time_ps[j] - sim->metrics.error_shift_ps;
-        ty[j] = sim->target[j] / sim->metrics.error_scale;
-      }
-      pulse[np++] = (shp_plot_series){sim->time_ps,
-                                      sim->intensity,
-                                      n,
-                                      "true output (simulated lab)",
-                                      SHP_PLOT_LINE,
-                                      0};
-      pulse[np++] = (shp_plot_series){tx, ty, n, "target", SHP_PLOT_DASHED, 1};
-    }
+  shp_plot_panel panels[4];
+  size_t npanels = 0;
+  bool has_pulse = np > 0 || sim != NULL;
+  if (has_pulse)
+    panels[npanels++] = (shp_plot_panel){
+        .title =
+            np > 0 ? "Predicted output pulses (1-sigma bands), final setpoints"
+                   : "Output pulse at the final setpoints",
+        .xlabel = "time (ps)",
+        .ylabel = "intensity (target peak 1)",
+        .series = pulse,
+        .series_count = ns};
+  panels[npanels++] = (shp_plot_panel){.title = "Autocorrelation",
+                                       .xlabel = "delay (ps)",
+                                       .ylabel = "autocorrelation",
+                                       .series = ac,
+                                       .series_count = 2};
+  if (r->history_count > 0) {
+    panels[npanels++] = conv.predicted;
+    panels[npanels++] = conv.trace;
   }
-  shp_plot_panel panels[2] = {{.title = "Output pulse",
-                               .xlabel = "time (ps)",
-                               .ylabel = "intensity (1/ps)",
-                               .series = pulse,
-                               .series_count = np},
-                              {.title = "Autocorrelation",
-                               .xlabel = "delay (ps)",
-                               .ylabel = "autocorrelation",
-                               .series = ac,
-                               .series_count = 2}};
   char title[600];
   snprintf(title, sizeof title, "%s%s", r->message,
            sim ? "" : " (no simulated truth to show)");
-  shp_plot_figure fig = {.title = title,
-                         .panels = np ? panels : panels + 1,
-                         .panel_count = np ? 2 : 1};
-  int rc = shp_plot_save(&fig, file, 1200, np ? 800 : 450);
-  free(tx);
-  free(ty);
+  shp_plot_figure fig = {
+      .title = title, .panels = panels, .panel_count = npanels};
+  /* Four panels are a grid of two by two. */
+  int prc = shp_plot_save(&fig, file, npanels > 3 ? 1600 : 1200,
+                          npanels > 3 ? 1000 : 100 + 400 * (double)npanels);
+  if (prc != SHP_OK) {
+    rc = cli_fail_lib(prc);
+    goto done;
+  }
+  /* What was drawn, in words: the file's text is outlines. */
+  fprintf(stderr, "shapectl: wrote %s: ", file);
+  if (np > 0)
+    fprintf(stderr,
+            "the predicted intensity with its 1-sigma band of %zu consistent "
+            "solution%s, ",
+            np, np == 1 ? "" : "s");
+  fprintf(stderr,
+          "%sthe target, the measured and the target "
+          "autocorrelations",
+          sim ? "the simulated lab's truth, " : "");
+  if (r->history_count > 0)
+    fprintf(stderr, ", convergence over %zu fit%s and %zu oven move%s",
+            r->history_count, r->history_count == 1 ? "" : "s", r->iterations,
+            r->iterations == 1 ? "" : "s");
+  fprintf(stderr, "\n");
+  rc = CLI_OK;
+done:
+  for (size_t k = 0; k < np; k++) {
+    free(bx[k]);
+    free(by[k]);
+  }
+  cli_convergence_free(&conv);
   free(scaled);
   shp_simulation_free(sim);
-  shp_stack_free(truth);
-  if (rc != SHP_OK)
-    return cli_fail_lib(rc);
-  fprintf(stderr, "shapectl: wrote %s\n", file);
-  return CLI_OK;
+  return rc;
 }
 
 static json_t *decisions_json(const shp_run_result *r) {
@@ -429,7 +544,7 @@ int cmd_run(int argc, char **argv) {
                                 shp_supervisor_fault(h.sup) != NULL)) {
     int prc = print_result(&r, &a, &h, target);
     if (a.plot != NULL && t.count > 0 && r.setpoints_c != NULL) {
-      int plrc = plot_run(a.plot, &h, target, &r, &t);
+      int plrc = plot_run(a.plot, &h, target, &r, &t, a.tolerance);
       if (prc == CLI_OK)
         prc = plrc;
     }

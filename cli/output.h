@@ -4,6 +4,7 @@
 
 #include "shp/calibration.h"
 #include "shp/diag.h"
+#include "shp/plot.h"
 #include "shp/simulation.h"
 
 #include <jansson.h>
@@ -51,6 +52,28 @@ int cli_load_inputs(const char *stack_path, const char *calibration_path,
 /* Read a calibration file for --calibration: CLI_OK and *out, or the exit
  * status after reporting why. */
 int cli_load_calibration(const char *path, shp_calibration **out);
+
+/* The convergence panels of a run (run --plot, journal show --plot), per
+ * fit at its oven-move count: the predicted intensity error of the
+ * consistent solutions, a band from the best's error - 1 sigma to the
+ * worst's + 1 sigma with the best and the worst as lines, against the
+ * tolerance; and the measured trace's residual against the best solution's
+ * trace with the noise the verdict allows it (1.25 times the trace's own),
+ * on a scale of their own. The caller fills the count input arrays (NAN
+ * where not known) after cli_convergence_alloc, then cli_convergence_panel
+ * builds the panels, which point into c. */
+typedef struct {
+  size_t count;
+  double *moves, *residual, *noise, *best, *best_sigma, *worst, *worst_sigma;
+  double *band_x, *band_y, *allowed; /* owned scratch */
+  double tol_x[2], tol_y[2];
+  shp_plot_series series[6];
+  shp_plot_panel predicted, trace;
+} cli_convergence;
+
+int cli_convergence_alloc(cli_convergence *c, size_t count);
+void cli_convergence_panel(cli_convergence *c, double tolerance);
+void cli_convergence_free(cli_convergence *c);
 
 /* Whether a --plot path names a format we draw; says why not on stderr.
  * Checked before any work is done. */

@@ -156,6 +156,26 @@ static int fit_step(run_ctx *c) {
   return SHP_OK;
 }
 
+/* Keep the fit's and the verdict's numbers for the result's history. */
+static int record_history(run_ctx *c) {
+  shp_run_result *r = c->result;
+  shp_run_history *p = realloc(r->history, (r->history_count + 1) * sizeof *p);
+  if (p == NULL)
+    return shp_error_set(SHP_ERR_NOMEM, "out of memory");
+  r->history = p;
+  const shp_verdict *v = &c->verdict;
+  p[r->history_count++] = (shp_run_history){.iteration = c->iteration,
+                                            .trace_error = c->error,
+                                            .trace_residual = c->trace_residual,
+                                            .trace_noise = c->noise_level,
+                                            .best = v->best_error,
+                                            .best_sigma = v->best_sigma,
+                                            .worst = v->worst_error,
+                                            .worst_sigma = v->worst_sigma,
+                                            .solution_count = c->set.count};
+  return SHP_OK;
+}
+
 /* The measured trace matches its model when its residual is within the
  * noise, allowing a quarter for the spread of a noise estimated from the
  * trace itself. */
@@ -168,6 +188,8 @@ static int verdict_step(run_ctx *c) {
   if (rc != SHP_OK)
     return rc;
   c->have_verdict = true;
+  if ((rc = record_history(c)) != SHP_OK)
+    return rc;
   static const char *const kinds[] = {"not-yet", "ambiguous", "converged"};
   if (!run_replaying(c)) {
     const shp_verdict *v = &c->verdict;

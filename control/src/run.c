@@ -465,6 +465,95 @@ static int model_free(run_ctx *c) {
   return rc;
 }
 
+static void clear_predictions(shp_run_result *r) {
+  for (size_t k = 0; k < r->prediction_count; k++) {
+    free(r->predictions[k].time_ps);
+    free(r->predictions[k].intensity);
+    free(r->predictions[k].sigma);
+  }
+  free(r->predictions);
+  free(r->target_time_ps);
+  free(r->target);
+  r->predictions = NULL;
+  r->prediction_count = 0;
+  r->target_time_ps = r->target = NULL;
+  r->target_count = 0;
+}
+
+/* One solution's prediction at the verdict's temperatures, moved and
+ * scaled onto the target (tgt, sampled on the grid, of peak tpeak). */
+static int predict_one(run_ctx *c, shp_diag *d, const double *tgt, double tpeak,
+                       const shp_fit_solution *sol, shp_run_prediction *out) {
+  shp_fit_prediction pred = {0};
+  int rc = shp_fit_predict_intensity(c->mfit, sol, c->actual, c->spec->target,
+                                     &pred);
+  shp_metrics m;
+  shp_metrics_opts mo = {.target = tgt, .error_only = true};
+  if (rc == SHP_OK)
+    rc = shp_diag_metrics(d, pred.intensity, pred.dt_ps, &mo, &m);
+  size_t n = pred.n;
+  if (rc == SHP_OK) {
+    out->time_ps = malloc(n * sizeof(double));
+    out->intensity = malloc(n * sizeof(double));
+    out->sigma = malloc(n * sizeof(double));
+    if (!out->time_ps || !out->intensity || !out->sigma)
+      rc = shp_error_set(SHP_ERR_NOMEM, "out of memory");
+  }
+  if (rc == SHP_OK) {
+    double a = m.error_scale / tpeak;
+    for (size_t j = 0; j < n; j++) {
+      out->time_ps[j] =
+          ((double)j - (double)(n / 2)) * pred.dt_ps + m.error_shift_ps;
+      out->intensity[j] = a * pred.intensity[j];
+      out->sigma[j] = fabs(a) * pred.sigma[j];
+    }
+    out->point_count = n;
+    out->error = pred.error;
+    out->error_sigma = pred.error_sigma;
+  }
+  shp_fit_prediction_clear(&pred);
+  return rc;
+}
+
+/* What each consistent solution predicts at the temperatures the last
+ * verdict judged (the last trace's readbacks: a run that ended cleanly
+ * ended on a verdict), for the operator to see. They only describe the
+ * run: one that cannot be computed leaves the result without them. */
+static void fill_predictions(run_ctx *c, shp_run_result *r) {
+  clear_predictions(r);
+  const shp_grid *g = shp_fit_grid(c->mfit);
+  size_t n = g->n;
+  size_t count = c->set.count < SHP_RUN_MAX_PREDICTIONS
+                     ? c->set.count
+                     : SHP_RUN_MAX_PREDICTIONS;
+  double *tgt = malloc(n * sizeof *tgt);
+  shp_diag *d = shp_diag_new(n);
+  r->target_time_ps = malloc(n * sizeof(double));
+  r->target = malloc(n * sizeof(double));
+  r->predictions = calloc(count ? count : 1, sizeof *r->predictions);
+  int rc = tgt && d && r->target_time_ps && r->target && r->predictions
+               ? shp_target_sample(c->spec->target, g, tgt, NULL)
+               : SHP_ERR_NOMEM;
+  double peak = 0;
+  for (size_t j = 0; rc == SHP_OK && j < n; j++)
+    peak = fmax(peak, tgt[j]);
+  if (rc == SHP_OK && !(peak > 0))
+    rc = SHP_ERR_NUMERIC;
+  for (size_t j = 0; rc == SHP_OK && j < n; j++) {
+    r->target_time_ps[j] = ((double)j - (double)(n / 2)) * g->dt;
+    r->target[j] = tgt[j] / peak;
+  }
+  r->target_count = n;
+  for (size_t k = 0; k < count && rc == SHP_OK; k++) {
+    rc = predict_one(c, d, tgt, peak, &c->set.solutions[k], &r->predictions[k]);
+    r->prediction_count = k + 1;
+  }
+  if (rc != SHP_OK)
+    clear_predictions(r);
+  shp_diag_free(d);
+  free(tgt);
+}
+
 static void fill_model(run_ctx *c, shp_run_result *r) {
   r->trace_residual = c->have_set ? c->trace_residual : NAN;
   r->trace_noise = c->have_set ? c->noise_level : NAN;
@@ -491,6 +580,8 @@ static void fill_model(run_ctx *c, shp_run_result *r) {
       r->phase_sigma_rad[i] = c->set.solutions[0].sigma[j];
     }
   }
+  if (c->have_verdict && r->code == SHP_OK)
+    fill_predictions(c, r);
 }
 
 static void fill_result(run_ctx *c, int rc) {
@@ -744,6 +835,8 @@ void shp_run_result_clear(shp_run_result *r) {
   free(r->phase_offsets_rad);
   free(r->phase_sigma_rad);
   free(r->decisions);
+  clear_predictions(r);
+  free(r->history);
   memset(r, 0, sizeof *r);
 }
 

@@ -12,6 +12,7 @@
 
 #include "labfile.h"
 #include "runlab.h"
+#include "spawn_run.h"
 
 #include "shp/calibrate.h"
 #include "shp/error.h"
@@ -99,6 +100,80 @@ static void remove_journal(char *path) {
   rmdir(path);
 }
 
+/* The target at time t, linear between its samples (0 outside). */
+static double target_at(const shp_run_result *res, double t) {
+  const double *x = res->target_time_ps;
+  size_t n = res->target_count;
+  if (!(t >= x[0] && t <= x[n - 1]))
+    return 0;
+  double dt = x[1] - x[0];
+  size_t j = (size_t)((t - x[0]) / dt);
+  if (j + 1 >= n)
+    return res->target[n - 1];
+  double f = (t - x[j]) / dt;
+  return (1 - f) * res->target[j] + f * res->target[j + 1];
+}
+
+/* What the result shows the operator agrees with what the verdict said:
+ * one prediction per consistent solution (up to the cap), finite, bands
+ * not negative, the lowest and highest error + sigma being the verdict's
+ * best and worst, and each curve drawn where the error measures it: its
+ * relative RMS against the drawn target (peak 1) is its error. The
+ * history has one entry per fit, ending with the result's numbers. */
+static void check_what_the_plot_shows(const shp_run_result *res, size_t fits) {
+  size_t want = res->solution_count < SHP_RUN_MAX_PREDICTIONS
+                    ? res->solution_count
+                    : SHP_RUN_MAX_PREDICTIONS;
+  assert_true(want >= 1);
+  assert_int_equal(res->prediction_count, want);
+  assert_true(res->target_count >= 64);
+  double tpeak = 0;
+  for (size_t j = 0; j < res->target_count; j++)
+    tpeak = fmax(tpeak, res->target[j]);
+  assert_true(tpeak == 1.0);
+  size_t lo = 0, hi = 0;
+  for (size_t k = 0; k < res->prediction_count; k++) {
+    const shp_run_prediction *p = &res->predictions[k];
+    assert_int_equal(p->point_count, res->target_count);
+    double num = 0, den = 0;
+    for (size_t j = 0; j < p->point_count; j++) {
+      assert_true(isfinite(p->time_ps[j]) && isfinite(p->intensity[j]));
+      assert_true(isfinite(p->sigma[j]) && p->sigma[j] >= 0);
+      double t = target_at(res, p->time_ps[j]);
+      num += (p->intensity[j] - t) * (p->intensity[j] - t);
+      den += t * t;
+    }
+    double drawn = sqrt(num / den);
+    if (!(fabs(drawn - p->error) <= 0.05 * p->error + 0.001))
+      fail_msg("solution %zu drawn %g from the target, its error %g", k, drawn,
+               p->error);
+    assert_true(isfinite(p->error_sigma) && p->error_sigma >= 0);
+    const shp_run_prediction *l = &res->predictions[lo];
+    const shp_run_prediction *h = &res->predictions[hi];
+    if (p->error + p->error_sigma < l->error + l->error_sigma)
+      lo = k;
+    if (p->error + p->error_sigma > h->error + h->error_sigma)
+      hi = k;
+  }
+  if (res->solution_count <= SHP_RUN_MAX_PREDICTIONS) {
+    assert_true(res->predictions[lo].error == res->predicted_best);
+    assert_true(res->predictions[lo].error_sigma == res->predicted_best_sigma);
+    assert_true(res->predictions[hi].error == res->predicted_worst);
+    assert_true(res->predictions[hi].error_sigma == res->predicted_worst_sigma);
+  }
+  assert_int_equal(res->history_count, fits);
+  const shp_run_history *last = &res->history[fits - 1];
+  assert_int_equal(last->iteration, res->iterations);
+  assert_true(last->trace_residual == res->trace_residual);
+  assert_true(last->trace_noise == res->trace_noise);
+  assert_true(last->trace_error == res->final_error);
+  assert_true(last->best == res->predicted_best);
+  assert_true(last->worst_sigma == res->predicted_worst_sigma);
+  assert_int_equal(last->solution_count, res->solution_count);
+  for (size_t k = 1; k < fits; k++)
+    assert_true(res->history[k].iteration >= res->history[k - 1].iteration);
+}
+
 /* Stepped event by event on hidden offsets: measure, fit, decide, a move
  * in polls, settle, measure again, ... converged; no step advances the lab
  * clock by more than one poll except an acquisition; the journal's end is
@@ -140,6 +215,13 @@ static void test_run_steps_event_by_event(void **state) {
   assert_int_equal(shp_run_take_result(m, &res), SHP_OK);
   assert_true(res.converged);
   assert_true(res.final_error <= 0.02);
+  size_t fits = 0;
+  for (size_t k = 0; k < n; k++)
+    fits += seq[k] == 'F';
+  check_what_the_plot_shows(&res, fits);
+  for (size_t k = 0; k < res.prediction_count; k++)
+    assert_true(res.predictions[k].error + res.predictions[k].error_sigma <=
+                0.03);
   shp_run_free(m);
   json_t *end = last_record(journal);
   assert_string_equal(json_string_value(json_object_get(end, "type")), "end");
@@ -419,9 +501,99 @@ static void test_session_owns_the_lab_and_the_paths(void **state) {
   rmdir(base);
 }
 
+/* How many times needle occurs in the file at path. */
+static size_t count_in_file(const char *path, const char *needle) {
+  FILE *f = fopen(path, "r");
+  assert_non_null(f);
+  char *text = NULL;
+  size_t len = 0;
+  assert_true(getdelim(&text, &len, '\0', f) > 0);
+  fclose(f);
+  size_t n = 0;
+  for (const char *at = strstr(text, needle); at != NULL;
+       at = strstr(at + 1, needle))
+    n++;
+  free(text);
+  return n;
+}
+
+/* The fill of a band in palette colour 0 (solution 1) and 2 (the predicted
+ * error range), as cairo writes it into an SVG. */
+#define BAND_BLUE "fill:rgb(0%,44.705882%,69.803922%);fill-opacity:0.25;"
+#define BAND_GREEN "fill:rgb(0%,61.960784%,45.098039%);fill-opacity:0.25;"
+
+/* The README's demo with --plot: the plot says, and its SVG holds, each
+ * consistent solution's shaded band, the simulated truth and the
+ * convergence per fit; journal show --plot draws the same convergence from
+ * the journal. */
+static void test_cli_plots_show_what_the_loop_knows(void **state) {
+  (void)state;
+  char dir[] = "/tmp/shp-plots-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char svg[128], journal[128], jsvg[128];
+  snprintf(svg, sizeof svg, "%s/run.svg", dir);
+  snprintf(journal, sizeof journal, "%s/run.jsonl", dir);
+  snprintf(jsvg, sizeof jsvg, "%s/journal.svg", dir);
+  const char *a1[] = {
+      "run",       SHP_SOURCE_DATADIR "/examples/labs/sim-flat-top-5ps.yml",
+      "--target",  SHP_SOURCE_DATADIR "/examples/targets/flat-top-5ps.yml",
+      "--plot",    svg,
+      "--journal", journal,
+      "--json",    NULL};
+  spawn_result a = spawn_run(SHAPECTL_PATH, NULL, NULL, a1);
+  assert_true(a.status == 0 || a.status == 3);
+  json_error_t err;
+  json_t *j = json_loads(a.out, 0, &err);
+  assert_non_null(j);
+  size_t solutions =
+      (size_t)json_integer_value(json_object_get(j, "solutions"));
+  size_t moves = (size_t)json_integer_value(json_object_get(j, "iterations"));
+  json_decref(j);
+  assert_true(solutions >= 1);
+  size_t drawn =
+      solutions < SHP_RUN_MAX_PREDICTIONS ? solutions : SHP_RUN_MAX_PREDICTIONS;
+  /* One fit, and one verdict, per trace. */
+  size_t fits = count_in_file(journal, "\"type\":\"fit\"");
+  assert_true(fits >= 1);
+  char said[512];
+  snprintf(said, sizeof said,
+           "shapectl: wrote %s: the predicted intensity with its 1-sigma "
+           "band of %zu consistent solution%s, the simulated lab's truth, "
+           "the target, the measured and the target autocorrelations, "
+           "convergence over %zu fit%s and %zu oven move%s\n",
+           svg, drawn, drawn == 1 ? "" : "s", fits, fits == 1 ? "" : "s", moves,
+           moves == 1 ? "" : "s");
+  assert_contains(a.err, said);
+  /* Each solution's band (no legend swatch: its line carries the label;
+   * solutions 1 and 7 are blue, 2 and 8 green), and the convergence
+   * panel's green band with its legend swatch. */
+  assert_int_equal(count_in_file(svg, BAND_BLUE), 1 + (drawn >= 7));
+  assert_int_equal(count_in_file(svg, BAND_GREEN),
+                   2 + (drawn >= 2) + (drawn >= 8));
+  assert_int_equal(count_in_file(svg, "fill-opacity:0.25;"), drawn + 2);
+  spawn_result_free(&a);
+
+  const char *a2[] = {"journal", "show", journal, "--plot", jsvg, NULL};
+  spawn_result b = spawn_run(SHAPECTL_PATH, NULL, NULL, a2);
+  assert_int_equal(b.status, 0);
+  snprintf(said, sizeof said,
+           "shapectl: wrote %s: convergence over %zu fit%s, measured error "
+           "over %zu trace%s\n",
+           jsvg, fits, fits == 1 ? "" : "s", fits, fits == 1 ? "" : "s");
+  assert_contains(b.err, said);
+  assert_int_equal(count_in_file(jsvg, BAND_GREEN), 2);
+  assert_int_equal(count_in_file(jsvg, "fill-opacity:0.25;"), 2);
+  spawn_result_free(&b);
+  unlink(svg);
+  unlink(jsvg);
+  unlink(journal);
+  rmdir(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_run_steps_event_by_event),
+      cmocka_unit_test(test_cli_plots_show_what_the_loop_knows),
       cmocka_unit_test(test_run_stepped_equals_run),
       cmocka_unit_test(test_run_cancel_between_steps),
       cmocka_unit_test(test_run_free_mid_run),

@@ -584,6 +584,66 @@ static void test_palette_wraps_and_is_distinct(void **state) {
   assert_true(fabs(a[0] - b[0]) + fabs(a[1] - b[1]) + fabs(a[2] - b[2]) > 0.5);
 }
 
+/* A band fills its outline see-through: inside it the palette colour at a
+ * quarter over white, outside it white; a curve under it still shows. */
+static void test_band_is_filled_see_through(void **state) {
+  (void)state;
+  static const double bx[] = {2, 8, 8, 2}, by[] = {0.6, 0.6, 0.4, 0.4};
+  static const double lx[] = {0, 10}, ly[] = {0.5, 0.5};
+  shp_plot_series s[] = {{bx, by, 4, "band", SHP_PLOT_BAND, 0},
+                         {lx, ly, 2, "line", SHP_PLOT_LINE, 1}};
+  shp_plot_panel p = panel_of(s, 2);
+  p.fixed_x = true, p.xmin = 0, p.xmax = 10;
+  p.fixed_y = true, p.ymin = 0, p.ymax = 1;
+  shp_plot_figure fig = {NULL, &p, 1};
+  shp_plot_frame f;
+  image im = render(&fig, W, H, &f, 1);
+  double want[3];
+  shp_plot_palette_rgb(0, want);
+  int x = (int)(f.x + 0.33 * f.width), y = (int)(f.y + 0.47 * f.height);
+  int rgb[3];
+  pixel_rgb(&im, x, y, rgb);
+  for (int c = 0; c < 3; c++)
+    assert_near(rgb[c], 255.0 * (0.25 * want[c] + 0.75), 2.0);
+  pixel_rgb(&im, x, (int)(f.y + 0.67 * f.height), rgb);
+  for (int c = 0; c < 3; c++)
+    assert_int_equal(rgb[c], 255);
+  /* The line at y = 0.5 runs through the band in its own colour. */
+  int row = (int)floor(f.y + 0.5 * f.height);
+  bool line = false;
+  for (int dy = -2; dy <= 2; dy++)
+    line = line || is_color(&im, x, row + dy, 1);
+  assert_true(line);
+  cairo_surface_destroy(im.surface);
+}
+
+/* Integer ticks: a count axis over [0, 3] gets grid lines at 1 and 2
+ * only, where plain ticks would put them every half. */
+static void test_integer_x_ticks_are_whole(void **state) {
+  (void)state;
+  static const double x[] = {0, 1, 2, 3}, y[] = {1, 2, 1, 2};
+  shp_plot_series s = {x, y, 4, NULL, SHP_PLOT_LINE, 0};
+  shp_plot_panel p = panel_of(&s, 1);
+  p.fixed_x = true, p.xmin = 0, p.xmax = 3;
+  p.fixed_y = true, p.ymin = 0, p.ymax = 10; /* the curve stays low */
+  p.integer_x = true;
+  shp_plot_figure fig = {NULL, &p, 1};
+  shp_plot_frame f;
+  image im = render(&fig, W, H, &f, 1);
+  int row = (int)(f.y + 0.13 * f.height);
+  int lines[16], n = 0;
+  for (int px = (int)f.x + 3; px < (int)(f.x + f.width) - 3; px++) {
+    int rgb[3];
+    pixel_rgb(&im, px, row, rgb);
+    if (rgb[0] < 250 && (n == 0 || px > lines[n - 1] + 2) && n < 16)
+      lines[n++] = px;
+  }
+  assert_int_equal(n, 2);
+  for (int k = 0; k < 2; k++)
+    assert_near(lines[k] + 0.5, f.x + (k + 1) / 3.0 * f.width, 1.5);
+  cairo_surface_destroy(im.surface);
+}
+
 #define DIR_TEST(f) cmocka_unit_test_setup_teardown(f, dir_setup, dir_teardown)
 
 int main(void) {
@@ -606,6 +666,8 @@ int main(void) {
       cmocka_unit_test(test_auto_range_stays_within_the_samples),
       cmocka_unit_test(test_auto_range_ignores_nan_and_handles_no_data),
       cmocka_unit_test(test_palette_wraps_and_is_distinct),
+      cmocka_unit_test(test_band_is_filled_see_through),
+      cmocka_unit_test(test_integer_x_ticks_are_whole),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -133,6 +133,36 @@ typedef struct {
   char reason[512];
 } shp_run_decision;
 
+/* What one consistent solution of the last fit predicts for the output
+ * intensity at the temperatures the last verdict judged (the readbacks of
+ * the last trace, at the final setpoints): moved and scaled onto the target
+ * as the error measures it (a I(t - s) against T(t)) and divided by the
+ * target's peak, so the target drawn with peak 1 on the same time axis is
+ * what the error compares it with. */
+typedef struct {
+  double *time_ps;   /* point_count: the model's grid plus the shift s */
+  double *intensity; /* point_count: a I / peak(T) */
+  double *sigma;     /* point_count: its 1 sigma (linearised), >= 0 */
+  size_t point_count;
+  double error, error_sigma; /* against the target, as the verdict has it */
+} shp_run_prediction;
+
+/* Solutions whose predictions a result keeps (best first); a set may hold
+ * more, and predicted_best/worst cover every one. */
+#define SHP_RUN_MAX_PREDICTIONS 8
+
+/* The model mode's state after each fit and verdict, one per trace. */
+typedef struct {
+  size_t iteration;      /* oven moves made before the trace */
+  double trace_error;    /* measured AC error against the target's */
+  double trace_residual; /* against the best solution's trace */
+  double trace_noise;    /* the trace's noise on the same scale; the
+                            verdict allows 1.25 times it */
+  double best, best_sigma, worst, worst_sigma; /* predicted intensity
+                                                  error, as below */
+  size_t solution_count;
+} shp_run_history;
+
 typedef struct {
   bool converged; /* status == SHP_RUN_CONVERGED */
   shp_run_status status;
@@ -174,6 +204,19 @@ typedef struct {
   char reach_summary[1024];
   shp_run_decision *decisions; /* decision_count, owned */
   size_t decision_count;
+  /* The model mode's last fit: each consistent solution's predicted output
+   * intensity (at most SHP_RUN_MAX_PREDICTIONS, best first; owned), and
+   * the target on the model's grid as they are drawn against it (peak 1,
+   * time_ps: target_count each, owned). None in the model-free mode, or
+   * when the run stopped before a verdict. */
+  shp_run_prediction *predictions;
+  size_t prediction_count;
+  double *target_time_ps, *target;
+  size_t target_count;
+  /* Per fit, in order (replayed ones included): the convergence history
+   * (owned). */
+  shp_run_history *history;
+  size_t history_count;
 } shp_run_result;
 
 /* ---- the machine --------------------------------------------------------- */

@@ -110,7 +110,7 @@ static double layout_vertical(cairo_t *cr, const plot_metrics *m,
                   (xlabel_h > 0 ? 0.3 * m->pad + xlabel_h : 0) + m->pad;
   v->area.y = v->cell.y + top;
   v->area.h = fmax(1.0, v->cell.h - top - bottom);
-  plot_ticks_make(v->yr, v->area.h, 2.5 * tick_h, &v->yt);
+  plot_ticks_make(v->yr, v->area.h, 2.5 * tick_h, 0, &v->yt);
   return m->pad + (ylabel_h > 0 ? ylabel_h + m->pad : 0) +
          widest_label(cr, m, &v->yt) + 0.5 * m->pad + m->tick;
 }
@@ -123,7 +123,7 @@ static void layout_horizontal(cairo_t *cr, const plot_metrics *m, panel_view *v,
   v->area.x = v->cell.x + left;
   for (int pass = 0; pass < 4; pass++) {
     v->area.w = fmax(1.0, v->cell.w - left - right);
-    plot_ticks_make(v->xr, v->area.w, gap, &v->xt);
+    plot_ticks_make(v->xr, v->area.w, gap, v->panel->integer_x ? 1 : 0, &v->xt);
     double widest = widest_label(cr, m, &v->xt);
     /* The last label is centred on its tick and may hang past the frame. */
     right = fmax(2 * m->pad, 0.5 * widest + 0.5 * m->pad);

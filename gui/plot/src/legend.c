@@ -82,6 +82,9 @@ static void draw_sample(cairo_t *cr, const plot_metrics *m,
   if (s->style == SHP_PLOT_POINTS) {
     cairo_arc(cr, x + 0.5 * w, y, 1.5 * m->line, 0, 2 * M_PI);
     cairo_fill(cr);
+  } else if (s->style == SHP_PLOT_BAND) {
+    cairo_rectangle(cr, x, y - 2 * m->line, w, 4 * m->line);
+    plot_series_fill_band(cr, rgb);
   } else {
     cairo_move_to(cr, x, y);
     cairo_line_to(cr, x + w, y);

@@ -78,7 +78,7 @@ bool plot_range_auto_x(const shp_plot_panel *p, double threshold,
 plot_range plot_range_auto_y(const shp_plot_panel *p, plot_range xr);
 plot_range plot_range_pad_degenerate(plot_range r);
 void plot_ticks_make(plot_range r, double length_px, double min_gap_px,
-                     plot_ticks *t);
+                     double min_step, plot_ticks *t);
 double plot_ticks_next_step(double step);
 void plot_ticks_format(const plot_ticks *t, double v, char *buf, size_t size);
 
@@ -99,6 +99,8 @@ void plot_series_set_style(cairo_t *cr, const plot_metrics *m,
                            shp_plot_style style);
 size_t plot_series_hits(const plot_metrics *m, const panel_view *v,
                         const shp_plot_series *s, const plot_rect *r);
+/* Fill the current path as a band of colour rgb. */
+void plot_series_fill_band(cairo_t *cr, const double rgb[3]);
 void plot_series_draw(cairo_t *cr, const plot_metrics *m, const panel_view *v,
                       const shp_plot_series *s, size_t index);
 

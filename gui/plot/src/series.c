@@ -182,6 +182,36 @@ size_t plot_series_hits(const plot_metrics *m, const panel_view *v,
   return hits;
 }
 
+/* A band's outline. Vertices are held within a million pixels of the plot
+ * area: beyond that cairo's 24.8 fixed point would wrap them around, and
+ * the panel's clip cuts what lies outside the area anyway. */
+static void path_band(cairo_t *cr, const panel_view *v,
+                      const shp_plot_series *s) {
+  const double far = 1e6;
+  bool first = true;
+  for (size_t i = 0; i < s->n; i++) {
+    double x, y;
+    if (!map_sample(v, s, i, &x, &y))
+      continue;
+    x = fmin(fmax(x, v->area.x - far), v->area.x + v->area.w + far);
+    y = fmin(fmax(y, v->area.y - far), v->area.y + v->area.h + far);
+    if (first)
+      cairo_move_to(cr, x, y);
+    else
+      cairo_line_to(cr, x, y);
+    first = false;
+  }
+  cairo_close_path(cr);
+}
+
+/* How see-through a band is: light enough for the curves under it. */
+#define BAND_ALPHA 0.25
+
+void plot_series_fill_band(cairo_t *cr, const double rgb[3]) {
+  cairo_set_source_rgba(cr, rgb[0], rgb[1], rgb[2], BAND_ALPHA);
+  cairo_fill(cr);
+}
+
 void plot_series_draw(cairo_t *cr, const plot_metrics *m, const panel_view *v,
                       const shp_plot_series *s, size_t index) {
   double rgb[3];
@@ -195,6 +225,9 @@ void plot_series_draw(cairo_t *cr, const plot_metrics *m, const panel_view *v,
   if (s->style == SHP_PLOT_POINTS) {
     path_points(cr, m, v, s);
     cairo_fill(cr);
+  } else if (s->style == SHP_PLOT_BAND) {
+    path_band(cr, v, s);
+    plot_series_fill_band(cr, rgb);
   } else {
     path_lines(cr, m, v, s);
     cairo_stroke(cr);

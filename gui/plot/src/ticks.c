@@ -159,9 +159,10 @@ void plot_ticks_format(const plot_ticks *t, double v, char *buf, size_t size) {
 }
 
 /* Ticks at multiples of a 1-2-5 step, aiming at one per target_gap pixels
- * but never closer than min_gap pixels (the caller's label size). */
+ * but never closer than min_gap pixels (the caller's label size), and no
+ * step below min_step (> 0: 1 keeps counts whole). */
 void plot_ticks_make(plot_range r, double length_px, double min_gap_px,
-                     plot_ticks *t) {
+                     double min_step, plot_ticks *t) {
   double span = r.hi - r.lo;
   t->n = 0;
   t->step = 0;
@@ -170,6 +171,8 @@ void plot_ticks_make(plot_range r, double length_px, double min_gap_px,
   if (!(span > 0) || !isfinite(span) || !(length_px > 0))
     return;
   double step = nice_step(span * fmax(min_gap_px, 1) / length_px);
+  if (min_step > 0 && step < min_step)
+    step = min_step;
   while (span / step >= PLOT_MAX_TICKS)
     step = plot_ticks_next_step(step);
   double first = ceil(r.lo / step - 1e-9);

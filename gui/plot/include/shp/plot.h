@@ -24,7 +24,12 @@ typedef enum {
   SHP_PLOT_LINE,
   SHP_PLOT_DASHED,
   SHP_PLOT_DOTTED,
-  SHP_PLOT_POINTS
+  SHP_PLOT_POINTS,
+  /* A shaded area: the samples are its outline, in order (e.g. a band's
+   * upper edge left to right, then its lower edge right to left), filled
+   * see-through in the series' colour so the curves under it still show.
+   * A NaN sample is skipped. The legend shows a filled swatch. */
+  SHP_PLOT_BAND
 } shp_plot_style;
 
 /* One curve: n samples (x[i], y[i]). A sample with a NaN or infinite
@@ -51,6 +56,8 @@ typedef struct {
   double xmin, xmax; /* used when fixed_x; must be finite, xmin < xmax */
   bool fixed_y;
   double ymin, ymax; /* used when fixed_y; must be finite, ymin < ymax */
+  /* x ticks at whole numbers only (counts, such as oven moves). */
+  bool integer_x;
 } shp_plot_panel;
 
 /* Panels are stacked vertically, or laid out in a grid of ceil(sqrt(n))
