@@ -250,6 +250,9 @@ static int record_decision(run_ctx *c, const shp_decision *d) {
       run_json_array(d->sigma_now, d->solution_count), "error_next",
       run_json_array(d->error_next, d->solution_count), "sigma_next",
       run_json_array(d->sigma_next, d->solution_count), "reason", d->reason);
+  if (j != NULL)
+    json_object_set_new(j, "optimum_error",
+                        run_json_array(d->optimum_error, d->solution_count));
   return run_journal_record(c, j);
 }
 

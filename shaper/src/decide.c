@@ -222,6 +222,8 @@ int shp_decide_next(shp_fit *f, const shp_fit_set *set, const double *current_c,
   }
   if (ok_now == S) {
     stay_here(d, SHP_DECIDE_CONVERGED_HERE, current_c);
+    for (size_t k = 0; k < S; k++)
+      d->optimum_error[k] = NAN; /* not sought: nothing to move for */
     shp_snprintf(d->reason, sizeof d->reason,
                  "%s within %.3g here (worst %.3g): no move",
                  S == 1 ? "the one consistent solution predicts an error"

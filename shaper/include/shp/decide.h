@@ -153,8 +153,8 @@ typedef struct {
   /* Per solution: predicted intensity error and its 1 sigma at the current
    * and at the chosen setpoints (owned, solution_count each). */
   double *error_now, *sigma_now, *error_next, *sigma_next;
-  /* Per solution: the error at its own optimum (NULL for CONVERGED_HERE,
-   * which computes no optimum). */
+  /* Per solution: the error at its own optimum (NAN for CONVERGED_HERE,
+   * which seeks none). */
   double *optimum_error;
   double separation_sigma; /* expected separation at the move (sigmas):
                               the median over the disagreeing pairs */
