@@ -36,6 +36,7 @@
  *                     [--verbose]   (one line per seed)
  *                     [--events]    (and every event of every run)
  *                     [--fair-tolerance] (see above)
+ *                     [--only TEXT] (the cases whose name contains TEXT)
  *                     [--calibrated] (calibrate each lab first and run
  *                                    with its calibration: the moves
  *                                    counted are the run's)
@@ -243,6 +244,7 @@ static double true_error_at(shp_stack *truth, const shp_target *target,
 /* One closed-loop run on a fresh simulated lab, judged on its truth. */
 static bool calibrate_first; /* --calibrated */
 static bool fair_tolerance;  /* --fair-tolerance */
+static const char *only;     /* --only TEXT: the cases whose name has it */
 
 static int run_one(const char *lab_path, const shp_target *target,
                    double tolerance, bool model_free, unsigned long seed,
@@ -440,6 +442,8 @@ int main(int argc, char **argv) {
       verbose = 1;
     } else if (strcmp(argv[i], "--events") == 0) {
       verbose = 2;
+    } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+      only = argv[++i];
     } else if (strcmp(argv[i], "--fair-tolerance") == 0) {
       fair_tolerance = true;
     } else if (strcmp(argv[i], "--calibrated") == 0) {
@@ -449,7 +453,7 @@ int main(int argc, char **argv) {
     } else {
       fprintf(stderr, "usage: closed_loop [--seeds N] [--quick] "
                       "[--plates 4|8] [--model-free] [--calibrated] "
-                      "[--fair-tolerance] [--verbose] "
+                      "[--fair-tolerance] [--only TEXT] [--verbose] "
                       "[--events]\n");
       return 2;
     }
@@ -463,6 +467,7 @@ int main(int argc, char **argv) {
     perror("closed_loop: mkdtemp");
     return 1;
   }
+  setvbuf(stdout, NULL, _IOLBF, 0); /* a line per seed as it comes */
   printf("closed_loop: %zu seeds per case, %s, simulated lab (noise 0.01, "
          "hidden phase offsets sigma 1.5 rad, azimuth 0.3 deg, length 2 um, "
          "4 averages); a run declares when it ends converged or at the "
@@ -475,7 +480,8 @@ int main(int argc, char **argv) {
   if (fair_tolerance)
     printf("closed_loop: tolerance per seed: max(design error, e*) + 0.02\n");
   for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
-    if (plates == 0 || cases[k].plates == plates)
+    if ((plates == 0 || cases[k].plates == plates) &&
+        (only == NULL || strstr(cases[k].name, only) != NULL))
       bench_case_run(&cases[k], dir, seeds, model_free);
   rmdir(dir);
   return 0;

@@ -22,9 +22,9 @@
 int decide_optimise_temperatures(const shp_stack *stack,
                                  const shp_target *target, const double *lo_c,
                                  const double *hi_c, unsigned long seed,
-                                 double stop_below_error, double *temps_c,
-                                 double *error, double *transmission,
-                                 size_t *evaluations) {
+                                 size_t starts, double stop_below_error,
+                                 double *temps_c, double *error,
+                                 double *transmission, size_t *evaluations) {
   shp_problem_spec spec = {.stack = stack,
                            .target = target,
                            .vary = SHP_VARY_TEMPERATURE,
@@ -35,7 +35,7 @@ int decide_optimise_temperatures(const shp_stack *stack,
   shp_problem *p = shp_problem_new(&spec);
   if (!p)
     return shp_error_last();
-  shp_search_opts o = {.starts = REACH_STARTS,
+  shp_search_opts o = {.starts = starts > 0 ? starts : REACH_STARTS,
                        .seed = seed,
                        .explore_iterations = REACH_EXPLORE,
                        .polish = REACH_POLISH,
@@ -138,7 +138,7 @@ int shp_reach_check(const shp_stack *stack, const shp_target *target,
   r->longest_ps = span + stack->pulse.fwhm_ps;
   r->edge_limit_ps = 0.5 * stack->pulse.fwhm_ps;
 
-  int rc = decide_optimise_temperatures(stack, target, lo_c, hi_c, seed, 0,
+  int rc = decide_optimise_temperatures(stack, target, lo_c, hi_c, seed, 0, 0,
                                         r->setpoints_c, &r->best_error,
                                         &r->best_transmission, &r->evaluations);
   if (rc != SHP_OK)
