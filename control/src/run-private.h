@@ -46,6 +46,7 @@ typedef struct {
   double noise;          /* the last trace's noise sigma (its units) */
   double noise_level;    /* relative to the trace's amplitude */
   double trace_residual; /* measured vs the best solution's, relative */
+  double chi2_dof;       /* the best solution's over every trace */
   shp_verdict verdict;   /* the last */
   bool have_verdict;
   shp_run_status status; /* how a clean end ended */

@@ -169,12 +169,30 @@ static void report(const shp_fit *f, shp_fit_set *set) {
   }
 }
 
+static int solve(shp_fit *f, const shp_fit_set *seeds, size_t fresh,
+                 size_t skip, shp_fit_set *set);
+
 int shp_fit_solve(shp_fit *f, shp_fit_set *set) {
-  return shp_fit_solve_seeded(f, NULL, set);
+  return solve(f, NULL, f->opts.starts, f->opts.seed % 64, set);
 }
 
 int shp_fit_solve_seeded(shp_fit *f, const shp_fit_set *seeds,
                          shp_fit_set *set) {
+  return solve(f, seeds, f->opts.starts, f->opts.seed % 64, set);
+}
+
+int shp_fit_solve_wider(shp_fit *f, const shp_fit_set *seeds, size_t factor,
+                        shp_fit_set *set) {
+  if (factor < 2)
+    return shp_error_set(SHP_ERR_INVALID,
+                         "a wider solve needs a factor of at least 2");
+  /* Past the points the usual solves take: new ones. */
+  return solve(f, seeds, factor * f->opts.starts,
+               f->opts.seed % 64 + f->opts.starts, set);
+}
+
+static int solve(shp_fit *f, const shp_fit_set *seeds, size_t fresh,
+                 size_t skip, shp_fit_set *set) {
   if (f->nt == 0)
     return shp_error_set(SHP_ERR_INVALID, "nothing to fit: no traces");
   size_t np = f->np, nr = fit_residual_count(f), nd = f->points;
@@ -187,7 +205,7 @@ int shp_fit_solve_seeded(shp_fit *f, const shp_fit_set *seeds,
                          "%zu)",
                          seeds->parameter_count, seeds->crystal_count, np,
                          f->nc);
-  size_t starts = f->opts.starts + nseeds;
+  size_t starts = fresh + nseeds;
   /* Each start's minimum, its conjugates at every trace's temperatures,
    * its time-reversed twin and that twin's conjugate. */
   size_t maxc = starts * (f->nt + 3);
@@ -219,7 +237,6 @@ int shp_fit_solve_seeded(shp_fit *f, const shp_fit_set *seeds,
   size_t explore_iterations = f->opts.max_iterations;
   /* Starts: the prior, then phases spread over the torus (other unknowns
    * at their prior means: their priors are tight). */
-  size_t skip = f->opts.seed % 64;
   for (size_t k = 0; k < skip; k++)
     gsl_qrng_get(g, q);
   for (size_t s = 0; s < starts; s++) {

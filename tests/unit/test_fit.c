@@ -583,6 +583,47 @@ static void test_residuals_allocate_nothing(void **state) {
   shp_stack_free(s);
 }
 
+/* A wider solve, seeded with a narrow one's set: never a worse best fit
+ * (its seeds are among its starts), the truth among its solutions, and a
+ * factor below 2 refused. */
+static void test_wider_solve(void **state) {
+  (void)state;
+  shp_stack *s = load(EXAMPLES "fan4.yml");
+  truth t;
+  random_truth(s, 7, &t);
+  shp_fit_opts o = {.starts = 1, .seed = 1};
+  shp_fit *f = shp_fit_new(s, &o);
+  assert_non_null(f);
+  double temps[4][MAXC], delay[NDELAY];
+  fit_traces(s, &t, 3, 1.5, f, temps, delay);
+  shp_fit_set narrow = {0}, wide = {0};
+  assert_int_equal(shp_fit_solve(f, &narrow), SHP_OK);
+  assert_int_equal(shp_fit_solve_wider(f, &narrow, 1, &wide), SHP_ERR_INVALID);
+  shp_fit_set_clear(&wide);
+  assert_int_equal(shp_fit_solve_wider(f, &narrow, 12, &wide), SHP_OK);
+  printf("best chi2: narrow %.2f (%zu solutions), wider %.2f (%zu)\n",
+         narrow.solutions[0].chi2, narrow.count, wide.solutions[0].chi2,
+         wide.count);
+  assert_true(wide.solutions[0].chi2 <= narrow.solutions[0].chi2 + 1e-6);
+  double eff[MAXC];
+  effective_phases(s, &t, eff);
+  bool found = false;
+  for (size_t k = 0; k < wide.count && !found; k++) {
+    bool all = true;
+    for (size_t i = 0; i < s->crystal_count; i++) {
+      size_t j = shp_fit_index_phase(f, i);
+      all = all && fabs(shp_wrap_phase(wide.solutions[k].params[j] - eff[i])) <
+                       4 * wide.solutions[k].sigma[j];
+    }
+    found = all;
+  }
+  assert_true(found);
+  shp_fit_set_clear(&narrow);
+  shp_fit_set_clear(&wide);
+  shp_fit_free(f);
+  shp_stack_free(s);
+}
+
 /* The target's trace: a single Gaussian of FWHM w has a Gaussian
  * intensity autocorrelation of FWHM sqrt(2) w (e.g. Trebino, Frequency-
  * Resolved Optical Gating, 2000, ch. 3); a rising and a falling ramp share
@@ -658,6 +699,7 @@ int main(void) {
       cmocka_unit_test(test_eight_plates),
       cmocka_unit_test(test_residuals_allocate_nothing),
       cmocka_unit_test(test_target_trace),
+      cmocka_unit_test(test_wider_solve),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -261,6 +261,11 @@ int shp_fit_solve(shp_fit *f, shp_fit_set *set);
  * SHP_ERR_INVALID for seeds of another stack or layout. */
 int shp_fit_solve_seeded(shp_fit *f, const shp_fit_set *seeds,
                          shp_fit_set *set);
+/* The same with factor times the fresh starts, taken past the ones the
+ * usual solves use: for when the solutions found do not explain the traces
+ * (a branch the usual starts missed). factor >= 2. */
+int shp_fit_solve_wider(shp_fit *f, const shp_fit_set *seeds, size_t factor,
+                        shp_fit_set *set);
 void shp_fit_set_clear(shp_fit_set *set);
 
 /* ---- predictions -------------------------------------------------------- */
