@@ -51,8 +51,8 @@ install_locale() {
 fuzz() {
   local name=$1 extra=$2 seeds=$3 log=build-fuzz/fuzz-$1.log
   mkdir -p "build-fuzz/corpus-$name" build-fuzz/artifacts
-  echo "run.sh: fuzzing $name for ${SHP_FUZZ_SECONDS:-45} s"
-  if ! "build-fuzz/tests/fuzz/fuzz_$name" -max_total_time="${SHP_FUZZ_SECONDS:-45}" \
+  echo "run.sh: fuzzing $name for ${SHP_FUZZ_SECONDS:-30} s"
+  if ! "build-fuzz/tests/fuzz/fuzz_$name" -max_total_time="${SHP_FUZZ_SECONDS:-30}" \
       -timeout=5 $extra -artifact_prefix=build-fuzz/artifacts/ \
       "build-fuzz/corpus-$name" "$seeds" >"$log" 2>&1; then
     tail -n 60 "$log"
