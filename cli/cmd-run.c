@@ -138,13 +138,13 @@ static void scale_onto(const last_trace *t, double *out) {
     out[k] = a * t->signal[k] + b;
 }
 
-/* The simulated lab's true output at the final setpoints, moved and scaled
- * onto the target as its error measures it and divided by the target's
- * peak: on the footing of the predictions. NULL on a real lab. */
-static shp_simulation *sim_truth_on_target(const cli_lab *h,
-                                           const shp_target *target,
-                                           const shp_run_result *r) {
-  if (shp_lab_sim_speedup(h->lab) < 0)
+/* The simulated lab's hidden truth simulated at the run's final
+ * setpoints, read only once the run has decided (the controller never
+ * sees it). NULL on a real lab or when it cannot be simulated. */
+static shp_simulation *sim_truth_at_end(const cli_lab *h,
+                                        const shp_target *target,
+                                        const shp_run_result *r) {
+  if (shp_lab_sim_speedup(h->lab) < 0 || r->setpoints_c == NULL)
     return NULL;
   shp_stack *truth = shp_lab_sim_truth(h->lab);
   if (truth == NULL)
@@ -153,6 +153,15 @@ static shp_simulation *sim_truth_on_target(const cli_lab *h,
     truth->crystals[i].temperature_c = r->setpoints_c[i];
   shp_simulation *sim = shp_simulate(truth, target, false);
   shp_stack_free(truth);
+  return sim;
+}
+
+/* The same, moved and scaled onto the target as its error measures it and
+ * divided by the target's peak: on the footing of the predictions. */
+static shp_simulation *sim_truth_on_target(const cli_lab *h,
+                                           const shp_target *target,
+                                           const shp_run_result *r) {
+  shp_simulation *sim = sim_truth_at_end(h, target, r);
   if (sim == NULL || sim->target == NULL) {
     shp_simulation_free(sim);
     return NULL;
@@ -335,14 +344,7 @@ static json_t *decisions_json(const shp_run_result *r) {
  * error against the target and its metrics. NULL on a real lab. */
 static json_t *sim_truth_json(const cli_lab *h, const shp_target *target,
                               const shp_run_result *r) {
-  if (shp_lab_sim_speedup(h->lab) < 0 || r->setpoints_c == NULL)
-    return NULL;
-  shp_stack *truth = shp_lab_sim_truth(h->lab);
-  if (truth == NULL)
-    return NULL;
-  for (size_t i = 0; i < truth->crystal_count && i < r->crystal_count; i++)
-    truth->crystals[i].temperature_c = r->setpoints_c[i];
-  shp_simulation *sim = shp_simulate(truth, target, false);
+  shp_simulation *sim = sim_truth_at_end(h, target, r);
   json_t *o = NULL;
   if (sim != NULL)
     o = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "note",
@@ -355,7 +357,6 @@ static json_t *sim_truth_json(const cli_lab *h, const shp_target *target,
                   out_number(sim->metrics.ripple), "transmission",
                   out_number(sim->metrics.transmission));
   shp_simulation_free(sim);
-  shp_stack_free(truth);
   return o;
 }
 

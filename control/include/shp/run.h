@@ -100,11 +100,11 @@ typedef struct {
   const double *setpoints_c; /* DECIDED, MOVING, SETTLED: one per crystal */
   const double *actual_c;    /* MEASURED: oven readbacks */
   size_t crystal_count;
-  const shp_trace *trace;      /* MEASURED: calibrated */
-  const double *target_ac;     /* MEASURED: the target's AC on trace's axis */
-  size_t polls;                /* MOVING: polls of this move so far */
-  int code;                    /* terminal: SHP_OK or why it stopped */
-  const char *message;         /* a line for people */
+  const shp_trace *trace;  /* MEASURED: calibrated */
+  const double *target_ac; /* MEASURED: the target's AC on trace's axis */
+  size_t polls;            /* MOVING: polls of this move so far */
+  int code;                /* terminal: SHP_OK or why it stopped */
+  const char *message;     /* a line for people */
 } shp_run_event;
 
 typedef void (*shp_run_progress_fn)(const shp_run_event *event, void *user);

@@ -146,8 +146,8 @@ typedef struct {
 
 typedef struct {
   shp_decide_kind kind;
-  bool stay;           /* setpoints_c are the current ones: no move (every
-                          CONVERGED_HERE, an AT_BEST already there) */
+  bool stay; /* setpoints_c are the current ones: no move (every
+                CONVERGED_HERE, an AT_BEST already there) */
   size_t crystal_count, solution_count;
   double *setpoints_c; /* crystal_count, owned */
   /* Per solution: predicted intensity error and its 1 sigma at the current
